@@ -1,0 +1,179 @@
+"""The data gitjit reasons about. Frozen dataclasses built from validated documents.
+
+Logins are compared case-insensitively, so they are stored lower-cased (after validation:
+an invalid login is rejected, never normalised into a valid one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import Enum
+from typing import NewType
+
+Login = NewType("Login", str)
+"""A forge login, validated and lower-cased."""
+PolicyId = NewType("PolicyId", str)
+GrantId = NewType("GrantId", str)
+"""The grant's path under grants/ without the .yaml suffix: '<policy>/<requester>-<stamp>'."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """'user:alice' or 'group:sre' as written in a policy."""
+
+    kind: str
+    """'user' or 'group'."""
+    name: str
+    """A login (lower-cased) for users, the group's name for groups."""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Target:
+    provider: str
+    """The target plugin's name, e.g. 'postgres', 'entra', 'github-team', 'command'."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Provider-specific settings (connection, role, team ...), sorted by key."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.params).get(key, default)
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    approvers: tuple[Principal, ...]
+    """Who may approve in this step."""
+    count: int
+    """How many distinct approvers this step needs (>= 1)."""
+
+
+@dataclass(frozen=True)
+class DurationRule:
+    default: timedelta
+    max: timedelta
+
+
+@dataclass(frozen=True)
+class TicketRule:
+    required: bool
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class ActiveHours:
+    days: frozenset[int]
+    """Weekdays as in ``datetime.weekday()``: Monday is 0."""
+    start: time
+    end: time
+    timezone: str
+    """An IANA time zone name."""
+
+
+@dataclass(frozen=True)
+class AutoApprove:
+    max_duration: timedelta
+    """Inclusive: a request of exactly this duration is auto-approved."""
+    requesters: tuple[Principal, ...]
+
+
+@dataclass(frozen=True)
+class BreakGlass:
+    max_duration: timedelta
+    review_within: timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: PolicyId
+    description: str
+    target: Target
+    requesters: tuple[Principal, ...]
+    approvals: tuple[ApprovalStep, ...]
+    duration: DurationRule
+    path: str
+    """Where the policy was read from, for findings."""
+    justification_min_length: int = 0
+    ticket: TicketRule = TicketRule(required=False)
+    active_hours: ActiveHours | None = None
+    max_active_per_requester: int | None = None
+    auto_approve: AutoApprove | None = None
+    break_glass: BreakGlass | None = None
+    notify: tuple[str, ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    """Line of each top-level key in the policy file, for findings."""
+
+
+@dataclass(frozen=True)
+class Groups:
+    members: Mapping[str, frozenset[Login]]
+    path: str = "policies/groups.yaml"
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+class RemovalMode(str, Enum):
+    PUSH = "push"
+    PULL_REQUEST = "pull-request"
+
+
+@dataclass(frozen=True)
+class Settings:
+    channels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Notification channels by name: {'url_env': 'TEAMS_URL', ...}."""
+    connections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Target connections by name; secrets are named by environment variable only."""
+    removal: RemovalMode = RemovalMode.PUSH
+    max_grant_bytes: int = 64 * 1024
+    max_config_bytes: int = 512 * 1024
+    path: str = "policies/settings.yaml"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that judges a request: taken from the tip of the base branch."""
+
+    policies: Mapping[PolicyId, Policy]
+    groups: Groups
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: GrantId
+    path: str
+    policy: PolicyId
+    requester: Login
+    duration: timedelta
+    justification: str
+    ticket: str | None = None
+    start: datetime | None = None
+    extends: GrantId | None = None
+    break_glass: bool = False
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    """Line of each top-level key in the grant file, for findings."""
+
+
+class ReviewState(str, Enum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    DISMISSED = "DISMISSED"
+    COMMENTED = "COMMENTED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class Review:
+    """One formal review as the forge reports it."""
+
+    reviewer: Login
+    state: ReviewState
+    commit: str
+    """The commit SHA the review was given on."""
+    submitted_at: datetime | None
+    is_bot: bool = False
+    """The forge says the reviewer is a Bot (or the login ends in '[bot]')."""
+    id: int = 0
+    """The forge's review id: orders reviews submitted in the same second."""

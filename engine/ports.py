@@ -1,0 +1,41 @@
+"""The ports: tiny protocols the commands use, implemented by adapters at the edges."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.core.changes import Change, TreeEntry
+
+
+class Tree(Protocol):
+    """A snapshot of the repository's files: a working tree or a git revision."""
+
+    def entries(self, prefix: str) -> list[TreeEntry]:
+        """Every file below ``prefix`` (a folder like 'policies/'), recursively, sorted."""
+        ...
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes; raises GitjitError when missing. Symlinks are never followed."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+
+class Repository(Protocol):
+    """The git operations gitjit needs, all by machine-readable git output."""
+
+    def resolve(self, ref: str) -> str:
+        """The full commit SHA of ``ref``; GitError when unknown."""
+        ...
+
+    def changes(self, base: str, head: str) -> list[Change]:
+        """``git diff --raw -z --no-renames base...head``: from the merge base to head."""
+        ...
+
+    def tree(self, rev: str) -> Tree:
+        """The files of commit ``rev``, read as blobs (never checked out)."""
+        ...
+
+    def worktree(self) -> Tree:
+        """The files of the working tree (as on disk)."""
+        ...
