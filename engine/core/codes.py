@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table: one code per line reads best)
 """The registry of finding codes. Codes are stable: never reuse or rename one.
 
 Each code has a one-line title and the fix a user should apply. docs/findings.md documents

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from engine.core.codes import CODES
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     """Makes the file or pull request fail."""
     WARNING = "warning"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import NewType
 
 Login = NewType("Login", str)
@@ -114,7 +114,7 @@ class Groups:
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
 
-class RemovalMode(str, Enum):
+class RemovalMode(StrEnum):
     PUSH = "push"
     PULL_REQUEST = "pull-request"
 
@@ -156,7 +156,7 @@ class Grant:
     """Line of each top-level key in the grant file, for findings."""
 
 
-class ReviewState(str, Enum):
+class ReviewState(StrEnum):
     APPROVED = "APPROVED"
     CHANGES_REQUESTED = "CHANGES_REQUESTED"
     DISMISSED = "DISMISSED"

@@ -1,0 +1,345 @@
+"""Build the configuration (policies, groups, settings) from the files under policies/.
+
+Pure: takes file bytes and modes, returns a ``Config`` and findings. The configuration is
+all-or-nothing: with any error the result has no Config, and every request is denied (fail
+closed) until the configuration is fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.core import schema, values
+from engine.core.changes import REGULAR_FILE
+from engine.core.findings import Finding
+from engine.core.models import (
+    ActiveHours,
+    ApprovalStep,
+    AutoApprove,
+    BreakGlass,
+    Config,
+    DurationRule,
+    Groups,
+    Login,
+    Policy,
+    PolicyId,
+    Principal,
+    RemovalMode,
+    Settings,
+    Target,
+    TicketRule,
+)
+from engine.core.principals import expand
+from engine.core.strictyaml import Document, Limits, LoadError, load
+
+POLICIES_DIR = "policies/"
+GROUPS_PATH = "policies/groups.yaml"
+SETTINGS_PATH = "policies/settings.yaml"
+TESTS_DIR = "policies/tests/"
+CONFIG_LIMITS = Limits(max_bytes=512 * 1024)
+"""Configuration files are larger than grants but still capped before parsing."""
+
+DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    path: str
+    mode: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: Config | None
+    """None when any error was found: nothing may be judged by a broken configuration."""
+    findings: tuple[Finding, ...]
+    tests: tuple[Document, ...] = field(default=())
+    """The PolicyTest documents, loaded and schema-valid."""
+
+
+class _Findings:
+    """Collects findings for one document, at the line of the offending key."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.items: list[Finding] = []
+
+    def add(self, code: str, message: str, *keys: str | int) -> None:
+        self.items.append(Finding(self.doc.path, self.doc.line(*keys), code, message))
+
+    def parse(self, parser: Callable[[str], T], code: str, *keys: str | int) -> T | None:
+        value = _get(self.doc.data, keys)
+        if not isinstance(value, str):
+            return None
+        try:
+            return parser(value)
+        except ValueError as exc:
+            self.add(code, str(exc), *keys)
+            return None
+
+
+def _get(data: Any, keys: tuple[str | int, ...]) -> Any:
+    for key in keys:
+        if isinstance(data, dict) and isinstance(key, str):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def load_document(
+    path: str, raw: bytes, kinds: frozenset[str], schemas: schema.SchemaSet, limits: Limits
+) -> tuple[Document | None, list[Finding]]:
+    """Strict-load and schema-validate one file."""
+    try:
+        doc = load(raw, path, limits)
+    except LoadError as exc:
+        return None, [exc.finding]
+    problems = schema.validate(doc, kinds, schemas)
+    return (None, problems) if problems else (doc, [])
+
+
+def expected_kind(path: str) -> frozenset[str] | None:
+    """Which kind a file under policies/ must hold, or None if no gitjit file belongs there."""
+    if not path.endswith(".yaml"):
+        return None
+    if path == GROUPS_PATH:
+        return frozenset({"Groups"})
+    if path == SETTINGS_PATH:
+        return frozenset({"Settings"})
+    if path.startswith(TESTS_DIR):
+        return frozenset({"PolicyTest"})
+    if path.count("/") == 1:
+        return frozenset({"Policy"})
+    return None
+
+
+def build_config(files: list[ConfigFile], schemas: schema.SchemaSet) -> ConfigResult:
+    """Load every file under policies/ and check them together."""
+    findings: list[Finding] = []
+    docs: dict[str, Document] = {}
+    for file in sorted(files, key=lambda f: f.path):
+        kinds = expected_kind(file.path)
+        if kinds is None:
+            if not file.path.endswith(".md"):
+                findings.append(Finding(file.path, 0, "config.unexpected-file",
+                    "no gitjit file belongs here: policies are policies/<id>.yaml, groups "
+                    "policies/groups.yaml, settings policies/settings.yaml, tests "
+                    "policies/tests/*.yaml"))
+            continue
+        if file.mode != REGULAR_FILE:
+            findings.append(Finding(file.path, 0, "config.unexpected-file",
+                f"configuration files must be regular files (mode {file.mode}); replace it "
+                "with a plain file"))
+            continue
+        doc, problems = load_document(file.path, file.raw, kinds, schemas, CONFIG_LIMITS)
+        findings += problems
+        if doc is not None:
+            docs[file.path] = doc
+
+    groups = Groups(members={})
+    if GROUPS_PATH in docs:
+        groups, problems = _build_groups(docs[GROUPS_PATH])
+        findings += problems
+    settings = Settings()
+    if SETTINGS_PATH in docs:
+        settings, problems = _build_settings(docs[SETTINGS_PATH])
+        findings += problems
+
+    policies: dict[PolicyId, Policy] = {}
+    policy_paths = sorted(p for p in docs if expected_kind(p) == frozenset({"Policy"}))
+    for path in policy_paths:
+        policy, problems = _build_policy(docs[path])
+        findings += problems
+        if policy is not None:
+            findings += _cross_check(policy, docs[path], groups, settings)
+            policies[policy.id] = policy
+    if not policy_paths and not any(f.path.startswith(POLICIES_DIR) for f in findings):
+        findings.append(Finding(POLICIES_DIR, 0, "config.missing",
+            "no policy found: add at least one policies/<id>.yaml"))
+
+    tests = tuple(docs[p] for p in sorted(docs) if p.startswith(TESTS_DIR))
+    findings.sort()
+    config = Config(policies, groups, settings)
+    has_errors = any(f.severity.value == "error" for f in findings)
+    return ConfigResult(None if has_errors else config, tuple(findings), tests)
+
+
+def _build_groups(doc: Document) -> tuple[Groups, list[Finding]]:
+    out = _Findings(doc)
+    members: dict[str, frozenset[Login]] = {}
+    raw_groups: dict[str, list[str]] = _get(doc.data, ("groups",)) or {}
+    for name, logins in raw_groups.items():
+        parsed = [out.parse(values.parse_login, "value.login", "groups", name, i)
+                  for i in range(len(logins))]
+        members[name] = frozenset(p for p in parsed if p is not None)
+    lines = {name: doc.line("groups", name) for name in members}
+    return Groups(members=members, path=doc.path, lines=lines), out.items
+
+
+def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
+    data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+    limits = data.get("limits", {})
+    return Settings(
+        channels={k: dict(v) for k, v in data.get("notify", {}).items()},
+        connections={k: dict(v) for k, v in data.get("connections", {}).items()},
+        removal=RemovalMode(data.get("removal", RemovalMode.PUSH.value)),
+        max_grant_bytes=int(limits.get("grant_bytes", 64 * 1024)),
+        max_config_bytes=int(limits.get("config_bytes", 512 * 1024)),
+        path=doc.path,
+    ), []
+
+
+def _principals(out: _Findings, *keys: str | int) -> tuple[Principal, ...]:
+    items = _get(out.doc.data, keys) or []
+    parsed = [out.parse(values.parse_principal, "value.principal", *keys, i)
+              for i in range(len(items))]
+    return tuple(p for p in parsed if p is not None)
+
+
+def _active_hours(out: _Findings) -> ActiveHours | None:
+    data = _get(out.doc.data, ("active_hours",))
+    if not isinstance(data, dict):
+        return None
+    try:
+        zone = data["timezone"]
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, KeyError):
+        out.add("value.timezone", f"unknown time zone {data.get('timezone')!r}; use an IANA "
+                "name such as Europe/Berlin or UTC", "active_hours", "timezone")
+        return None
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])",
+                         data.get("between", "00:00-24:00"))
+    start = end = None
+    if match:
+        start = time(int(match[1]), int(match[2]))
+        end_h, end_m = int(match[3]), int(match[4])
+        end = time.max if (end_h, end_m) == (24, 0) else time(end_h % 24, end_m)
+    if start is None or end is None or end_h * 60 + end_m > 24 * 60 or start >= end:
+        out.add("value.time-range", f"active_hours.between {data.get('between')!r} must be "
+                "'HH:MM-HH:MM' with the start before the end (e.g. 07:00-19:00)",
+                "active_hours", "between")
+        return None
+    days = frozenset(DAYS[d] for d in data.get("days", list(DAYS)))
+    return ActiveHours(days=days, start=start, end=end, timezone=zone)
+
+
+def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
+    out = _Findings(doc)
+    data: dict[str, Any] = doc.data  # type: ignore[assignment]  # schema-valid: a mapping
+    stem = doc.path.rsplit("/", 1)[-1].removesuffix(".yaml")
+    if data["id"] != stem:
+        out.add("config.policy-id", f"policy id {data['id']!r} differs from its file name "
+                f"{stem!r}; make them equal", "id")
+
+    def duration(*keys: str) -> timedelta | None:
+        return out.parse(values.parse_duration, "value.duration", *keys)
+
+    default, maximum = duration("duration", "default"), duration("duration", "max")
+    if default is not None and maximum is not None and default > maximum:
+        out.add("config.default-exceeds-max", f"duration.default {data['duration']['default']} "
+                f"exceeds duration.max {data['duration']['max']}", "duration", "default")
+
+    steps = tuple(
+        ApprovalStep(_principals(out, "approvals", i, "from"), int(step["count"]))
+        for i, step in enumerate(data.get("approvals", []))
+    )
+    ticket = data.get("ticket", {})
+    pattern = ticket.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            out.add("value.pattern", f"ticket.pattern is not a valid regular expression: {exc}",
+                    "ticket", "pattern")
+    auto = None
+    if "auto_approve" in data:
+        auto_max = duration("auto_approve", "max_duration")
+        if auto_max is not None:
+            auto = AutoApprove(auto_max, _principals(out, "auto_approve", "requesters"))
+    glass = None
+    if "break_glass" in data:
+        glass_max = duration("break_glass", "max_duration")
+        review = duration("break_glass", "review_within")
+        if glass_max is not None and review is not None:
+            glass = BreakGlass(glass_max, review)
+    target = data["target"]
+    policy = Policy(
+        id=PolicyId(data["id"]),
+        description=data.get("description", ""),
+        target=Target(target["provider"], tuple(sorted(
+            (k, v) for k, v in target.items() if k != "provider"))),
+        requesters=_principals(out, "requesters"),
+        approvals=steps,
+        duration=DurationRule(default or timedelta(hours=1), maximum or timedelta(hours=1)),
+        path=doc.path,
+        justification_min_length=int(data.get("justification", {}).get("min_length", "0")),
+        ticket=TicketRule(ticket.get("required", "false") == "true", pattern),
+        active_hours=_active_hours(out),
+        max_active_per_requester=(
+            int(data["limits"]["max_active_per_requester"])
+            if "max_active_per_requester" in data.get("limits", {}) else None),
+        auto_approve=auto,
+        break_glass=glass,
+        notify=tuple(data.get("notify", [])),
+        lines={key: doc.line(key) for key in data},
+    )
+    if out.items:
+        return None, out.items
+    return policy, []
+
+
+def _cross_check(policy: Policy, doc: Document, groups: Groups,
+                 settings: Settings) -> list[Finding]:
+    """Rules that need more than the policy file: groups, channels, reachable approvals."""
+    out = _Findings(doc)
+    group_path = groups.path
+    requesters = expand(policy.requesters, groups)
+    for name in requesters.unknown_groups:
+        out.add("config.unknown-group", f"unknown group {name!r}: define it in {group_path}",
+                "requesters")
+    for index, step in enumerate(policy.approvals):
+        approvers = expand(step.approvers, groups)
+        for name in approvers.unknown_groups:
+            out.add("config.unknown-group", f"unknown group {name!r} in approval step "
+                    f"{index + 1}: define it in {group_path}", "approvals", index, "from")
+        if not approvers.unknown_groups and len(approvers.logins) < step.count:
+            out.add("config.unsatisfiable-step", f"approval step {index + 1} needs "
+                    f"{step.count} distinct approvers but only {len(approvers.logins)} are "
+                    "eligible; lower 'count' or add approvers", "approvals", index, "count")
+    if not policy.approvals and policy.auto_approve is None and policy.break_glass is None:
+        out.add("config.no-approval-path", f"policy {policy.id!r} has no approval step, no "
+                "auto_approve and no break_glass rule, so no request could ever be approved; "
+                "add an approval step", "id")
+    if policy.duration.max and policy.auto_approve is not None:
+        auto = policy.auto_approve
+        if auto.max_duration > policy.duration.max:
+            out.add("config.auto-approve-exceeds-max", "auto_approve.max_duration exceeds "
+                    "duration.max", "auto_approve", "max_duration")
+        auto_who = expand(auto.requesters, groups)
+        for name in auto_who.unknown_groups:
+            out.add("config.unknown-group", f"unknown group {name!r} in auto_approve: define "
+                    f"it in {group_path}", "auto_approve", "requesters")
+        outsiders = sorted(auto_who.logins - requesters.logins)
+        if outsiders:
+            out.add("config.auto-approve-not-requester", "auto_approve.requesters names "
+                    f"{', '.join(outsiders)}, who may not request this policy; auto-approve "
+                    "only narrows the requesters", "auto_approve", "requesters")
+    for index, channel in enumerate(policy.notify):
+        if channel not in settings.channels:
+            out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "
+                    f"define it under notify in {settings.path}", "notify", index)
+    connection = policy.target.get("connection")
+    if connection is not None and connection not in settings.connections:
+        out.add("config.unknown-connection", f"unknown connection {connection!r}: define it "
+                f"under connections in {settings.path}", "target", "connection")
+    return out.items
