@@ -247,7 +247,11 @@ def describe_hours(hours: ActiveHours) -> str:
 
 def _live(file: GrantFile, grant: Grant, now: datetime) -> bool:
     """Live = active or scheduled. A grant without a known activation counts as live."""
-    return file.activated_at is None or file.activated_at + grant.duration > now
+    if file.activated_at is None:
+        return True
+    # A grant activates when it lands or at its start, whichever is later.
+    activated = max(file.activated_at, grant.start or file.activated_at)
+    return activated + grant.duration > now
 
 
 def _existing_findings(grant: Grant, policy: Policy, pr: PullRequest, config: Config,

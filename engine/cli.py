@@ -1,0 +1,207 @@
+"""The command line: a thin click layer that fills an options object and calls a command.
+
+Exit codes (also in the README):
+  0  success: clean check, approved pull request, all policy tests pass
+  1  findings: check found errors, the pull request is denied, a policy test failed
+  2  usage or configuration error: the command could not run as asked
+  3  internal error: a bug in gitjit; please report it
+  4  pending: the pull request waits for approvals (check-pr only)
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.adapters import clock
+from engine.commands import check, check_pr, explain, policy_test
+from engine.core.models import Login
+from engine.core.values import parse_login, parse_timestamp
+from engine.errors import GitjitError
+from engine.reporters import CHECK_FORMATS, PR_FORMATS
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class Timestamp(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_timestamp(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class LoginType(click.ParamType):
+    name = "LOGIN"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Login:
+        try:
+            return parse_login(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[Login]:
+    names = [v.strip() for v in (value or "").split(",") if v.strip()]
+    return frozenset(LoginType().convert(name, param, ctx) for name in names)
+
+
+REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
+                    show_default=True, help="The access repository (a git working tree).")
+NOW = click.option("--now", type=Timestamp(), default=None,
+                   help="Judge as of this time (RFC 3339 with offset, e.g. 2026-11-30T09:00Z);"
+                        " default: the current time.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gitjit")
+@click.option("--traceback", "show_traceback", is_flag=True,
+              help="Show the Python traceback of an error.")
+@click.pass_context
+def cli(ctx: click.Context, show_traceback: bool) -> None:
+    """gitjit: just-in-time privileged access, approved in git.
+
+    Access requests are pull requests that add one grant file under grants/. gitjit checks
+    them against the policies under policies/ and says what is missing.
+
+    \b
+    Exit codes: 0 ok or approved, 1 findings or denied, 2 usage or
+    configuration error, 3 internal error, 4 pending (check-pr).
+    """
+    ctx.obj = show_traceback
+
+
+@cli.command("check")
+@REPO
+@NOW
+@click.option("--format", "fmt", type=click.Choice(sorted(CHECK_FORMATS)), default="text",
+              show_default=True, help="Output format; 'github' prints workflow annotations.")
+def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
+    """Validate all configuration and every grant in the working tree.
+
+    Checks every file under policies/ and grants/ with the strict YAML loader and the
+    schemas, and across files: unknown policies and groups, grant paths that disagree with
+    their content, approval steps that can never be met.
+
+    \b
+    Example:
+      gitjit check --repo . --format json
+    """
+    return check.run(check.CheckOptions(repo, now or clock.now(), fmt))
+
+
+@cli.command("check-pr")
+@REPO
+@click.option("--base", required=True, help="The base branch (its tip judges the request).")
+@click.option("--head", required=True, help="The pull request's head commit or branch.")
+@click.option("--author", required=True, type=LoginType(),
+              help="The pull request's author, as the forge reports it.")
+@click.option("--reviews", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="GitHub's 'list reviews for a pull request' JSON (all pages).")
+@click.option("--pushers", callback=_logins, default="", metavar="LOGIN,...",
+              help="People who pushed or authored commits on the pull request.")
+@NOW
+@click.option("--format", "fmt", type=click.Choice(sorted(PR_FORMATS)), default="text",
+              show_default=True, help="Output format; 'markdown' is the pull-request comment.")
+def check_pr_command(repo: Path, base: str, head: str, author: Login, reviews: Path | None,
+                     pushers: frozenset[Login], now: datetime | None, fmt: str) -> int:
+    """The verdict on a pull request, offline.
+
+    Classifies the change from the merge base of BASE and HEAD to HEAD (request,
+    relinquish, housekeeping, revoke, modify, control plane, mixed), reads grant files at
+    HEAD as data only, and judges them with the configuration at the tip of BASE.
+
+    \b
+    Exit codes: 0 approved, 1 denied, 4 pending (approvals missing or
+    changes requested), 2 usage error.
+
+    \b
+    Example:
+      gh api repos/acme/access/pulls/42/reviews --paginate > reviews.json
+      gitjit check-pr --base main --head pr-42 --author bob --reviews reviews.json
+    """
+    options = check_pr.CheckPullRequestOptions(repo, base, head, author, reviews, pushers,
+                                               now or clock.now(), fmt)
+    return check_pr.run(options)
+
+
+@cli.command("test")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.option("-v", "--verbose", is_flag=True, help="Also list the cases that pass.")
+def test_command(path: Path, verbose: bool) -> int:
+    """Run the policy tests (kind PolicyTest under policies/tests/).
+
+    PATH is the access repository, or a test file or folder inside it to run only those.
+    Each case gives a grant, an author, reviews, a time and the expected decision.
+    """
+    repo, only = _split_repo(path)
+    return policy_test.run(policy_test.TestOptions(repo, only, verbose))
+
+
+@cli.command("explain")
+@click.argument("policy")
+@REPO
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def explain_command(policy: str, repo: Path, fmt: str) -> int:
+    """Say in plain words who may request POLICY, who must approve, and the limits."""
+    return explain.run(explain.ExplainOptions(repo, policy, fmt))
+
+
+def _split_repo(path: Path) -> tuple[Path, str | None]:
+    """The repository that holds ``path`` (the nearest folder with policies/) and the part
+    of ``path`` inside it."""
+    path = path.resolve()
+    for candidate in [path, *path.parents]:
+        if (candidate / "policies").is_dir():
+            inner = path.relative_to(candidate).as_posix()
+            return candidate, None if inner == "." else inner
+    raise GitjitError(f"{path} is not inside an access repository (no policies/ folder)")
+
+
+def run(args: list[str] | None = None, entry: Callable[..., Any] = cli) -> int:
+    """The error boundary: expected errors are one sentence and exit 2, bugs exit 3."""
+    show_traceback = "--traceback" in (args if args is not None else sys.argv[1:])
+    try:
+        result = entry.main(args=args, prog_name="gitjit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("gitjit: aborted", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except GitjitError as exc:
+        if show_traceback:
+            traceback.print_exc()
+        click.echo(f"gitjit: error: {exc}", err=True)
+        return EXIT_USAGE
+    except Exception:
+        if show_traceback:
+            traceback.print_exc()
+        else:
+            click.echo(f"gitjit: internal error: {traceback.format_exc().splitlines()[-1]}",
+                       err=True)
+        click.echo("This is a bug in gitjit: please report it with the output of "
+                   "'gitjit --traceback ...'.", err=True)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

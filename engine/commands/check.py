@@ -1,0 +1,40 @@
+"""gitjit check: validate all configuration and every grant in a working tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engine.adapters.worktree import WorkTree
+from engine.commands.repository import read_config
+from engine.core.check import check_grants
+from engine.core.grants import GRANTS_DIR
+from engine.core.report import CheckReport
+from engine.core.schema import check_schemas
+from engine.errors import UsageError
+from engine.reporters import CHECK_FORMATS
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    repo: Path
+    now: datetime
+    format: str
+
+
+def run(options: CheckOptions) -> int:
+    if not options.repo.is_dir():
+        raise UsageError(f"--repo {options.repo}: no such directory")
+    tree = WorkTree(options.repo)
+    loaded = read_config(tree)
+    entries = tree.entries(GRANTS_DIR)
+    contents = tree.read_many([e.path for e in entries if e.mode == "100644"])
+    grants = check_grants(entries, contents, loaded.result, loaded.schemas)
+    findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,
+                             *grants.findings]))
+    report = CheckReport(findings, policies=len(loaded.result.config.policies)
+                         if loaded.result.config else 0,
+                         grants=grants.count, files=loaded.files + len(entries))
+    print(CHECK_FORMATS[options.format](report), end="")
+    return 1 if report.tally.errors else 0

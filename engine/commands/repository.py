@@ -1,0 +1,27 @@
+"""Reading gitjit's files from a tree (a working tree or a commit) for the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.adapters.schemas import load_schemas
+from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_config
+from engine.core.schema import SchemaSet
+from engine.ports import Tree
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    schemas: SchemaSet
+    result: ConfigResult
+    files: int
+
+
+def read_config(tree: Tree) -> LoadedConfig:
+    """Schemas and configuration of ``tree``: what judges requests when tree is the base."""
+    schemas = load_schemas(tree)
+    entries = tree.entries(POLICIES_DIR)
+    regular = [e.path for e in entries if e.mode == "100644"]
+    contents = tree.read_many(regular)
+    files = [ConfigFile(e.path, e.mode, contents.get(e.path, b"")) for e in entries]
+    return LoadedConfig(schemas, build_config(files, schemas), len(files))

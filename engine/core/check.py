@@ -1,0 +1,72 @@
+"""Whole-tree checks of the grants under grants/ against the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from engine.core.changes import REGULAR_FILE, TreeEntry
+from engine.core.config import ConfigResult
+from engine.core.findings import Finding, Severity
+from engine.core.grants import load_grant, parse_path
+from engine.core.models import Config, Grant
+from engine.core.principals import expand
+from engine.core.schema import SchemaSet
+from engine.core.values import format_duration
+
+_KIND_OF_MODE = {"120000": "a symlink", "160000": "a submodule", "100755": "an executable file"}
+
+
+@dataclass(frozen=True)
+class GrantCheck:
+    findings: tuple[Finding, ...]
+    count: int
+    """How many valid grants were found."""
+
+
+def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
+                 config: ConfigResult, schemas: SchemaSet) -> GrantCheck:
+    findings: list[Finding] = []
+    count = 0
+    max_bytes = config.config.settings.max_grant_bytes if config.config else 64 * 1024
+    for entry in entries:
+        if entry.mode != REGULAR_FILE:
+            kind = _KIND_OF_MODE.get(entry.mode, f"mode {entry.mode}")
+            findings.append(Finding(entry.path, 0, "grant.not-regular-file",
+                                    f"{kind} under grants/; only regular files (mode 100644) "
+                                    "can be grants"))
+            continue
+        if parse_path(entry.path) is None:
+            findings.append(Finding(entry.path, 0, "grant.path", "not a canonical grant path; "
+                                    "name the file grants/<policy>/<requester>-"
+                                    "<YYYYMMDDTHHMMZ>.yaml"))
+            continue
+        loaded = load_grant(entry.path, contents[entry.path], schemas, max_bytes)
+        findings += loaded.findings
+        if loaded.grant is not None:
+            count += 1
+            if config.config is not None:
+                findings += against_policy(loaded.grant, config.config)
+    return GrantCheck(tuple(findings), count)
+
+
+def against_policy(grant: Grant, config: Config) -> list[Finding]:
+    """A merged grant was approved under the policy of its day: today's policy only warns."""
+    policy = config.policies.get(grant.policy)
+    if policy is None:
+        known = ", ".join(sorted(config.policies)) or "none"
+        return [Finding(grant.path, grant.lines.get("policy", 0), "grant.unknown-policy",
+                        f"unknown policy {grant.policy!r}; known policies: {known}")]
+    findings = []
+    if grant.requester not in expand(policy.requesters, config.groups).logins:
+        findings.append(Finding(grant.path, grant.lines.get("requester", 0),
+                                "grant.requester-not-eligible", f"{grant.requester} may no "
+                                f"longer request policy {policy.id!r}", Severity.WARNING))
+    limit = policy.break_glass.max_duration if grant.break_glass and policy.break_glass \
+        else policy.duration.max
+    if grant.duration > limit:
+        findings.append(Finding(grant.path, grant.lines.get("duration", 0),
+                                "grant.duration-exceeds-max", f"duration "
+                                f"'{format_duration(grant.duration)}' exceeds today's maximum "
+                                f"'{format_duration(limit)}' ({policy.path})", Severity.WARNING))
+    return findings

@@ -1,0 +1,42 @@
+"""Plain text for terminals: one finding a line, then a stable summary line."""
+
+from __future__ import annotations
+
+from engine.core.decision import Decision
+from engine.core.findings import Finding, Severity
+from engine.core.report import CheckReport, PullRequestReport
+from engine.core.values import format_duration
+
+
+def _finding(finding: Finding) -> str:
+    prefix = "" if finding.severity is Severity.ERROR else f"{finding.severity.value}: "
+    return prefix + finding.render()
+
+
+def check(report: CheckReport) -> str:
+    lines = [_finding(f) for f in report.findings]
+    tally = report.tally
+    lines.append(f"{report.policies} policies, {report.grants} grants, {tally.errors} errors, "
+                 f"{tally.warnings} warnings")
+    return "\n".join(lines) + "\n"
+
+
+def describe(decision: Decision) -> str:
+    grant = decision.grant
+    if grant is None:
+        return f"{decision.kind.value}"
+    return (f"{decision.kind.value}: {grant.requester} asks for {grant.policy} for "
+            f"{format_duration(grant.duration)}")
+
+
+def pull_request(report: PullRequestReport) -> str:
+    decision = report.decision
+    lines = [f"{decision.outcome.value.upper()}: {describe(decision)}"]
+    lines += [f"  {_finding(f)}" for f in decision.findings]
+    for step in decision.missing:
+        who = ", ".join(step.eligible) or "nobody eligible is left"
+        lines.append(f"  missing: {step.policy} step {step.step} ({step.approvers}) needs "
+                     f"{step.needed} more of {step.count}; may approve: {who}")
+    for approval in decision.counted:
+        lines.append(f"  counted: {approval.reviewer} for {approval.policy} step {approval.step}")
+    return "\n".join(lines) + "\n"
