@@ -1,26 +1,318 @@
 """JSON Schema validation of loaded documents (draft 2020-12, formats asserted, no remote refs).
 
-STUB: the signatures below are the contract; the implementation is being written.
+Every scalar a gitjit file holds is a string (the strict loader never types values), so the
+schemas type leaves as strings with patterns. A leaf definition may carry an
+``errorMessage`` (the name ajv-errors uses): the tail of the sentence shown when a value does
+not fit, e.g. "is not a duration; write a duration such as 30m, ...". Schemas without it still
+work: the message then is jsonschema's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+import referencing
+import referencing.exceptions
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match, relevance
+
 from engine.core.findings import Finding
-from engine.core.strictyaml import Document
+from engine.core.strictyaml import Document, KeyPath
 
 KINDS = ("Policy", "Groups", "Settings", "PolicyTest", "Grant")
 API_VERSION = "gitjit/v1"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 SchemaSet = Mapping[str, Mapping[str, Any]]
 """The schema of each kind, by kind name."""
+
+# Keywords that judge a single value: their failures get the definition's errorMessage.
+_VALUE_KEYWORDS = frozenset(
+    {"type", "pattern", "format", "enum", "const", "minLength", "maxLength"}
+)
+_TYPE_WORDS = {
+    "string": "text",
+    "object": "a mapping",
+    "array": "a list",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+_RFC3339 = re.compile(
+    # Upper-case T and Z only, as engine.core.values.parse_timestamp accepts.
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def schema_file(kind: str) -> str:
+    """Where the schema of ``kind`` lives: schemas/policy.schema.json for Policy."""
+    return f"schemas/{kind.lower()}.schema.json"
+
+
+def _is_datetime(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    if not _RFC3339.fullmatch(instance):
+        return False
+    try:
+        # fromisoformat checks the calendar (no 30 February) and the offset's range.
+        datetime.fromisoformat(instance.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _format_checker() -> FormatChecker:
+    # jsonschema checks date-time only when rfc3339-validator happens to be installed and
+    # silently passes everything otherwise; our own check makes the assertion unconditional.
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("date-time")(_is_datetime)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    # An empty registry without a retrieve function: a $ref to anything outside the schema
+    # itself (and the metaschemas jsonschema ships) fails instead of being fetched.
+    return Draft202012Validator(
+        schema, registry=referencing.Registry(), format_checker=_FORMAT_CHECKER
+    )
+
+
+def json_path(path: Iterable[str | int]) -> str:
+    """$.approvals[0].count for ('approvals', 0, 'count')."""
+    out = "$"
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            out += f".{key}"
+        else:
+            out += f"[{key!r}]"
+    return out
+
+
+_SHOWN_CHARS = 60
+
+
+def _describe(instance: object) -> str:
+    if isinstance(instance, str):
+        # A finding quotes the value, not a whole pasted log.
+        if len(instance) > _SHOWN_CHARS:
+            return repr(instance[: _SHOWN_CHARS - 3] + "...")
+        return repr(instance)
+    if isinstance(instance, Mapping):
+        return "a mapping"
+    if isinstance(instance, list):
+        return "a list"
+    return repr(instance)
+
+
+def _keys_text(schema: Mapping[str, Any]) -> str:
+    keys = sorted(schema.get("properties", {}))
+    patterns = sorted(schema.get("patternProperties", {}))
+    parts = ", ".join(keys) if keys else "none"
+    if patterns:
+        parts += ", or keys matching " + " or ".join(patterns)
+    return parts
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    props = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    return sorted(
+        key
+        for key in instance
+        if key not in props and not any(re.search(p, key) for p in patterns)
+    )
+
+
+def _leaf_error(error: ValidationError) -> ValidationError:
+    """The most telling error under an anyOf / oneOf, so the message names the real cause."""
+    while error.context:
+        error = best_match(error.context, key=relevance)
+    return error
+
+
+def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
+    error = _leaf_error(error)
+    path: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    keyword = error.validator
+    hint = schema.get("errorMessage")
+
+    def finding(where: KeyPath, message: str) -> Finding:
+        return Finding(doc.path, doc.line(*where), "schema.invalid", message)
+
+    if keyword == "additionalProperties" and schema.get("additionalProperties") is False:
+        return [
+            finding(
+                (*path, key),
+                f"{json_path(path)}: unexpected key {key!r}; "
+                f"allowed keys: {_keys_text(schema)}",
+            )
+            for key in _extra_keys(error)
+        ]
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        # jsonschema reports a bad key at its mapping's path; point at the key itself.
+        name = error.instance
+        tail = hint if isinstance(hint, str) else f"is not allowed: {error.message}"
+        return [finding((*path, name), f"{json_path(path)}: key {name!r} {tail}")]
+    if keyword == "required":
+        # jsonschema reports each missing key as its own error, naming it first in the message.
+        names = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = next((k for k in names if error.message.startswith(repr(k))), error.message)
+        return [finding(path, f"{json_path(path)}: missing required key {missing!r}")]
+    if keyword == "type":
+        expected = schema.get("type")
+        words = _TYPE_WORDS.get(expected, str(expected)) if isinstance(expected, str) else "?"
+        message = f"{json_path(path)}: found {_describe(error.instance)} where {words} is expected"
+        if isinstance(hint, str):
+            message += f"; {hint.split('; ', 1)[-1]}"
+        return [finding(path, message)]
+    if keyword in _VALUE_KEYWORDS and isinstance(hint, str):
+        return [finding(path, f"{json_path(path)}: {_describe(error.instance)} {hint}")]
+    if keyword == "const":
+        value = _describe(error.instance)
+        return [finding(path, f"{json_path(path)}: {value} must be {error.validator_value!r}")]
+    if keyword == "minItems" and error.validator_value == 1:
+        return [finding(path, f"{json_path(path)}: the list must not be empty")]
+    if keyword == "uniqueItems":
+        return [finding(path, f"{json_path(path)}: the list holds an entry twice; keep one")]
+    return [finding(path, f"{json_path(path)}: {error.message}")]
+
+
+def _root_kind_findings(
+    doc: Document, expected: frozenset[str], root: Mapping[str, Any]
+) -> list[Finding]:
+    api = root.get("apiVersion")
+    if api != API_VERSION:
+        found = "no apiVersion" if api is None else f"apiVersion {_describe(api)}"
+        return [
+            Finding(
+                doc.path,
+                doc.line("apiVersion"),
+                "schema.api-version",
+                f"found {found}; write 'apiVersion: {API_VERSION}' as the first line",
+            )
+        ]
+    kind = root.get("kind")
+    wanted = " or ".join(k for k in KINDS if k in expected) or "none"
+    if kind is None:
+        return [
+            Finding(doc.path, doc.line(), "schema.kind", f"no kind; write 'kind: {wanted}'")
+        ]
+    if kind not in expected:
+        what = "an unknown kind" if kind not in KINDS else "not allowed at this path"
+        return [
+            Finding(
+                doc.path,
+                doc.line("kind"),
+                "schema.kind",
+                f"kind {_describe(kind)} is {what}; a file here must be of kind {wanted}",
+            )
+        ]
+    return []
 
 
 def validate(doc: Document, expected: frozenset[str], schemas: SchemaSet) -> list[Finding]:
     """Check apiVersion, that ``kind`` is one of ``expected``, then the kind's schema.
 
     Returns findings with codes schema.api-version, schema.kind or schema.invalid, each
-    at the line of the offending node and with a message naming the JSON path."""
-    raise NotImplementedError
+    at the line of the offending node and with a message naming the JSON path. A schema that
+    cannot be used (missing, or with a $ref that cannot be resolved locally) gives
+    schema.unavailable at the schema's file."""
+    root = doc.data
+    if not isinstance(root, Mapping):
+        return [
+            Finding(
+                doc.path,
+                1,
+                "schema.invalid",
+                f"$: found {_describe(root)}; the file must be a mapping with apiVersion and kind",
+            )
+        ]
+    head = _root_kind_findings(doc, expected, root)
+    if head:
+        # The rest of the document means nothing without a known version and kind.
+        return head
+    kind = str(root["kind"])
+    schema = schemas.get(kind)
+    if schema is None:
+        return [
+            Finding(
+                schema_file(kind),
+                0,
+                "schema.unavailable",
+                f"no schema for kind {kind}; restore {schema_file(kind)}",
+            )
+        ]
+    try:
+        errors = list(_validator(schema).iter_errors(root))
+    except referencing.exceptions.Unresolvable as exc:
+        return [
+            Finding(
+                schema_file(kind),
+                0,
+                "schema.unavailable",
+                f"the schema refers to {exc.ref!r}, which is not inside it; gitjit never "
+                "fetches remote schemas: inline the definition under $defs",
+            )
+        ]
+    # A value of the wrong type also fails its pattern or enum: say only the first.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    errors = [
+        e
+        for e in errors
+        if e.validator == "type"
+        or e.validator not in _VALUE_KEYWORDS
+        or tuple(e.absolute_path) not in mistyped
+    ]
+    findings = [f for error in errors for f in _findings_for(doc, error)]
+    return sorted(set(findings))
+
+
+def check_schemas(schemas: SchemaSet, kinds: Sequence[str] = KINDS) -> list[Finding]:
+    """Each kind's schema exists, declares draft 2020-12 and is valid against its metaschema.
+
+    Findings carry code schema.unavailable at the schema's file."""
+    findings: list[Finding] = []
+    meta = Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER
+    )
+    for kind in kinds:
+        where = schema_file(kind)
+        schema = schemas.get(kind)
+        if schema is None:
+            message = f"no schema for kind {kind}; restore {where}"
+            findings.append(Finding(where, 0, "schema.unavailable", message))
+            continue
+        if schema.get("$schema") != DRAFT:
+            findings.append(
+                Finding(
+                    where,
+                    0,
+                    "schema.unavailable",
+                    f"$schema is {schema.get('$schema')!r}; gitjit schemas must declare {DRAFT!r}",
+                )
+            )
+        findings.extend(
+            Finding(
+                where,
+                0,
+                "schema.unavailable",
+                f"not a valid JSON Schema at {json_path(error.absolute_path)}: {error.message}",
+            )
+            for error in sorted(meta.iter_errors(schema), key=relevance)
+        )
+    return findings
