@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from engine.core.changes import Change, TreeEntry
@@ -18,6 +19,10 @@ class Tree(Protocol):
         """The file's bytes; raises GitjitError when missing. Symlinks are never followed."""
         ...
 
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """The bytes of several files at once (one git process for a revision, not one each)."""
+        ...
+
     def exists(self, path: str) -> bool: ...
 
 
@@ -27,6 +32,8 @@ class Repository(Protocol):
     def resolve(self, ref: str) -> str:
         """The full commit SHA of ``ref``; GitError when unknown."""
         ...
+
+    def merge_base(self, a: str, b: str) -> str: ...
 
     def changes(self, base: str, head: str) -> list[Change]:
         """``git diff --raw -z --no-renames base...head``: from the merge base to head."""

@@ -1,0 +1,362 @@
+"""The git adapter: the only module that runs git.
+
+Every call is ``git`` with an explicit working directory, a scrubbed environment and
+machine-readable output (``-z``, full object names, no renames), in the manner of pre-commit's
+``git.py``. A ref is resolved to a full SHA first (after ``--end-of-options``), and later
+commands get only SHAs; paths always follow ``--``. So neither can ever be read as an option.
+Failures become ``GitError`` with git's own words, never ``CalledProcessError``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.adapters.worktree import WorkTree, check_path
+from engine.core.changes import Change, TreeEntry
+from engine.errors import GitError, GitjitError
+
+_KEPT_GIT_PREFIXES = ("GIT_AUTHOR_", "GIT_COMMITTER_")
+
+_FIXED_ENV = {
+    # English, unlocalised messages: they end up in our error messages and tests.
+    "LC_ALL": "C",
+    # A path is a path, never a glob or magic pathspec (':(top)', '*.yaml' ...).
+    "GIT_LITERAL_PATHSPECS": "1",
+    # refs/replace/* could make a SHA read as other content: we read what the SHA names.
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    # Never wait for a password prompt in CI.
+    "GIT_TERMINAL_PROMPT": "0",
+    # Reads must not take the index lock (a concurrent git in the same clone would fail).
+    "GIT_OPTIONAL_LOCKS": "0",
+}
+
+_STATUSES = frozenset("ADMT")
+
+
+def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` without the GIT_* variables that could point git elsewhere.
+
+    GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_* and friends are
+    set by hooks, CI runners and developers' shells; any of them would make git read another
+    repository than the one we name. Author and committer identity only matter to commits and
+    are kept so tests can pin them.
+    """
+    source = os.environ if environ is None else environ
+    env = {
+        key: value
+        for key, value in source.items()
+        if not key.startswith("GIT_") or key.startswith(_KEPT_GIT_PREFIXES)
+    }
+    env.update(_FIXED_ENV)
+    return env
+
+
+def _run(
+    cwd: Path, args: Sequence[str], *, stdin: bytes | None = None, ok_codes: Iterable[int] = (0,)
+) -> subprocess.CompletedProcess[bytes]:
+    command = ["git", *args]
+    try:
+        result = subprocess.run(
+            command, cwd=cwd, env=scrubbed_env(), input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:
+        # Either git is missing or cwd vanished; both are worth saying plainly.
+        if not cwd.is_dir():
+            raise GitError(f"git {args[0]} failed: {cwd} is not a directory") from exc
+        raise GitError("git is not installed or not on PATH; install git 2.30 or newer") from exc
+    if result.returncode not in ok_codes:
+        raise GitError(f"git {args[0]} failed in {cwd}: {_stderr(result)}")
+    return result
+
+
+def _stderr(result: subprocess.CompletedProcess[bytes]) -> str:
+    text = result.stderr.decode("utf-8", "replace").strip()
+    return text or f"exit status {result.returncode} and no message"
+
+
+def _decode(raw: bytes) -> str:
+    # surrogateescape round-trips paths that are not UTF-8 back into git's argv unchanged.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _check_ref(ref: str) -> None:
+    if not ref or "\0" in ref or "\n" in ref:
+        raise GitError(f"invalid revision {ref!r}: give a branch, tag or commit SHA")
+
+
+@dataclass(frozen=True)
+class CommitStamp:
+    """A commit and its committer date."""
+
+    sha: str
+    time: datetime
+    """The committer date, timezone-aware UTC."""
+
+
+class GitRepository:
+    """A git repository on disk (``Repository`` port)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        start = Path(path)
+        if not start.is_dir():
+            raise GitError(f"{start} is not a directory; give the path of a git repository")
+        result = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            env=scrubbed_env(),
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise GitError(
+                f"{start} is not inside a git working tree ({_stderr(result)}); "
+                "run gitjit inside a clone of the access repository"
+            )
+        self.root = Path(_decode(result.stdout).rstrip("\n"))
+        """The top-level directory of the working tree; every git call runs here."""
+
+    def __repr__(self) -> str:
+        return f"GitRepository({str(self.root)!r})"
+
+    def git(self, *args: str, stdin: bytes | None = None) -> bytes:
+        """Run ``git args`` here and return its stdout (GitError on failure)."""
+        return _run(self.root, args, stdin=stdin).stdout
+
+    def resolve(self, ref: str) -> str:
+        _check_ref(ref)
+        result = _run(
+            self.root,
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            ok_codes=(0, 1),
+        )
+        if result.returncode != 0:
+            raise GitError(
+                f"git rev-parse failed in {self.root}: {ref!r} is not a commit in this "
+                "repository; check the branch, tag or SHA (fetch it first if the clone is "
+                "shallow)"
+            )
+        return result.stdout.decode("ascii").strip()
+
+    def merge_base(self, a: str, b: str) -> str:
+        """The best common ancestor of ``a`` and ``b``; GitError when they share none."""
+        sha_a, sha_b = self.resolve(a), self.resolve(b)
+        result = _run(self.root, ["merge-base", "--end-of-options", sha_a, sha_b], ok_codes=(0, 1))
+        if result.returncode != 0 or not result.stdout.strip():
+            raise GitError(
+                f"git merge-base failed in {self.root}: {a!r} and {b!r} have no common "
+                "ancestor; fetch the full history (fetch-depth: 0) or compare related branches"
+            )
+        return result.stdout.decode("ascii").strip()
+
+    def changes(self, base: str, head: str) -> list[Change]:
+        # Resolving first names a bad ref in the error and hands diff only SHAs.
+        base_sha, head_sha = self.resolve(base), self.resolve(head)
+        raw = self.git(
+            "diff",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            "--no-relative",
+            "--no-abbrev",
+            # diff.ignoreSubmodules in someone's config must not hide a submodule change.
+            "--ignore-submodules=none",
+            "--end-of-options",
+            f"{base_sha}...{head_sha}",
+            "--",
+        )
+        return sorted(parse_raw_diff(raw), key=lambda change: change.path)
+
+    def tree(self, rev: str) -> GitTree:
+        return GitTree(self, self.resolve(rev))
+
+    def worktree(self) -> WorkTree:
+        return WorkTree(self.root)
+
+    def commit_time(self, rev: str) -> datetime:
+        """The committer date of ``rev``, timezone-aware UTC."""
+        sha = self.resolve(rev)
+        raw = self.git(
+            "log", "-1", "--no-show-signature", "--format=%ct", "--end-of-options", sha, "--"
+        )
+        return _timestamp(raw.decode("ascii").strip())
+
+    def log_first_parent_adding(self, rev: str, path: str) -> CommitStamp | None:
+        """The newest commit on the first-parent line of ``rev`` that added ``path``.
+
+        A merge counts as adding a file its first parent did not have, so for a pull request
+        merged with a merge commit this is the merge, the moment the file landed on the branch.
+        None when the file was never added on that line.
+        """
+        check_path(path)
+        sha = self.resolve(rev)
+        raw = self.git(
+            "log",
+            "--first-parent",
+            "--no-renames",
+            "--no-show-signature",
+            "--diff-filter=A",
+            "--format=%H%x00%ct",
+            "-z",
+            "--end-of-options",
+            sha,
+            "--",
+            path,
+        )
+        fields = [field for field in raw.decode("ascii").split("\0") if field]
+        if not fields:
+            return None
+        if len(fields) < 2:
+            raise GitError(f"git log printed an unexpected record in {self.root}: {fields!r}")
+        return CommitStamp(sha=fields[0].strip(), time=_timestamp(fields[1].strip()))
+
+
+def _timestamp(seconds: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC)
+    except ValueError as exc:
+        raise GitError(f"git printed {seconds!r} where a commit time was expected") from exc
+
+
+def parse_raw_diff(raw: bytes) -> list[Change]:
+    """Parse ``git diff --raw -z --no-renames --no-abbrev`` output into changes.
+
+    Each record is ``:<old mode> <new mode> <old sha> <new sha> <status>\\0<path>\\0``; with
+    ``-z`` the path is verbatim (spaces, newlines, any byte), never quoted.
+    """
+    fields = raw.split(b"\0")
+    if fields and fields[-1] == b"":
+        fields.pop()
+    if len(fields) % 2:
+        raise GitError(f"git diff printed a truncated record: {raw[-200:]!r}")
+    changes = []
+    for header, path in zip(fields[::2], fields[1::2], strict=True):
+        parts = header.decode("ascii", "replace").split(" ")
+        if len(parts) != 5 or not parts[0].startswith(":"):
+            raise GitError(f"git diff printed an unexpected record: {header!r}")
+        old_mode, new_mode, old_blob, new_blob, status = parts
+        # --no-renames leaves one path per record; U or X would mean a broken repository.
+        if status not in _STATUSES:
+            raise GitError(f"git diff reported status {status!r} for {_decode(path)!r}")
+        changes.append(
+            Change(
+                status=status,
+                path=_decode(path),
+                old_mode=old_mode[1:],
+                new_mode=new_mode,
+                old_blob=old_blob,
+                new_blob=new_blob,
+            )
+        )
+    return changes
+
+
+def parse_ls_tree(raw: bytes) -> list[TreeEntry]:
+    """Parse ``git ls-tree -z`` output: ``<mode> <type> <object>\\t<path>\\0`` records."""
+    entries = []
+    for record in raw.split(b"\0"):
+        if not record:
+            continue
+        header, tab, path = record.partition(b"\t")
+        parts = header.decode("ascii", "replace").split(" ")
+        if not tab or len(parts) != 3:
+            raise GitError(f"git ls-tree printed an unexpected record: {record!r}")
+        mode, _type, blob = parts
+        entries.append(TreeEntry(path=_decode(path), mode=mode, blob=blob))
+    return entries
+
+
+class GitTree:
+    """The files of one commit, read as blobs (``Tree`` port); never checked out."""
+
+    def __init__(self, repo: GitRepository, sha: str) -> None:
+        self.repo = repo
+        self.sha = sha
+        """The full commit SHA this tree was resolved to, so every read sees one snapshot."""
+
+    def __repr__(self) -> str:
+        return f"GitTree({str(self.repo.root)!r}, {self.sha!r})"
+
+    def _ls_tree(self, pathspecs: Sequence[str]) -> list[TreeEntry]:
+        # ls-tree takes no --end-of-options before a '--' (it would read '--' as a path), and
+        # needs none: self.sha is a full hex SHA from resolve(), never an option.
+        raw = self.repo.git("ls-tree", "-r", "-z", "--full-tree", self.sha, "--", *pathspecs)
+        return parse_ls_tree(raw)
+
+    def entries(self, prefix: str = "") -> list[TreeEntry]:
+        """Every file at or below ``prefix`` (submodules included, as mode 160000), sorted."""
+        folder = prefix.rstrip("/")
+        if not folder:
+            return sorted(self._ls_tree([]), key=lambda entry: entry.path)
+        check_path(folder)
+        found = self._ls_tree([folder])
+        return sorted(
+            (e for e in found if e.path == folder or e.path.startswith(folder + "/")),
+            key=lambda entry: entry.path,
+        )
+
+    def exists(self, path: str) -> bool:
+        """True for a file, symlink, submodule or folder at ``path`` in this commit."""
+        check_path(path)
+        # Without -r, ls-tree names a folder itself rather than its contents.
+        raw = self.repo.git("ls-tree", "-z", "--full-tree", self.sha, "--", path)
+        return any(entry.path == path for entry in parse_ls_tree(raw))
+
+    def read(self, path: str) -> bytes:
+        """The blob at ``path``; a symlink's blob is its target text (callers check modes)."""
+        return self.read_many([path])[path]
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """The blobs at ``paths`` with two git processes in all, whatever their number.
+
+        One ``ls-tree`` finds the blob SHAs, one ``cat-file --batch`` reads them. Asking by SHA
+        rather than by ``rev:path`` keeps paths with newlines out of the line protocol.
+        """
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        for path in wanted:
+            check_path(path)
+        listed = {entry.path: entry for entry in self._ls_tree(wanted)}
+        missing = [path for path in wanted if path not in listed]
+        if missing:
+            names = ", ".join(repr(path) for path in missing)
+            raise GitjitError(f"no such file at commit {self.sha[:12]}: {names}")
+        for path in wanted:
+            if listed[path].mode == "160000":
+                raise GitjitError(
+                    f"{path} is a submodule (mode 160000) at commit {self.sha[:12]}, not a file"
+                )
+        blobs = _cat_blobs(self.repo, {listed[path].blob for path in wanted})
+        return {path: blobs[listed[path].blob] for path in wanted}
+
+
+def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
+    order = sorted(shas)
+    out = repo.git("cat-file", "--batch", stdin=b"".join(f"{sha}\n".encode() for sha in order))
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for sha in order:
+        end = out.find(b"\n", pos)
+        if end < 0:
+            raise GitError(f"git cat-file --batch stopped early in {repo.root} at {sha}")
+        header = out[pos:end].decode("ascii", "replace").split(" ")
+        if len(header) != 3 or header[0] != sha or header[1] != "blob":
+            raise GitError(
+                f"git cat-file --batch in {repo.root}: expected blob {sha}, got "
+                f"{' '.join(header)!r} (a partial or damaged clone? run 'git fsck')"
+            )
+        size = int(header[2])
+        start = end + 1
+        blobs[sha] = out[start : start + size]
+        if len(blobs[sha]) != size or out[start + size : start + size + 1] != b"\n":
+            raise GitError(f"git cat-file --batch in {repo.root}: truncated blob {sha}")
+        pos = start + size + 1
+    return blobs
