@@ -1,0 +1,104 @@
+"""Loading the JSON Schemas: the access repository's own schemas/, else the packaged ones."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import engine
+from engine.core.schema import KINDS, SchemaSet, check_schemas
+from engine.errors import ConfigurationError, GitjitError
+from engine.ports import Tree
+
+SCHEMAS_DIR = "schemas/"
+
+
+def _file_name(kind: str) -> str:
+    return f"{kind.lower()}.schema.json"
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; a schema that says one thing to an editor
+    # and another to gitjit is not acceptable.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse(raw: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"cannot read the schema {where}: {exc}; fix the JSON, or delete the schemas/ "
+            "folder to use the schemas packaged with gitjit"
+        ) from exc
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"the schema {where} is not a JSON object; fix the file")
+    return value
+
+
+def _packaged_dir() -> Traversable:
+    packaged = resources.files(engine).joinpath("schemas")
+    if packaged.is_dir():
+        return packaged
+    # A source checkout or an editable install: hatch's force-include copies the top-level
+    # schemas/ into engine/schemas only when it builds a wheel, so read the folder beside
+    # the package instead.
+    return Path(engine.__file__).resolve().parent.parent / "schemas"
+
+
+def _checked(schemas: dict[str, dict[str, Any]], origin: str) -> SchemaSet:
+    problems = check_schemas(schemas)
+    if problems:
+        first = problems[0]
+        raise ConfigurationError(
+            f"{origin}{first.path.removeprefix('schemas/')}: {first.message}"
+            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
+        )
+    return schemas
+
+
+def packaged_schemas() -> SchemaSet:
+    """The schemas that ship with the engine."""
+    folder = _packaged_dir()
+    schemas: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        entry = folder.joinpath(_file_name(kind))
+        where = f"{folder}/{_file_name(kind)}"
+        try:
+            raw = entry.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"the packaged schema {where} is missing; reinstall gitjit"
+            ) from exc
+        schemas[kind] = _parse(raw, where)
+    return _checked(schemas, f"packaged schema {folder}/")
+
+
+def load_schemas(tree: Tree) -> SchemaSet:
+    """The schema of each kind: from the tree's schemas/ folder when it has one, else the
+    schemas packaged with the engine. Raises ConfigurationError naming the file when a schema
+    is missing, is not JSON, or is not a valid draft 2020-12 schema."""
+    if not tree.entries(SCHEMAS_DIR):
+        return packaged_schemas()
+    schemas: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        path = SCHEMAS_DIR + _file_name(kind)
+        if not tree.exists(path):
+            raise ConfigurationError(
+                f"{path} is missing; restore it, or delete the schemas/ folder to use the "
+                "schemas packaged with gitjit"
+            )
+        try:
+            raw = tree.read(path)
+        except GitjitError as exc:
+            raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+        schemas[kind] = _parse(raw, path)
+    return _checked(schemas, SCHEMAS_DIR)
