@@ -10,8 +10,8 @@ from engine.adapters.git import GitRepository, GitTree
 from engine.adapters.github_json import load_reviews
 from engine.commands.repository import read_config
 from engine.core.changes import REGULAR_FILE, Change
-from engine.core.decide import Kind, classify, decide
-from engine.core.decision import GrantFile, PullRequest
+from engine.core.decide import classify, decide
+from engine.core.decision import GrantFile, Kind, PullRequest
 from engine.core.grants import GRANTS_DIR, parse_path
 from engine.core.models import Login
 from engine.core.report import PullRequestReport

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ class FakeTree:
 
     def exists(self, path: str) -> bool:
         return path in self.files
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        return {path: self.read(path) for path in paths}
 
 
 def repo_schemas(**overrides: bytes) -> dict[str, bytes]:
