@@ -14,6 +14,7 @@ from engine.core.config import ConfigResult
 from engine.core.decision import Counted, Decision, GrantFile, Kind, Missing, Outcome, PullRequest
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR, LoadedGrant, load_grant, parse_path
+from engine.core.lifecycle import State, window
 from engine.core.models import ActiveHours, Config, Grant, Policy
 from engine.core.principals import describe, expand
 from engine.core.schema import SchemaSet
@@ -249,9 +250,7 @@ def _live(file: GrantFile, grant: Grant, now: datetime) -> bool:
     """Live = active or scheduled. A grant without a known activation counts as live."""
     if file.activated_at is None:
         return True
-    # A grant activates when it lands or at its start, whichever is later.
-    activated = max(file.activated_at, grant.start or file.activated_at)
-    return activated + grant.duration > now
+    return window(grant, file.activated_at).state(now) is not State.EXPIRED
 
 
 def _existing_findings(grant: Grant, policy: Policy, pr: PullRequest, config: Config,

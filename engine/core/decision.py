@@ -34,7 +34,10 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class GrantFile:
-    """A grant file's bytes as read from git, and when it became active if it has."""
+    """A grant file's bytes as read from git, and when it landed on the default branch.
+
+    ``activated_at`` is the landing time; the grant's window starts then or at its ``start``,
+    whichever is later (engine.core.lifecycle.window)."""
 
     path: str
     raw: bytes
