@@ -35,6 +35,7 @@ from engine.core.models import (
     TicketRule,
 )
 from engine.core.principals import expand
+from engine.core.reviews import assign
 from engine.core.strictyaml import Document, Limits, LoadError, load
 
 POLICIES_DIR = "policies/"
@@ -316,6 +317,15 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
             out.add("config.unsatisfiable-step", f"approval step {index + 1} needs "
                     f"{step.count} distinct approvers but only {len(approvers.logins)} are "
                     "eligible; lower 'count' or add approvers", "approvals", index, "count")
+    # Each step may be satisfiable alone while the steps together are not, as one person
+    # counts in one step only (e.g. two steps that both name only dave).
+    steps = [(expand(s.approvers, groups).logins, s.count) for s in policy.approvals]
+    needed = sum(count for _, count in steps)
+    placed = sum(map(len, assign(sorted(set().union(*(p for p, _ in steps))), steps).per_step))
+    if not out.items and placed < needed:
+        out.add("config.unsatisfiable-step", f"the approval steps need {needed} distinct "
+                f"approvers in all (one person counts in one step only), but the people they "
+                f"name can fill only {placed}; lower 'count' or add approvers", "approvals")
     if not policy.approvals and policy.auto_approve is None and policy.break_glass is None:
         out.add("config.no-approval-path", f"policy {policy.id!r} has no approval step, no "
                 "auto_approve and no break_glass rule, so no request could ever be approved; "

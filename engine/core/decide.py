@@ -197,7 +197,9 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
         elif grant.duration > glass.max_duration:
             deny("duration", "grant.break-glass-duration", f"duration '{asked}' exceeds the "
                  f"break-glass maximum '{format_duration(glass.max_duration)}' {where}")
-    elif grant.duration > policy.duration.max:
+    # Every duration is capped by the policy maximum, break-glass too (its own maximum may
+    # be set higher by mistake).
+    if grant.duration > policy.duration.max:
         deny("duration", "grant.duration-exceeds-max", f"duration '{asked}' exceeds the policy "
              f"maximum '{format_duration(policy.duration.max)}' {where}")
     length = len(grant.justification.strip())

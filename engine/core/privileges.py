@@ -55,9 +55,13 @@ def _policy_changes(old: Policy | None, new: Policy, base: Config,
                f"{format_duration(new.duration.max)}")
     if new.target != old.target:
         yield f"{pid!r} target changes: {old.target} -> {new.target}"
-    if new.auto_approve is not None and new.auto_approve != old.auto_approve:
-        auto = new.auto_approve
-        who = ", ".join(sorted(expand(auto.requesters, head.groups).logins)) or "nobody"
+    auto = new.auto_approve
+    auto_now = expand(auto.requesters, head.groups).logins if auto else frozenset()
+    auto_before = (expand(old.auto_approve.requesters, base.groups).logins
+                   if old.auto_approve else frozenset())
+    # A group change alone can also make someone newly auto-approved.
+    if auto is not None and (auto != old.auto_approve or auto_now - auto_before):
+        who = ", ".join(sorted(auto_now)) or "nobody"
         yield (f"{pid!r} auto-approves {who} for up to {format_duration(auto.max_duration)}")
     if new.break_glass is not None and new.break_glass != old.break_glass:
         yield (f"{pid!r} allows break-glass for up to "

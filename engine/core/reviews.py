@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from engine.core.models import Login, Review, ReviewState
 
@@ -26,7 +26,13 @@ def fold(reviews: Iterable[Review]) -> dict[Login, Review]:
     for position, review in enumerate(reviews):
         if review.state not in DECISIVE:
             continue
-        when = review.submitted_at.replace(tzinfo=None) if review.submitted_at else _EPOCH
+        when = _EPOCH
+        if review.submitted_at is not None:
+            # Compare instants: dropping the offset of a non-UTC time would misorder it.
+            when = review.submitted_at
+            if when.tzinfo is not None:
+                when = when.astimezone(UTC)
+            when = when.replace(tzinfo=None)
         key = (when, review.id, position)
         who = Login(review.reviewer.lower())
         if who not in latest or latest[who][0] <= key:
