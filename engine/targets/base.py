@@ -1,0 +1,146 @@
+"""The target protocol: what every target plugin implements, and the data it receives.
+
+A plugin is made for one settings connection (``factory(connection)``) and then asked to
+apply or revoke one grant's assignment at a time. Both operations are idempotent, so
+``gitjit reconcile`` can simply repeat them until the target matches the desired state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from engine.core.models import GrantId, Login, PolicyId, Target
+from engine.errors import GitjitError
+
+
+class TargetError(GitjitError):
+    """A target refused or failed an operation. The message never holds a secret."""
+
+
+def _require_utc(name: str, value: datetime) -> None:
+    # Targets write these times into foreign systems (VALID UNTIL, PIM schedules); a naive or
+    # non-UTC time there would silently shift the expiry.
+    if value.tzinfo is None or value.utcoffset() != timedelta(0):
+        raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One grant as a target sees it: who gets what, where, and for how long."""
+
+    grant_id: GrantId
+    """'<policy>/<requester>-<stamp>', the grant's path without grants/ and .yaml."""
+    login: Login
+    """The requester's forge login (lower-cased); targets map it to their own principal."""
+    policy: PolicyId
+    target: Target
+    """The policy's target: provider plus provider-specific params (role, team ...)."""
+    connection: Mapping[str, str]
+    """The settings connection's entries; keys ending in _env name environment variables."""
+    activated_at: datetime
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_utc("activated_at", self.activated_at)
+        _require_utc("expires_at", self.expires_at)
+        if self.expires_at <= self.activated_at:
+            raise ValueError(
+                f"grant {self.grant_id}: expires_at {self.expires_at.isoformat()} is not after "
+                f"activated_at {self.activated_at.isoformat()}"
+            )
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        """A setting from the policy's target params, else from the connection.
+
+        The policy is the more specific of the two (one connection serves many policies).
+        """
+        value = self.target.get(key)
+        if value is not None:
+            return value
+        return self.connection.get(key, default)
+
+    def to_json(self) -> dict[str, Any]:
+        """The assignment as JSON-ready data (used by the command and recording targets)."""
+        return {
+            "grant_id": self.grant_id,
+            "login": self.login,
+            "policy": self.policy,
+            "target": {"provider": self.target.provider, "params": dict(self.target.params)},
+            "connection": dict(self.connection),
+            "activated_at": self.activated_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ManagedAssignment:
+    """Something gitjit put in place in a target, as the target reports it."""
+
+    principal: str
+    """Who holds the access in the target (a PostgreSQL role name, a user id ...)."""
+    privilege: str
+    """What they hold (the granted role, team, directory role ...)."""
+    grant_id: GrantId | None
+    """The grant that put it there, when the target recorded it; None when unrecoverable."""
+    expires_at: datetime | None = None
+    """When the target itself ends it, if it enforces expiry natively."""
+    details: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Target-specific extras (e.g. the PostgreSQL mode), for reports only."""
+
+
+class TargetPlugin(Protocol):
+    """One system gitjit grants access in, bound to one settings connection."""
+
+    name: str
+    """The provider name, as written in policies and settings (``provider: postgres``)."""
+
+    def native_expiry(self, assignment: Assignment) -> bool:
+        """Whether the target itself ends this assignment at ``expires_at``.
+
+        True means gitjit writes the expiry into the target at apply time, so access ends on
+        time even if no job runs; False means only ``revoke`` (run by a job) ends it.
+        """
+        ...
+
+    def apply(self, assignment: Assignment) -> None:
+        """Give the access. Idempotent: applying an already applied assignment is fine."""
+        ...
+
+    def revoke(self, assignment: Assignment) -> None:
+        """Take the access away. Idempotent: revoking something absent is fine."""
+        ...
+
+    def list_managed(self) -> list[ManagedAssignment]:
+        """What gitjit put in place through this connection, with grant ids where known."""
+        ...
+
+
+@runtime_checkable
+class _Checkable(Protocol):
+    name: str
+
+    def native_expiry(self, assignment: Assignment) -> bool: ...
+    def apply(self, assignment: Assignment) -> None: ...
+    def revoke(self, assignment: Assignment) -> None: ...
+    def list_managed(self) -> list[ManagedAssignment]: ...
+
+
+def looks_like_plugin(obj: object) -> bool:
+    """Whether ``obj`` has the protocol's members (used to check third-party factories)."""
+    return isinstance(obj, _Checkable)
+
+
+TargetFactory = Callable[[Mapping[str, str]], TargetPlugin]
+"""What an entry point names: called with a settings connection, returns a plugin."""
+
+
+def required(settings: Mapping[str, str] | Assignment, key: str, where: str) -> str:
+    """A setting that must be present, or a TargetError saying where to add it."""
+    value = settings.setting(key) if isinstance(settings, Assignment) else settings.get(key)
+    if value is None or value == "":
+        raise TargetError(f"{where}: missing setting {key!r}; add it to the connection in "
+                          f"policies/settings.yaml or to the policy's target")
+    return value

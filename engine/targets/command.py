@@ -1,0 +1,106 @@
+"""A target that runs a configured command: the escape hatch for any other system.
+
+The command (setting ``command``, split like a shell would but run without one) is called as
+``<command> apply``, ``<command> revoke`` or ``<command> list`` with a JSON document on
+standard input: the assignment for apply/revoke (see ``Assignment.to_json``), and
+``{"connection": {...}}`` for list. ``list`` must print a JSON array of objects with
+``principal``, ``privilege`` and optionally ``grant_id`` and ``expires_at``.
+A non-zero exit fails the operation; apply and revoke must be idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from engine.core.models import GrantId
+from engine.targets.base import Assignment, ManagedAssignment, TargetError
+
+DEFAULT_TIMEOUT = 60.0
+_STDERR_TAIL = 2000
+
+
+def _tail(data: bytes) -> str:
+    text = data.decode("utf-8", "replace").strip()
+    return text[-_STDERR_TAIL:] if text else "(no output on stderr)"
+
+
+class CommandTarget:
+    name = "command"
+
+    def __init__(self, connection: Mapping[str, str]) -> None:
+        self._connection = dict(connection)
+
+    def native_expiry(self, assignment: Assignment) -> bool:
+        return (assignment.setting("native_expiry") or "false").lower() == "true"
+
+    def apply(self, assignment: Assignment) -> None:
+        self._run(assignment.setting, "apply", assignment.to_json())
+
+    def revoke(self, assignment: Assignment) -> None:
+        self._run(assignment.setting, "revoke", assignment.to_json())
+
+    def list_managed(self) -> list[ManagedAssignment]:
+        out = self._run(self._connection.get, "list", {"connection": self._connection})
+        try:
+            items = json.loads(out)
+            if not isinstance(items, list):
+                raise ValueError("not a JSON array")
+            return [
+                ManagedAssignment(
+                    principal=str(item["principal"]),
+                    privilege=str(item["privilege"]),
+                    grant_id=GrantId(item["grant_id"]) if item.get("grant_id") else None,
+                    expires_at=(datetime.fromisoformat(item["expires_at"])
+                                if item.get("expires_at") else None),
+                )
+                for item in items
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TargetError(
+                f"command target: 'list' must print a JSON array of objects with 'principal' "
+                f"and 'privilege'; could not read its output ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _run(
+        self, setting: Callable[[str], str | None], action: str, payload: Mapping[str, Any]
+    ) -> str:
+        raw = setting("command")
+        if not raw:
+            raise TargetError("command target: missing setting 'command'; add it to the "
+                              "connection in policies/settings.yaml or to the policy's target")
+        try:
+            argv = shlex.split(raw)
+        except ValueError as exc:
+            raise TargetError(f"command target: cannot split command {raw!r}: {exc}") from exc
+        timeout_text = setting("timeout") or str(DEFAULT_TIMEOUT)
+        try:
+            timeout = float(timeout_text)
+            if timeout <= 0:
+                raise ValueError
+        except ValueError:
+            raise TargetError(f"command target: timeout {timeout_text!r} is not a positive "
+                              f"number of seconds") from None
+        what = f"command target: {shlex.join(argv)} {action}"
+        try:
+            proc = subprocess.run(
+                [*argv, action],
+                input=json.dumps(payload, sort_keys=True).encode("utf-8"),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TargetError(f"{what} timed out after {timeout:g}s (setting 'timeout'); "
+                              f"stderr: {_tail(exc.stderr or b'')}") from exc
+        except OSError as exc:
+            raise TargetError(f"{what} could not start: {exc.strerror or exc}; check the "
+                              f"'command' setting") from exc
+        if proc.returncode != 0:
+            raise TargetError(f"{what} failed with exit code {proc.returncode}; "
+                              f"stderr: {_tail(proc.stderr)}")
+        return proc.stdout.decode("utf-8", "replace")

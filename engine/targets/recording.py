@@ -1,0 +1,97 @@
+"""A target that only writes down what it was asked to do: the target of dry runs.
+
+``gitjit simulate`` points policies at it to see which grants would be applied and revoked,
+without touching a real system. The file it keeps (connection setting ``path``)::
+
+    {"assignments": {"<grant id>": {...assignment...}},
+     "events": [{"action": "apply", "grant_id": "...", "login": "...", ...}, ...]}
+
+``assignments`` is the current state; ``events`` is every call that changed it, in order.
+Repeated calls that change nothing (an idempotent re-apply) are not recorded as events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine.core.models import GrantId
+from engine.targets.base import Assignment, ManagedAssignment, TargetError, required
+
+
+class RecordingTarget:
+    name = "recording"
+
+    def __init__(self, connection: Mapping[str, str]) -> None:
+        self._connection = dict(connection)
+        self.path = Path(required(connection, "path", "recording target"))
+
+    def native_expiry(self, assignment: Assignment) -> bool:
+        return (assignment.setting("native_expiry") or "false").lower() == "true"
+
+    def apply(self, assignment: Assignment) -> None:
+        state = self._load()
+        if assignment.grant_id in state["assignments"]:
+            return
+        record = assignment.to_json()
+        state["assignments"][assignment.grant_id] = record
+        state["events"].append({"action": "apply", **record})
+        self._save(state)
+
+    def revoke(self, assignment: Assignment) -> None:
+        state = self._load()
+        if state["assignments"].pop(assignment.grant_id, None) is None:
+            return
+        state["events"].append({"action": "revoke", **assignment.to_json()})
+        self._save(state)
+
+    def list_managed(self) -> list[ManagedAssignment]:
+        out = []
+        for grant_id, record in sorted(self._load()["assignments"].items()):
+            params = record.get("target", {}).get("params", {})
+            out.append(ManagedAssignment(
+                principal=record["login"],
+                privilege=params.get("role") or record["policy"],
+                grant_id=GrantId(grant_id),
+                expires_at=(datetime.fromisoformat(record["expires_at"])
+                            if self._native(record) else None),
+                details={"policy": record["policy"]},
+            ))
+        return out
+
+    def _native(self, record: Mapping[str, Any]) -> bool:
+        value = record.get("target", {}).get("params", {}).get("native_expiry")
+        if value is None:
+            value = self._connection.get("native_expiry", "false")
+        return str(value).lower() == "true"
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"assignments": {}, "events": []}
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"recording target: cannot read {self.path}: {exc}; delete the "
+                              f"file to start a fresh recording") from exc
+        if not (isinstance(data, dict) and isinstance(data.get("assignments"), dict)
+                and isinstance(data.get("events"), list)):
+            raise TargetError(f"recording target: {self.path} is not a recording (expected "
+                              f"'assignments' and 'events'); delete it or choose another path")
+        return data
+
+    def _save(self, state: Mapping[str, Any]) -> None:
+        # Write-then-rename, so a crash never leaves half a recording behind.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(state, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise TargetError(f"recording target: cannot write {self.path}: {exc}") from exc
