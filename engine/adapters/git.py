@@ -10,6 +10,7 @@ Failures become ``GitError`` with git's own words, never ``CalledProcessError``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ _FIXED_ENV = {
 }
 
 _STATUSES = frozenset("ADMT")
+# A record of ``git log --format="%H %ct" -z``: the commit and its committer time.
+_LOG_HEADER = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) ([0-9]+)")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -217,6 +221,136 @@ class GitRepository:
             raise GitError(f"git log printed an unexpected record in {self.root}: {fields!r}")
         return CommitStamp(sha=fields[0].strip(), time=_timestamp(fields[1].strip()))
 
+    def first_parent_additions(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
+        """``log_first_parent_adding(rev, path)`` for every path, with one ``git log`` in all.
+
+        Each ``git log -- path`` walks the whole first-parent history, so one walk per path made
+        check-pr's time grow with the history times the author's grants; one walk names every
+        added file that matches any of the paths, newest first. Paths never added on that line
+        are left out of the result.
+        """
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        for path in wanted:
+            check_path(path)
+        sha = self.resolve(rev)
+        raw = self.git(
+            "log",
+            "--first-parent",
+            "--no-renames",
+            "--no-show-signature",
+            "--diff-filter=A",
+            "--name-only",
+            "--format=%H %ct",
+            "-z",
+            "--end-of-options",
+            sha,
+            "--",
+            *wanted,
+        )
+        targets = set(wanted)
+        found: dict[str, CommitStamp] = {}
+        stamp: CommitStamp | None = None
+        # Records are '<sha> <time>\0\n<name>\0<name>\0...\0': only the first name after a
+        # header carries the newline, so a header is a field that does not start with one.
+        for field in raw.split(b"\0"):
+            if not field:
+                continue
+            if stamp is None or not field.startswith(b"\n") and _LOG_HEADER.fullmatch(field):
+                header = _LOG_HEADER.fullmatch(field)
+                if header is None:
+                    raise GitError(f"git log printed an unexpected record in {self.root}: "
+                                   f"{field[:200]!r}")
+                stamp = CommitStamp(sha=header[1].decode("ascii"),
+                                    time=_timestamp(header[2].decode("ascii")))
+                continue
+            name = _decode(field.removeprefix(b"\n"))
+            # A pathspec also matches the files below it, as it does for one path at a time.
+            parts = name.split("/")
+            for end in range(len(parts), 0, -1):
+                path = "/".join(parts[:end])
+                if path in targets and path not in found:
+                    found[path] = stamp
+        return {path: found[path] for path in wanted if path in found}
+
+    def ref_target(self, ref: str) -> str | None:
+        """The commit SHA the full ref name ``ref`` (``refs/heads/...``) points at, or None."""
+        if not ref.startswith("refs/"):
+            raise GitError(f"invalid ref name {ref!r}: give a full name such as refs/heads/main")
+        _check_ref(ref)
+        result = _run(
+            self.root,
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            ok_codes=(0, 1),
+        )
+        return result.stdout.decode("ascii").strip() if result.returncode == 0 else None
+
+    def update_ref(self, ref: str, new: str, old: str | None, *, message: str) -> bool:
+        """Point ``ref`` at ``new`` if it still points at ``old`` (None: does not exist yet).
+
+        A compare-and-swap: False when another writer moved the ref (or holds its lock) in the
+        meantime, so the caller re-reads and retries; GitError for any other failure.
+        """
+        if not ref.startswith("refs/"):
+            raise GitError(f"invalid ref name {ref!r}: give a full name such as refs/heads/main")
+        _check_ref(ref)
+        expected = old if old is not None else "0" * len(new)
+        result = _run(
+            self.root, ["update-ref", "-m", message, ref, new, expected], ok_codes=(0, 1, 128)
+        )
+        if result.returncode == 0:
+            return True
+        if self.ref_target(ref) != old or ".lock" in _stderr(result):
+            return False
+        raise GitError(f"git update-ref failed in {self.root}: {_stderr(result)}")
+
+    def object_types(self, shas: Iterable[str]) -> dict[str, str | None]:
+        """The type ('commit', 'tree', 'blob', 'tag') of each object; None when missing.
+
+        One ``cat-file --batch-check`` for all of them. Only full hex names are asked, so no
+        input can be read as a revision expression.
+        """
+        order = sorted(set(shas))
+        for sha in order:
+            if not _FULL_SHA.fullmatch(sha):
+                raise GitError(f"invalid object name {sha!r}: give a full hex SHA")
+        if not order:
+            return {}
+        out = self.git(
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype)",
+            stdin="".join(f"{sha}\n" for sha in order).encode("ascii"),
+        )
+        types: dict[str, str | None] = {}
+        lines = out.decode("ascii", "replace").splitlines()
+        if len(lines) != len(order):
+            raise GitError(f"git cat-file --batch-check in {self.root} printed {len(lines)} "
+                           f"lines for {len(order)} objects")
+        for sha, line in zip(order, lines, strict=True):
+            name, _space, kind = line.partition(" ")
+            if name != sha:
+                raise GitError(f"git cat-file --batch-check in {self.root}: expected {sha}, "
+                               f"got {line!r}")
+            types[sha] = None if kind == "missing" else kind
+        return types
+
+    def read_objects(self, shas: Iterable[str], kind: str) -> dict[str, bytes]:
+        """The raw content of objects of type ``kind``, by SHA, with one git process."""
+        wanted = set(shas)
+        return _cat_objects(self, wanted, kind) if wanted else {}
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+        """Make a commit of ``tree`` without touching any branch, index or working tree.
+
+        Author and committer come from the environment or git config, as for ``git commit``.
+        """
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        out = self.git(*args, stdin=message.encode("utf-8"))
+        return out.decode("ascii").strip()
+
 
 def _timestamp(seconds: str) -> datetime:
     try:
@@ -339,6 +473,10 @@ class GitTree:
 
 
 def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
+    return _cat_objects(repo, shas, "blob")
+
+
+def _cat_objects(repo: GitRepository, shas: Iterable[str], kind: str) -> dict[str, bytes]:
     order = sorted(shas)
     out = repo.git("cat-file", "--batch", stdin=b"".join(f"{sha}\n".encode() for sha in order))
     blobs: dict[str, bytes] = {}
@@ -348,15 +486,15 @@ def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
         if end < 0:
             raise GitError(f"git cat-file --batch stopped early in {repo.root} at {sha}")
         header = out[pos:end].decode("ascii", "replace").split(" ")
-        if len(header) != 3 or header[0] != sha or header[1] != "blob":
+        if len(header) != 3 or header[0] != sha or header[1] != kind:
             raise GitError(
-                f"git cat-file --batch in {repo.root}: expected blob {sha}, got "
+                f"git cat-file --batch in {repo.root}: expected {kind} {sha}, got "
                 f"{' '.join(header)!r} (a partial or damaged clone? run 'git fsck')"
             )
         size = int(header[2])
         start = end + 1
         blobs[sha] = out[start : start + size]
         if len(blobs[sha]) != size or out[start + size : start + size + 1] != b"\n":
-            raise GitError(f"git cat-file --batch in {repo.root}: truncated blob {sha}")
+            raise GitError(f"git cat-file --batch in {repo.root}: truncated {kind} {sha}")
         pos = start + size + 1
     return blobs

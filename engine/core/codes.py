@@ -104,4 +104,14 @@ CODES: dict[str, CodeInfo] = {
     "approval.break-glass": _c("break-glass request", "Approved now; it will be flagged for review after the fact."),
     # --- policy tests ---------------------------------------------------------------------
     "test.failed": _c("policy test failed", "Fix the policy or the test's expectation."),
+    # --- ledger ---------------------------------------------------------------------------
+    "ledger.unreadable": _c("ledger record cannot be read", "Restore the record from a trusted clone or the protected remote branch; records are written only by gitjit."),
+    "ledger.commit-shape": _c("ledger commit does not add exactly one record", "Records are only added, one per commit, by gitjit: restore gitjit/ledger from a trusted clone and find out who changed it."),
+    "ledger.not-linear": _c("ledger history is not a straight line", "Restore gitjit/ledger from a trusted clone; protect the branch from force pushes and merges with a ruleset."),
+    "ledger.seq-gap": _c("ledger records are missing", "Records were removed: restore gitjit/ledger from a trusted clone and protect it from force pushes."),
+    "ledger.seq-order": _c("ledger records are out of order", "Records were reordered or renumbered: restore gitjit/ledger from a trusted clone and protect it from force pushes."),
+    "ledger.rewritten": _c("ledger record was rewritten", "Restore the original record from a trusted clone, protect gitjit/ledger from force pushes, and find out who rewrote it."),
+    "ledger.duplicate": _c("state change recorded twice", "Find out which writer bypassed gitjit's idempotency check; the later record is the duplicate."),
+    "ledger.missing-commit": _c("record names a commit the repository does not hold", "Fetch the full history (fetch-depth: 0); if the commit is still missing, the record points at rewritten or invented history."),
+    "ledger.unrecorded-grant": _c("grant on the default branch was never verified", "Run gitjit reconcile; if it has run since the grant landed, the grant bypassed gitjit (direct push or admin merge): investigate and remove it."),
 }

@@ -1,0 +1,791 @@
+"""The ledger: an append-only, hash-chained record of every grant state change.
+
+Each record is one canonical JSON document (sorted keys, no insignificant whitespace, ASCII
+escapes, one trailing newline), so the same record always has the same bytes and the same
+hash. Record ``n`` holds the SHA-256 of record ``n - 1``'s bytes in ``prev``: rewriting any
+record that has a successor breaks the chain even where git's own history was rewritten too.
+
+This module is pure. The git adapter (engine/adapters/ledger.py) reads the ledger's commits
+into ``LedgerCommit`` values and hands them here; the verdicts are findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from engine.core import values
+from engine.core.changes import REGULAR_FILE, Change
+from engine.core.findings import Finding
+from engine.core.grants import grant_id
+from engine.core.models import GrantId, ReviewState
+from engine.errors import GitjitError
+
+API_VERSION = "gitjit/v1"
+KIND = "LedgerRecord"
+RECORDS_DIR = "records/"
+MAX_DETAIL = 4000
+"""Characters of free text a record holds; an error message longer than this is cut."""
+
+
+class Event(StrEnum):
+    ACTIVATED = "activated"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    RELINQUISHED = "relinquished"
+    REVOKED = "revoked"
+    ALERT = "alert"
+
+
+class ExpiryEnforcer(StrEnum):
+    TARGET = "target"
+    """The target revokes on its own at expiry (PIM schedule, VALID UNTIL ...)."""
+    GITJIT = "gitjit"
+    """Only a gitjit job revokes: a missed run leaves access in place."""
+
+
+# Events that settle whether a grant on the default branch was ever verified.
+VERDICT_EVENTS = frozenset({Event.ACTIVATED, Event.REFUSED})
+# Refusals and alerts may concern a file that is not a valid grant (a direct push of anything
+# under grants/), so its policy and requester can be unknown.
+_UNKNOWN_ALLOWED = frozenset({Event.REFUSED, Event.ALERT})
+_NEEDS_DETAIL = frozenset({Event.REFUSED, Event.ALERT})
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_HASH = re.compile(r"[0-9a-f]{64}")
+_GRANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+_GRANT_ID_MAX = 200
+_POLICY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_VERSION = re.compile(r"[0-9A-Za-z.+!_-]{1,64}")
+_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z"
+)
+_TIME_EXAMPLE = "2026-01-05T09:00:00Z"
+_FILE = re.compile(r"records/([0-9]{8})-[a-z]+-[^/]+\.json")
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class RecordError(GitjitError):
+    """A ledger record that cannot be read or is not valid."""
+
+
+@dataclass(frozen=True)
+class CountedReview:
+    """A review that counted towards the approval, as the forge reported it."""
+
+    reviewer: str
+    """The reviewer's login, lower-cased."""
+    state: ReviewState
+    commit: str
+    """The commit SHA the review was given on."""
+    submitted_at: datetime | None
+    """When the forge says it was submitted (UTC); None where the forge gave no time."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One state change of one grant. ``seq`` 0 marks a draft not yet in the ledger."""
+
+    seq: int = 0
+    """Position in the ledger, from 1; 0 for a draft that ``chain`` has not numbered yet."""
+    event: Event
+    grant_id: GrantId
+    """The grant's path under grants/ without '.yaml' ('<policy>/<requester>-<stamp>')."""
+    policy: str
+    """The policy id; "" only for a refusal or alert about a file that names none."""
+    requester: str
+    """The requester's login, lower-cased; "" only for a refusal or alert without one."""
+    at: datetime
+    """When the state change happened (UTC), not when the record was written."""
+    pull_request: int | None = None
+    base_sha: str | None = None
+    head_sha: str | None = None
+    merge_sha: str | None = None
+    reviews: tuple[CountedReview, ...] = ()
+    policy_blob: str | None = None
+    """git blob SHA of the policy file that judged the grant."""
+    groups_blob: str | None = None
+    """git blob SHA of policies/groups.yaml that judged the grant."""
+    engine_version: str
+    activated_at: datetime | None = None
+    expires_at: datetime | None = None
+    expiry_enforced_by: ExpiryEnforcer | None = None
+    detail: str = ""
+    """Free text: why a grant was refused, what an alert is about."""
+    prev: str = ""
+    """SHA-256 (hex) of the previous record's canonical JSON; "" for record 1 and drafts."""
+
+    def __post_init__(self) -> None:
+        problem = _problem(self)
+        if problem:
+            raise ValueError(f"invalid ledger record: {problem}")
+
+    def label(self) -> str:
+        """How messages name the record: 'record 3 (activated prod-db/bob-20260105T0900Z)'."""
+        return f"record {self.seq} ({self.event} {self.grant_id})"
+
+
+def _problem(record: Record) -> str:
+    # Typed as object: callers outside mypy's reach pass plain strings for enums and the like.
+    event: object = record.event
+    enforcer: object = record.expiry_enforced_by
+    reviews: tuple[object, ...] = record.reviews
+    if type(record.seq) is not int or record.seq < 0:
+        return f"seq must be a whole number from 1 (0 for a draft), got {record.seq!r}"
+    if not isinstance(event, Event):
+        return f"event must be one of {', '.join(Event)}, got {event!r}"
+    if (
+        not isinstance(record.grant_id, str)
+        or len(record.grant_id) > _GRANT_ID_MAX
+        or not _GRANT_ID.fullmatch(record.grant_id)
+    ):
+        return (
+            f"grant_id {record.grant_id!r} is not a grant id: path segments of letters, digits, "
+            f"'.', '_' and '-' joined by '/', at most {_GRANT_ID_MAX} characters"
+        )
+    unknown_ok = record.event in _UNKNOWN_ALLOWED
+    if not (record.policy == "" and unknown_ok) and not _POLICY.fullmatch(record.policy):
+        return f"policy {record.policy!r} is not a policy id"
+    if not (record.requester == "" and unknown_ok) and not _is_login(record.requester):
+        return f"requester {record.requester!r} is not a lower-case login"
+    for name in ("at", "activated_at", "expires_at"):
+        when = getattr(record, name)
+        if when is None and name != "at":
+            continue
+        if not isinstance(when, datetime) or when.utcoffset() != timedelta(0):
+            return f"{name} must be a timezone-aware UTC datetime, got {when!r}"
+    if record.pull_request is not None and (
+        type(record.pull_request) is not int or record.pull_request < 1
+    ):
+        return f"pull_request must be a pull request number from 1, got {record.pull_request!r}"
+    for name in ("base_sha", "head_sha", "merge_sha", "policy_blob", "groups_blob"):
+        value = getattr(record, name)
+        if value is not None and not (isinstance(value, str) and _SHA.fullmatch(value)):
+            return f"{name} must be a full lower-case hex object name, got {value!r}"
+    for review in reviews:
+        if not isinstance(review, CountedReview):
+            return f"reviews must hold CountedReview values, got {review!r}"
+        if not _is_login(review.reviewer):
+            return f"review by {review.reviewer!r}: not a lower-case login"
+        state: object = review.state
+        if not isinstance(state, ReviewState):
+            return f"review by {review.reviewer}: state {state!r} is not a review state"
+        if not _SHA.fullmatch(review.commit):
+            return f"review by {review.reviewer}: commit {review.commit!r} is not a full SHA"
+        if review.submitted_at is not None and review.submitted_at.utcoffset() != timedelta(0):
+            return f"review by {review.reviewer}: submitted_at must be UTC"
+    if not isinstance(record.engine_version, str) or not _VERSION.fullmatch(
+        record.engine_version
+    ):
+        return f"engine_version {record.engine_version!r} is not a version"
+    if enforcer is not None and not isinstance(enforcer, ExpiryEnforcer):
+        return f"expiry_enforced_by must be 'target' or 'gitjit', got {enforcer!r}"
+    if not isinstance(record.detail, str) or len(record.detail) > MAX_DETAIL:
+        return f"detail must be text of at most {MAX_DETAIL} characters"
+    if record.event is Event.ACTIVATED:
+        if record.activated_at is None or record.expires_at is None:
+            return "an activated record needs activated_at and expires_at"
+        if record.expiry_enforced_by is None:
+            return "an activated record needs expiry_enforced_by ('target' or 'gitjit')"
+    if (
+        record.activated_at is not None
+        and record.expires_at is not None
+        and record.expires_at <= record.activated_at
+    ):
+        return "expires_at must be after activated_at"
+    if record.event in _NEEDS_DETAIL and not record.detail.strip():
+        return f"a {record.event} record needs a detail saying why"
+    if record.seq <= 1 and record.prev != "":
+        return f"record {record.seq} has no predecessor, so prev must be empty"
+    if record.seq > 1 and not (isinstance(record.prev, str) and _HASH.fullmatch(record.prev)):
+        return f"prev must be the SHA-256 (64 hex digits) of record {record.seq - 1}"
+    return ""
+
+
+def _is_login(text: object) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        return values.parse_login(text) == text
+    except ValueError:
+        return False
+
+
+def draft_reviews(reviews: Iterable[Any]) -> tuple[CountedReview, ...]:
+    """``CountedReview`` values from ``engine.core.models.Review`` (or alike), in order."""
+    return tuple(
+        CountedReview(
+            reviewer=str(review.reviewer),
+            state=ReviewState(review.state),
+            commit=review.commit,
+            submitted_at=review.submitted_at,
+        )
+        for review in reviews
+    )
+
+
+# -- canonical JSON ----------------------------------------------------------------------
+
+
+def _time(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    when = when.astimezone(UTC)
+    # Whole seconds print without a fraction, so a record written from a forge's timestamp
+    # reads the same as the forge's own text.
+    if when.microsecond:
+        return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_document(record: Record) -> dict[str, Any]:
+    """The record as a JSON object; every field is present, unset ones as null."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "seq": record.seq,
+        "event": str(record.event),
+        "grant_id": record.grant_id,
+        "policy": record.policy,
+        "requester": record.requester,
+        "at": _time(record.at),
+        "pull_request": record.pull_request,
+        "base_sha": record.base_sha,
+        "head_sha": record.head_sha,
+        "merge_sha": record.merge_sha,
+        "reviews": [
+            {
+                "reviewer": review.reviewer,
+                "state": str(review.state),
+                "commit": review.commit,
+                "submitted_at": _time(review.submitted_at),
+            }
+            for review in record.reviews
+        ],
+        "policy_blob": record.policy_blob,
+        "groups_blob": record.groups_blob,
+        "engine_version": record.engine_version,
+        "activated_at": _time(record.activated_at),
+        "expires_at": _time(record.expires_at),
+        "expiry_enforced_by": (
+            None if record.expiry_enforced_by is None else str(record.expiry_enforced_by)
+        ),
+        "detail": record.detail,
+        "prev": record.prev,
+    }
+
+
+def to_json(record: Record) -> bytes:
+    """The canonical bytes of the record: what the ledger stores and what ``prev`` hashes."""
+    text = json.dumps(
+        to_document(record), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+        allow_nan=False,
+    )
+    return text.encode("ascii") + b"\n"
+
+
+def record_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+_FIELDS = frozenset({
+    "apiVersion", "kind", "seq", "event", "grant_id", "policy", "requester", "at",
+    "pull_request", "base_sha", "head_sha", "merge_sha", "reviews", "policy_blob",
+    "groups_blob", "engine_version", "activated_at", "expires_at", "expiry_enforced_by",
+    "detail", "prev",
+})
+_REVIEW_FIELDS = frozenset({"reviewer", "state", "commit", "submitted_at"})
+
+
+def parse_record(raw: bytes, *, source: str = "ledger record") -> Record:
+    """Read one record's bytes; RecordError naming ``source`` if they are not a valid record.
+
+    Only the canonical form is accepted: a record whose bytes differ from what gitjit would
+    write for the same content was not written by gitjit.
+    """
+    try:
+        document = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RecordError(f"{source}: not a JSON document ({exc})") from exc
+    if not isinstance(document, dict):
+        raise RecordError(f"{source}: expected a JSON object, got {type(document).__name__}")
+    missing = sorted(_FIELDS - document.keys())
+    unknown = sorted(document.keys() - _FIELDS)
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown {', '.join(unknown)}")
+        raise RecordError(f"{source}: fields do not match a ledger record: {'; '.join(parts)}")
+    if document["apiVersion"] != API_VERSION or document["kind"] != KIND:
+        raise RecordError(
+            f"{source}: apiVersion {document['apiVersion']!r} and kind {document['kind']!r} "
+            f"must be {API_VERSION!r} and {KIND!r}"
+        )
+    try:
+        record = _record(document)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"{source}: {exc}") from exc
+    if record.seq < 1:
+        raise RecordError(f"{source}: seq must be a whole number from 1, got {record.seq}")
+    if to_json(record) != raw:
+        raise RecordError(
+            f"{source}: not in canonical form (sorted keys, no spaces, ASCII escapes, one "
+            "trailing newline); gitjit never writes a record like this"
+        )
+    return record
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _record(doc: Mapping[str, Any]) -> Record:
+    reviews = doc["reviews"]
+    if not isinstance(reviews, list):
+        raise ValueError("field 'reviews' must be a list")
+    counted = []
+    for review in reviews:
+        if not isinstance(review, dict) or review.keys() != _REVIEW_FIELDS:
+            raise ValueError(
+                f"each review must be an object with exactly {', '.join(sorted(_REVIEW_FIELDS))}"
+            )
+        counted.append(
+            CountedReview(
+                reviewer=_text(review, "reviewer"),
+                state=_enum(ReviewState, review, "state"),
+                commit=_text(review, "commit"),
+                submitted_at=_optional_time(review, "submitted_at"),
+            )
+        )
+    enforcer = doc["expiry_enforced_by"]
+    return Record(
+        seq=_int(doc, "seq"),
+        event=_enum(Event, doc, "event"),
+        grant_id=GrantId(_text(doc, "grant_id")),
+        policy=_text(doc, "policy"),
+        requester=_text(doc, "requester"),
+        at=_required_time(doc, "at"),
+        pull_request=None if doc["pull_request"] is None else _int(doc, "pull_request"),
+        base_sha=_optional_text(doc, "base_sha"),
+        head_sha=_optional_text(doc, "head_sha"),
+        merge_sha=_optional_text(doc, "merge_sha"),
+        reviews=tuple(counted),
+        policy_blob=_optional_text(doc, "policy_blob"),
+        groups_blob=_optional_text(doc, "groups_blob"),
+        engine_version=_text(doc, "engine_version"),
+        activated_at=_optional_time(doc, "activated_at"),
+        expires_at=_optional_time(doc, "expires_at"),
+        expiry_enforced_by=(
+            None if enforcer is None else _enum(ExpiryEnforcer, doc, "expiry_enforced_by")
+        ),
+        detail=_text(doc, "detail"),
+        prev=_text(doc, "prev"),
+    )
+
+
+def _int(doc: Mapping[str, Any], key: str) -> int:
+    value = doc[key]
+    # bool is an int in Python; true must not read as 1.
+    if type(value) is not int:
+        raise ValueError(f"field {key!r} must be a whole number, got {value!r}")
+    return value
+
+
+def _text(doc: Mapping[str, Any], key: str) -> str:
+    value = doc[key]
+    if not isinstance(value, str):
+        raise ValueError(f"field {key!r} must be text, got {value!r}")
+    return value
+
+
+def _optional_text(doc: Mapping[str, Any], key: str) -> str | None:
+    return None if doc[key] is None else _text(doc, key)
+
+
+def _enum(kind: type[_E], doc: Mapping[str, Any], key: str) -> _E:
+    value = _text(doc, key)
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(
+            f"field {key!r} must be one of {', '.join(kind)}, got {value!r}"
+        ) from None
+
+
+def _required_time(doc: Mapping[str, Any], key: str) -> datetime:
+    text = _text(doc, key)
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"field {key!r} must be a UTC timestamp such as {_TIME_EXAMPLE}, got {text!r}"
+        )
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            int(fraction or 0), tzinfo=UTC,
+        )
+    except ValueError as exc:
+        raise ValueError(f"field {key!r}: {text!r} is not a real time ({exc})") from None
+
+
+def _optional_time(doc: Mapping[str, Any], key: str) -> datetime | None:
+    return None if doc[key] is None else _required_time(doc, key)
+
+
+# -- appending ---------------------------------------------------------------------------
+
+
+def record_key(record: Record) -> str:
+    """The idempotency key: one state change of one grant is recorded once.
+
+    A rerun after a crash, or a second reconcile racing the first, finds the key already
+    recorded and writes nothing.
+    """
+    return f"{record.event} {record.grant_id}"
+
+
+def chain(draft: Record, previous: Record | None) -> Record:
+    """The draft numbered after ``previous`` and holding its hash (record 1 without one)."""
+    if previous is None:
+        return replace(draft, seq=1, prev="")
+    return replace(draft, seq=previous.seq + 1, prev=record_hash(to_json(previous)))
+
+
+def record_path(record: Record) -> str:
+    """Where the record lives on the ledger branch; seq first, so names sort in order."""
+    flat = record.grant_id.replace("/", "_")
+    return f"{RECORDS_DIR}{record.seq:08d}-{record.event}-{flat}.json"
+
+
+def commit_message(record: Record) -> str:
+    """The ledger commit's message: a subject for people, trailers for tools."""
+    return (
+        f"gitjit: {record.event} {record.grant_id}\n\n"
+        f"Gitjit-Event: {record.event}\n"
+        f"Gitjit-Grant: {record.grant_id}\n"
+        f"Gitjit-Seq: {record.seq}\n"
+    )
+
+
+# -- verification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerCommit:
+    """One commit of the ledger branch, as the adapter read it."""
+
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+    changes: tuple[Change, ...]
+    """What the commit changed against the ledger commit before it (against nothing for the
+    first)."""
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+    """The content of the files the commit added, by blob SHA."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as found in the ledger: its content, file and the commit that added it."""
+
+    record: Record
+    path: str
+    commit: str
+    raw: bytes
+
+
+def added_records(commit: LedgerCommit) -> list[Change]:
+    return [c for c in commit.changes if c.status == "A" and c.path.startswith(RECORDS_DIR)]
+
+
+def chain_records(commits: Sequence[LedgerCommit]) -> list[Record]:
+    """The records the commits added, in commit order; RecordError on one that is unreadable.
+
+    For reading, not judging: the shape of the history is ``verify_chain``'s business.
+    """
+    records = []
+    for commit in commits:
+        for change in added_records(commit):
+            raw = commit.blobs.get(change.new_blob)
+            source = f"{change.path} (ledger commit {commit.sha[:12]})"
+            if raw is None:
+                raise RecordError(f"{source}: the record's blob {change.new_blob} was not read")
+            try:
+                records.append(parse_record(raw, source=source))
+            except RecordError as exc:
+                raise RecordError(f"{exc}; run 'gitjit audit verify' to check the ledger") from exc
+    return records
+
+
+def read_chain(commits: Sequence[LedgerCommit]) -> tuple[list[StoredRecord], list[Finding]]:
+    """The records the commits hold and every finding about the chain's integrity."""
+    stored: list[StoredRecord] = []
+    findings: list[Finding] = []
+    unreadable_seqs: set[int] = set()
+    previous_sha: str | None = None
+    for commit in commits:
+        findings += _shape(commit, previous_sha)
+        previous_sha = commit.sha
+        added = added_records(commit)
+        for change in added:
+            raw = commit.blobs.get(change.new_blob, b"")
+            where = f"{change.path} (ledger commit {commit.sha[:12]})"
+            try:
+                record = parse_record(raw, source=where)
+            except RecordError as exc:
+                findings.append(_finding(
+                    change.path, "ledger.unreadable",
+                    f"{exc}: the record was damaged or not written by gitjit",
+                ))
+                match = _FILE.fullmatch(change.path)
+                if match:
+                    unreadable_seqs.add(int(match[1]))
+                continue
+            entry = StoredRecord(record, change.path, commit.sha, raw)
+            findings += _naming(entry, commit, single=len(added) == 1)
+            stored.append(entry)
+    findings += _sequence(stored, unreadable_seqs)
+    findings += _hashes(stored)
+    findings += _duplicates(stored)
+    return stored, findings
+
+
+def verify_chain(commits: Sequence[LedgerCommit]) -> list[Finding]:
+    """Findings on the ledger's history: shape, numbering, hash chain, duplicates."""
+    return sorted(read_chain(commits)[1])
+
+
+def _finding(path: str, code: str, message: str) -> Finding:
+    return Finding(path=path, line=0, code=code, message=message)
+
+
+def _shape(commit: LedgerCommit, previous_sha: str | None) -> list[Finding]:
+    short = commit.sha[:12]
+    findings = []
+    expected = () if previous_sha is None else (previous_sha,)
+    if commit.parents != expected:
+        wanted = "no parent" if previous_sha is None else f"the single parent {previous_sha[:12]}"
+        got = ", ".join(p[:12] for p in commit.parents) or "none"
+        findings.append(_finding(
+            "", "ledger.not-linear",
+            f"ledger commit {short} has parents {got} where it should have {wanted}: the "
+            "ledger is one straight line of commits, never merged or rebased",
+        ))
+    added = added_records(commit)
+    verbs = {"A": "adds", "D": "deletes", "M": "modifies", "T": "changes the type of"}
+    for change in commit.changes:
+        if change in added:
+            if change.new_mode != REGULAR_FILE:
+                findings.append(_finding(
+                    change.path, "ledger.commit-shape",
+                    f"ledger commit {short} adds {change.path} with mode {change.new_mode}; "
+                    f"records are regular files (mode {REGULAR_FILE})",
+                ))
+            continue
+        verb = verbs.get(change.status, "changes")
+        findings.append(_finding(
+            change.path, "ledger.commit-shape",
+            f"ledger commit {short} {verb} {change.path}: a ledger commit only adds one new "
+            "record under records/, and records are never changed or removed",
+        ))
+    if not added:
+        findings.append(_finding(
+            "", "ledger.commit-shape", f"ledger commit {short} adds no record under records/",
+        ))
+    elif len(added) > 1:
+        names = ", ".join(c.path for c in added)
+        findings.append(_finding(
+            added[0].path, "ledger.commit-shape",
+            f"ledger commit {short} adds {len(added)} records ({names}); each commit adds "
+            "exactly one",
+        ))
+    return findings
+
+
+def _trailers(message: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in message.splitlines():
+        key, colon, value = line.partition(": ")
+        if colon and key.startswith("Gitjit-"):
+            found.setdefault(key, value)
+    return found
+
+
+def _naming(entry: StoredRecord, commit: LedgerCommit, *, single: bool) -> list[Finding]:
+    record = entry.record
+    findings = []
+    expected_path = record_path(record)
+    if entry.path != expected_path:
+        findings.append(_finding(
+            entry.path, "ledger.commit-shape",
+            f"ledger {record.label()} is stored as {entry.path} but its content names "
+            f"{expected_path}: the file was renamed or its content replaced",
+        ))
+    if single:
+        expected = _trailers(commit_message(record))
+        got = _trailers(commit.message)
+        if got != expected:
+            findings.append(_finding(
+                entry.path, "ledger.commit-shape",
+                f"ledger commit {commit.sha[:12]} of {record.label()} has trailers "
+                f"{_show_trailers(got)} where the record says {_show_trailers(expected)}",
+            ))
+    return findings
+
+
+def _show_trailers(trailers: Mapping[str, str]) -> str:
+    if not trailers:
+        return "(none)"
+    return ", ".join(f"{key}: {value}" for key, value in sorted(trailers.items()))
+
+
+def _sequence(stored: Sequence[StoredRecord], unreadable: Collection[int]) -> list[Finding]:
+    findings = []
+    present = {entry.record.seq for entry in stored} | set(unreadable)
+    # A gap is a record removed from history: name the record that now follows it.
+    highest = 0
+    for entry in stored:
+        seq = entry.record.seq
+        if seq > highest + 1:
+            missing = [n for n in range(highest + 1, seq) if n not in present]
+            if missing:
+                findings.append(_finding(
+                    entry.path, "ledger.seq-gap",
+                    f"ledger {_missing(missing)} missing before {entry.record.label()}: "
+                    "records were removed from the ledger's history",
+                ))
+        elif seq <= highest:
+            findings.append(_finding(
+                entry.path, "ledger.seq-order",
+                f"ledger {entry.record.label()} comes after record {highest} in the ledger's "
+                "history: records were reordered or a number was used twice",
+            ))
+        highest = max(highest, seq)
+    return findings
+
+
+def _missing(numbers: Sequence[int]) -> str:
+    if len(numbers) == 1:
+        return f"record {numbers[0]} is"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"records {numbers[0]} to {numbers[-1]} are"
+    return f"records {', '.join(map(str, numbers))} are"
+
+
+def _hashes(stored: Sequence[StoredRecord]) -> list[Finding]:
+    by_seq: dict[int, list[StoredRecord]] = {}
+    for entry in stored:
+        by_seq.setdefault(entry.record.seq, []).append(entry)
+    findings = []
+    for entry in stored:
+        before = by_seq.get(entry.record.seq - 1, [])
+        # With no predecessor a gap is already reported; with two, the order finding is.
+        if len(before) != 1:
+            continue
+        (previous,) = before
+        if record_hash(previous.raw) != entry.record.prev:
+            findings.append(_finding(
+                previous.path, "ledger.rewritten",
+                f"ledger {previous.record.label()} is not the record that "
+                f"{entry.record.label()} was chained to (its hash differs from the prev that "
+                f"record {entry.record.seq} holds): record {previous.record.seq} was rewritten",
+            ))
+    return findings
+
+
+def _duplicates(stored: Sequence[StoredRecord]) -> list[Finding]:
+    first: dict[str, StoredRecord] = {}
+    findings = []
+    for entry in stored:
+        key = record_key(entry.record)
+        if key in first:
+            earlier = first[key].record
+            findings.append(_finding(
+                entry.path, "ledger.duplicate",
+                f"ledger {entry.record.label()} repeats record {earlier.seq}: the "
+                f"{entry.record.event} of grant {entry.record.grant_id} is recorded twice",
+            ))
+        else:
+            first[key] = entry
+    return findings
+
+
+def referenced_commits(stored: Iterable[StoredRecord]) -> set[str]:
+    """Every commit SHA the records name (base, head, merge), to check they exist."""
+    shas: set[str] = set()
+    for entry in stored:
+        record = entry.record
+        shas.update(s for s in (record.base_sha, record.head_sha, record.merge_sha) if s)
+    return shas
+
+
+def verify_references(
+    stored: Iterable[StoredRecord], object_types: Mapping[str, str | None]
+) -> list[Finding]:
+    """A record naming a commit the repository does not hold points at made-up history.
+
+    ``object_types`` maps each SHA to its git object type, None when the object is missing.
+    """
+    findings = []
+    for entry in stored:
+        record = entry.record
+        for name in ("base_sha", "head_sha", "merge_sha"):
+            sha = getattr(record, name)
+            if not sha:
+                continue
+            kind = object_types.get(sha)
+            if kind == "commit":
+                continue
+            what = "no object" if kind is None else f"a {kind}, not a commit"
+            findings.append(_finding(
+                entry.path, "ledger.missing-commit",
+                f"ledger {record.label()} names {name} {sha}, which is {what} in this "
+                "repository: fetch the full history (fetch-depth: 0), or the record points at "
+                "history that was rewritten or never existed",
+            ))
+    return findings
+
+
+def verify_coverage(
+    stored: Iterable[StoredRecord], grant_paths: Iterable[str], branch: str
+) -> list[Finding]:
+    """Every grant on the default branch must have been verified: activated or refused."""
+    settled = {
+        entry.record.grant_id for entry in stored if entry.record.event in VERDICT_EVENTS
+    }
+    findings = []
+    for path in sorted(grant_paths):
+        gid = grant_id(path)
+        if gid in settled:
+            continue
+        findings.append(_finding(
+            path, "ledger.unrecorded-grant",
+            f"grant {gid} is on {branch} but the ledger has no activated or refused record "
+            "of it: it was never verified; run 'gitjit reconcile', and find out how it "
+            "landed if reconcile has run since",
+        ))
+    return findings
