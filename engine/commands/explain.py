@@ -20,6 +20,8 @@ class ExplainOptions:
 
 
 def run(options: ExplainOptions) -> int:
+    if not options.repo.is_dir():
+        raise UsageError(f"--repo {options.repo}: no such directory")
     loaded = read_config(WorkTree(options.repo))
     config = loaded.result.config
     if config is None:

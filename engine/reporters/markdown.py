@@ -21,8 +21,10 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]|~#!()])")
 def escape_markdown(value: object) -> Markup:
     if isinstance(value, Markup):
         return value
-    html = str(escape(str(value)))
-    return Markup(_MARKDOWN.sub(r"\\\1", html).replace("@", "&#64;").replace("\n", " "))
+    # Markdown escapes first: HTML escaping writes entities such as &#39; whose '#' must
+    # not be backslash-escaped, or the comment shows "&#39;" instead of an apostrophe.
+    text = _MARKDOWN.sub(r"\\\1", str(value))
+    return Markup(str(escape(text)).replace("@", "&#64;").replace("\r", " ").replace("\n", " "))
 
 
 def _environment() -> SandboxedEnvironment:

@@ -1,0 +1,211 @@
+"""``gitjit check`` through the real CLI over real repositories with bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.cli import run
+from tests.commands.conftest import GRANT, POLICY, PROJECT
+from tests.gitrepo import GitRepoBuilder
+
+
+def gitjit(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@dataclass(frozen=True)
+class BadFile:
+    name: str
+    setup: Callable[[GitRepoBuilder], object]
+    code: str
+    path: str
+    line: int
+    message: str
+    summary: str
+    """The summary line: a broken configuration judges no grants against policies."""
+
+
+def _grant(text: str) -> str:
+    return GRANT.replace("requester: ana\n", text)
+
+
+CASES = [
+    BadFile(
+        "symlink",
+        lambda r: r.symlink("grants/reports-read/ben-20261130T0900Z.yaml",
+                            "ana-20261130T0900Z.yaml"),
+        "grant.not-regular-file", "grants/reports-read/ben-20261130T0900Z.yaml", 0,
+        "a symlink under grants/; only regular files (mode 100644) can be grants",
+        "1 policies, 1 grants, 1 errors, 0 warnings",
+    ),
+    BadFile(
+        "unknown-group",
+        lambda r: r.write("policies/reports-read.yaml",
+                          POLICY.replace("[group:leads]", "[group:lead]")),
+        "config.unknown-group", "policies/reports-read.yaml", 8,
+        "unknown group 'lead' in approval step 1: define it in policies/groups.yaml",
+        "0 policies, 1 grants, 1 errors, 0 warnings",
+    ),
+    BadFile(
+        "unknown-policy",
+        lambda r: r.write("grants/reports-write/ana-20261130T0900Z.yaml",
+                          GRANT.replace("policy: reports-read", "policy: reports-write")),
+        "grant.unknown-policy", "grants/reports-write/ana-20261130T0900Z.yaml", 3,
+        "unknown policy 'reports-write'; known policies: reports-read",
+        "1 policies, 2 grants, 1 errors, 0 warnings",
+    ),
+    BadFile(
+        "path-mismatch",
+        lambda r: r.write("grants/reports-read/ben-20261130T0900Z.yaml", GRANT),
+        "grant.path-mismatch", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
+        "requester 'ana' disagrees with the file name, which names 'ben'",
+        "1 policies, 1 grants, 1 errors, 0 warnings",
+    ),
+    BadFile(
+        "anchor",
+        lambda r: r.write("grants/reports-read/ben-20261130T0900Z.yaml",
+                          _grant("requester: &who ben\n").replace(
+                              "justification: Monthly revenue report for finance",
+                              "justification: *who")),
+        "yaml.anchor", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
+        "anchor '&who' is not allowed; remove it and write values out in full",
+        "1 policies, 1 grants, 1 errors, 0 warnings",
+    ),
+    BadFile(
+        "tag",
+        lambda r: r.write("grants/reports-read/ben-20261130T0900Z.yaml",
+                          _grant("requester: !!str ben\n")),
+        "yaml.tag", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
+        "tag '!!str' is not allowed; remove it, every value is plain text typed by the schema",
+        "1 policies, 1 grants, 1 errors, 0 warnings",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_bad_file_is_a_finding_at_its_place(case: BadFile, small_repo: GitRepoBuilder,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    case.setup(small_repo)
+    small_repo.commit(f"add a bad file: {case.name}")
+    repo = str(small_repo.path)
+    where = f"{case.path}:{case.line}" if case.line else case.path
+
+    code, out, err = gitjit(["check", "--repo", repo], capsys)
+    assert (code, err) == (1, "")
+    assert out == f"{where}: {case.code}: {case.message}\n{case.summary}\n"
+
+    code, out, err = gitjit(["check", "--repo", repo, "--format", "json"], capsys)
+    assert (code, err) == (1, "")
+    result = json.loads(out)
+    assert result["ok"] is False
+    assert result["findings"] == [{"code": case.code, "severity": "error", "path": case.path,
+                                   "line": case.line, "message": case.message}]
+    assert result["summary"]["errors"] == 1
+
+    code, out, err = gitjit(["check", "--repo", repo, "--format", "github"], capsys)
+    assert (code, err) == (1, "")
+    line = f",line={case.line}" if case.line else ""
+    assert out.splitlines()[0] == (f"::error file={case.path}{line},title={case.code}::"
+                                   f"{case.message}")
+
+
+def test_a_clean_repository_passes(small_repo: GitRepoBuilder,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+    assert (code, out, err) == (0, "1 policies, 1 grants, 0 errors, 0 warnings\n", "")
+
+
+def test_a_clean_repository_in_json(small_repo: GitRepoBuilder,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["check", "--repo", str(small_repo.path), "--format", "json"],
+                            capsys)
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {
+        "version": 1,
+        "ok": True,
+        "summary": {"policies": 1, "grants": 1, "files": 4, "errors": 0, "warnings": 0,
+                    "notices": 0},
+        "findings": [],
+    }
+
+
+def test_findings_from_several_files_are_sorted_by_place(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    for case in (CASES[2], CASES[0]):
+        case.setup(small_repo)
+    code, out, _ = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+    assert code == 1
+    assert [line.split(": ")[0] for line in out.splitlines()] == [
+        "grants/reports-read/ben-20261130T0900Z.yaml",
+        "grants/reports-write/ana-20261130T0900Z.yaml:3",
+        "1 policies, 2 grants, 2 errors, 0 warnings",
+    ]
+
+
+def test_a_missing_repository_folder_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-such-repo"
+    code, out, err = gitjit(["check", "--repo", str(missing)], capsys)
+    assert (code, out, err) == (2, "", f"gitjit: error: --repo {missing}: no such directory\n")
+
+
+def test_an_unknown_format_is_a_usage_error(small_repo: GitRepoBuilder,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["check", "--repo", str(small_repo.path), "--format", "markdown"],
+                            capsys)
+    assert (code, out) == (2, "")
+    assert "Invalid value for '--format': 'markdown' is not one of" in err
+
+
+def test_check_passes_on_this_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["check", "--repo", str(PROJECT)], capsys)
+    assert (code, err) == (0, "")
+    assert out.endswith(" 0 errors, 0 warnings\n"), out
+
+
+def test_policy_tests_pass_on_this_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["test", str(PROJECT)], capsys)
+    assert (code, err) == (0, "")
+    assert out.endswith(" 0 failed\n"), out
+    assert "FAIL" not in out
+
+
+def test_the_installed_console_script(small_repo: GitRepoBuilder) -> None:
+    """The package is installed (editable): the `gitjit` entry point runs the same CLI."""
+    script = shutil.which("gitjit")
+    assert script is not None, "gitjit is not on PATH; run 'pip install -e .'"
+
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("Usage: gitjit [OPTIONS] COMMAND [ARGS]...\n")
+    for command in ("check", "check-pr", "explain", "test"):
+        assert f"\n  {command} " in result.stdout
+
+    result = subprocess.run([script, "check", "--repo", str(PROJECT)], capture_output=True,
+                            text=True, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.endswith(" 0 errors, 0 warnings\n")
+
+    small_repo.symlink("grants/reports-read/ben-20261130T0900Z.yaml", "ana-20261130T0900Z.yaml")
+    result = subprocess.run([script, "check", "--repo", str(small_repo.path)],
+                            capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout == (
+        "grants/reports-read/ben-20261130T0900Z.yaml: grant.not-regular-file: a symlink under "
+        "grants/; only regular files (mode 100644) can be grants\n"
+        "1 policies, 1 grants, 1 errors, 0 warnings\n")
+
+    result = subprocess.run([script, "check", "--repo", str(small_repo.path / "missing")],
+                            capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"gitjit: error: --repo {small_repo.path / 'missing'}: no such " \
+                            "directory\n"

@@ -1,0 +1,125 @@
+"""``gitjit check-pr``: usage errors end in exit 2 with one sentence, never a traceback.
+
+The verdicts themselves are covered by the scenarios (tests/test_scenarios.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import run
+from tests.gitrepo import GitRepoBuilder
+
+GRANT_PATH = "grants/reports-read/ana-20261201T0900Z.yaml"
+GRANT = """\
+apiVersion: gitjit/v1
+kind: Grant
+policy: reports-read
+requester: ana
+duration: 1h
+justification: Quarterly revenue report for finance
+"""
+REVIEW = """\
+[{"id": 1, "user": {"login": "Lea", "type": "User"}, "state": "APPROVED",
+  "commit_id": "%s", "submitted_at": "2026-12-01T08:00:00Z"}]
+"""
+
+
+@pytest.fixture
+def pull_request(small_repo: GitRepoBuilder) -> GitRepoBuilder:
+    small_repo.branch("pr")
+    small_repo.checkout("pr")
+    small_repo.write(GRANT_PATH, GRANT)
+    small_repo.commit("request reports-read")
+    return small_repo
+
+
+def check_pr(repo: GitRepoBuilder, *extra: str) -> list[str]:
+    args = ["check-pr", "--repo", str(repo.path), "--base", "main", "--head", "pr",
+            "--author", "ana", "--now", "2026-12-01T09:00:00Z"]
+    for index in range(0, len(extra), 2):
+        if extra[index] in args:
+            args[args.index(extra[index]) + 1] = extra[index + 1]
+        else:
+            args += extra[index:index + 2]
+    return args
+
+
+def gitjit(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_approved_with_logins_in_any_case(pull_request: GitRepoBuilder, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text(REVIEW % pull_request.sha("pr"), encoding="utf-8")
+    code, out, err = gitjit(check_pr(pull_request, "--author", "Ana", "--reviews",
+                                     str(reviews)), capsys)
+    assert (code, err) == (0, "")
+    assert out == ("APPROVED: request: ana asks for reports-read for 1h\n"
+                   "  counted: lea for reports-read step 1\n")
+
+
+def test_pending_without_reviews(pull_request: GitRepoBuilder,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(check_pr(pull_request), capsys)
+    assert (code, err) == (4, "")
+    assert out.splitlines()[-1] == ("  missing: reports-read step 1 (group:leads) needs 1 more "
+                                    "of 1; may approve: lea")
+
+
+def test_an_unknown_head(pull_request: GitRepoBuilder,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(check_pr(pull_request, "--head", "pr-7"), capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"gitjit: error: git rev-parse failed in {pull_request.path}: 'pr-7' is not "
+                   "a commit in this repository; check the branch, tag or SHA (fetch it first "
+                   "if the clone is shallow)\n")
+
+
+def test_a_folder_that_is_no_repository(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(["check-pr", "--repo", str(tmp_path / "missing"), "--base", "main",
+                             "--head", "pr", "--author", "ana"], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"gitjit: error: {tmp_path / 'missing'} is not a directory; give the path "
+                   "of a git repository\n")
+
+
+def test_reviews_that_are_not_json(pull_request: GitRepoBuilder, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text("<html>rate limited</html>", encoding="utf-8")
+    code, out, err = gitjit(check_pr(pull_request, "--reviews", str(reviews)), capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"gitjit: error: {reviews}: not JSON (Expecting value: line 1 column 1 "
+                   "(char 0)); save the reviews with 'gh api repos/OWNER/REPO/pulls/N/reviews "
+                   "--paginate'\n")
+
+
+def test_a_review_that_is_not_a_review(pull_request: GitRepoBuilder, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text('[{"state": "APPROVED"}]', encoding="utf-8")
+    code, out, err = gitjit(check_pr(pull_request, "--reviews", str(reviews)), capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"gitjit: error: {reviews}[0]: not a GitHub review object")
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--now", "2026-12-01T09:00:00",
+     "Invalid value for '--now': timestamp '2026-12-01T09:00:00' has no UTC offset; add Z or "
+     "+HH:MM"),
+    ("--author", "ana@example.com", "Invalid value for '--author': invalid login"),
+    ("--pushers", "ana,not a login", "Invalid value for '--pushers': invalid login"),
+    ("--format", "html", "Invalid value for '--format': 'html' is not one of"),
+])
+def test_bad_option_values(pull_request: GitRepoBuilder, option: str, value: str, message: str,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(check_pr(pull_request, option, value), capsys)
+    assert (code, out) == (2, "")
+    assert f"Error: {message}" in err
+    assert "Traceback" not in err
