@@ -22,7 +22,7 @@ def _c(title: str, fix: str) -> CodeInfo:
 
 CODES: dict[str, CodeInfo] = {
     # --- strict YAML loading -------------------------------------------------------------
-    "yaml.too-large": _c("file exceeds the size cap", "Keep the file under the cap (64 KiB for a grant); split or trim it."),
+    "yaml.too-large": _c("file exceeds the size cap", "Keep the file under the cap (64 KiB for a grant, 512 KiB for configuration): trim it."),
     "yaml.encoding": _c("file is not valid UTF-8", "Save the file as UTF-8."),
     "yaml.bom": _c("file starts with a byte order mark", "Save the file as UTF-8 without BOM."),
     "yaml.forbidden-character": _c("control or bidirectional character", "Remove control characters (other than tab and newline) and bidirectional overrides, also when written as escapes."),

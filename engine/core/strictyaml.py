@@ -110,7 +110,7 @@ def load(raw: bytes, path: str, limits: Limits = Limits()) -> Document:
             0,
             "yaml.too-large",
             f"file is {len(raw)} bytes, over the cap of {limits.max_bytes} bytes; "
-            "trim it or split it into several files",
+            "trim it (a grant needs only a few lines; a policy file only its own policy)",
         )
     text = _decode(raw, fail)
     match = _RAW_FORBIDDEN.search(text)
