@@ -71,8 +71,7 @@ def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
 def _deleted(repo: GitRepository, merge_base: GitTree, base: str,
              changes: list[Change]) -> tuple[GrantFile, ...]:
     paths = [c.path for c in _grant_changes(changes, "D") if c.old_mode == REGULAR_FILE]
-    return tuple(GrantFile(path, raw, _activation(repo, base, path))
-                 for path, raw in merge_base.read_many(paths).items())
+    return _with_activations(repo, base, merge_base.read_many(paths))
 
 
 def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,
@@ -81,12 +80,14 @@ def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,
     verdict must not grow with the number of unrelated grants."""
     mine = [e.path for e in base_tree.entries(GRANTS_DIR)
             if e.mode == REGULAR_FILE and (p := parse_path(e.path)) and p.requester == author]
-    return tuple(GrantFile(path, raw, _activation(repo, base, path))
-                 for path, raw in base_tree.read_many(mine).items())
+    return _with_activations(repo, base, base_tree.read_many(mine))
 
 
-def _activation(repo: GitRepository, base: str, path: str) -> datetime | None:
+def _with_activations(repo: GitRepository, base: str,
+                      files: dict[str, bytes]) -> tuple[GrantFile, ...]:
     """Offline, a grant activated when the first-parent commit that added it landed (or at
-    its start, which the core takes as the later of the two)."""
-    stamp = repo.log_first_parent_adding(base, path)
-    return stamp.time if stamp else None
+    its start, which the core takes as the later of the two). One history walk for all the
+    files: one per file made the verdict cost the history's length times the author's grants."""
+    landed = repo.first_parent_additions(base, files)
+    return tuple(GrantFile(path, raw, landed[path].time if path in landed else None)
+                 for path, raw in files.items())

@@ -548,3 +548,30 @@ def test_loopback_is_allowed() -> None:
             pass
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.connect(("localhost", port))
+
+
+def test_first_parent_additions_agrees_with_one_walk_per_path(repo: GitRepoBuilder) -> None:
+    repo.write("grants/p/a-20261130T0900Z.yaml", "a")
+    repo.commit("direct", date="2026-11-30T09:00:00+00:00")
+    repo.branch("feature")
+    repo.checkout("feature")
+    repo.write("grants/p/b-20261130T1000Z.yaml", "b")
+    repo.write("grants/p/odd\nname.yaml", "c")
+    repo.commit("on a branch", date="2026-11-30T10:00:00+00:00")
+    repo.checkout("main")
+    repo.merge("feature", date="2026-11-30T11:00:00+00:00")
+    repo.remove("grants/p/a-20261130T0900Z.yaml")
+    repo.commit("removed", date="2026-11-30T12:00:00+00:00")
+    repo.write("grants/p/a-20261130T0900Z.yaml", "a again")
+    repo.commit("re-added", date="2026-11-30T13:00:00+00:00")
+    git = GitRepository(repo.path)
+    paths = ["grants/p/a-20261130T0900Z.yaml", "grants/p/b-20261130T1000Z.yaml",
+             "grants/p/odd\nname.yaml", "grants/p/never.yaml"]
+
+    together = git.first_parent_additions("main", paths)
+
+    one_by_one = {p: s for p in paths if (s := git.log_first_parent_adding("main", p))}
+    assert together == one_by_one
+    assert together["grants/p/b-20261130T1000Z.yaml"].time == datetime(2026, 11, 30, 11, tzinfo=UTC)
+    assert together["grants/p/a-20261130T0900Z.yaml"].time == datetime(2026, 11, 30, 13, tzinfo=UTC)
+    assert "grants/p/never.yaml" not in together

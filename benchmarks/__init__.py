@@ -1,0 +1,1 @@
+"""Benchmarks of gitjit on generated access repositories (see docs/benchmarks.md)."""

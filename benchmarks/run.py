@@ -1,0 +1,258 @@
+"""Time ``gitjit check`` and ``gitjit check-pr`` on generated access repositories.
+
+For each scenario it generates a repository (benchmarks/generate.py) in a temporary folder,
+then runs each command k times, every run in a fresh child process, and reports the best wall
+time and the peak resident memory of the run (``ru_maxrss`` of that child, through GNU time
+when present: the largest of gitjit's Python process and the git processes it waited for).
+It also runs each command once in-process to count the git subprocesses it starts, and checks
+the exit codes: check must pass (0) and check-pr must approve (0), or the figures would time an
+error path.
+
+Usage (from the project root):
+  python -m benchmarks.run            # the sizes in docs/benchmarks.md (about two minutes)
+  python -m benchmarks.run --quick    # small sizes, a few seconds
+  python -m benchmarks.run --profile  # also cProfile check-pr on the largest scenario
+
+The check-pr rows answer one question: does the verdict on one pull request cost more when
+the repository holds more grants that have nothing to do with it? It should not: check-pr
+reads the changed blobs, the base configuration and the author's own grants only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import cProfile
+import io
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.generate import Generated, generate
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    grants: int
+    policies: int
+    own: int = 1
+    commits: int = 10
+    """How many commits the grants were merged in: 10 is a repository built in bulk; one per
+    grant is the history a real access repository gets (one pull request per grant)."""
+
+
+FULL = (
+    Scenario("1k", 1_000, 200),
+    Scenario("10k", 10_000, 200),
+    Scenario("10k, author owns 20", 10_000, 200, own=20),
+    Scenario("1k, 1 commit per grant", 1_000, 200, commits=1_000),
+    Scenario("10k, 1 commit per grant", 10_000, 200, commits=10_000),
+    Scenario("10k, 1 commit per grant, author owns 20", 10_000, 200, own=20, commits=10_000),
+)
+QUICK = (
+    Scenario("100", 100, 20),
+    Scenario("1k", 1_000, 20),
+    Scenario("1k, author owns 20", 1_000, 20, own=20),
+    Scenario("1k, 1 commit per grant", 1_000, 20, commits=1_000),
+)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    scenario: Scenario
+    command: str
+    best: float
+    """Best wall time of the runs, in seconds."""
+    median: float
+    peak_rss_kib: int
+    """The largest ru_maxrss of the runs, in KiB (Linux reports KiB)."""
+    git_processes: int
+    generate_seconds: float
+
+
+GNU_TIME = Path("/usr/bin/time")
+
+
+def timed_run(argv: Sequence[str], expect: int) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one run of ``argv`` in a fresh child process.
+
+    The peak is ``ru_maxrss`` of that child alone (``os.wait4``), which covers the git
+    processes it waited for. Through GNU time when present: a child forked straight from this
+    script starts with this script's own high-water mark (Linux carries the parent's ``maxrss``
+    across the fork and exec), so it would report at least this script's size."""
+    with tempfile.TemporaryDirectory() as scratch:
+        err, peak = Path(scratch) / "stderr", Path(scratch) / "peak"
+        wrapper = [str(GNU_TIME), "-f", "%M", "-o", str(peak)] if GNU_TIME.exists() else []
+        with err.open("wb") as sink:
+            started = time.perf_counter()
+            child = subprocess.Popen([*wrapper, *argv], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=sink)
+            _, status, usage = os.wait4(child.pid, 0)
+            elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != expect:
+            message = err.read_text(encoding="utf-8", errors="replace").strip()
+            raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}, expected "
+                               f"{expect}: {message}")
+        rss = int(peak.read_text().split()[-1]) if wrapper else usage.ru_maxrss
+    return elapsed, rss
+
+
+@contextlib.contextmanager
+def counting_git() -> Iterator[collections.Counter[str]]:
+    """Count the git subprocesses gitjit starts in this process, by git subcommand."""
+    counts: collections.Counter[str] = collections.Counter()
+    real = subprocess.run
+
+    def run(args: Any, *rest: Any, **kwargs: Any) -> Any:
+        if isinstance(args, list | tuple) and args and args[0] == "git":
+            counts[str(args[1])] += 1
+        return real(args, *rest, **kwargs)
+
+    subprocess.run = run
+    try:
+        yield counts
+    finally:
+        subprocess.run = real
+
+
+def in_process(args: Sequence[str], profile: cProfile.Profile | None = None
+               ) -> collections.Counter[str]:
+    """Run gitjit in this process (output discarded) and count its git subprocesses."""
+    from engine.cli import run
+
+    call: Callable[[], int] = lambda: run(list(args))  # noqa: E731
+    with counting_git() as counts, contextlib.redirect_stdout(io.StringIO()):
+        if profile is not None:
+            profile.runcall(call)
+        else:
+            call()
+    return counts
+
+
+def measure(made: Generated, scenario: Scenario, runs: int, gitjit: Sequence[str],
+            generate_seconds: float) -> list[Measurement]:
+    results = []
+    for command, args in (("check", made.check_args()), ("check-pr", made.check_pr_args())):
+        samples = [timed_run([*gitjit, *args], expect=0) for _ in range(runs)]
+        times = [elapsed for elapsed, _ in samples]
+        git = sum(in_process(args).values())
+        results.append(Measurement(scenario, command, min(times), statistics.median(times),
+                                   max(rss for _, rss in samples), git, generate_seconds))
+    return results
+
+
+def machine() -> str:
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.1f} GiB memory"
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}){memory}, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"{git.stdout.strip()}")
+
+
+def table(results: Sequence[Measurement], runs: int) -> str:
+    lines = [f"| scenario | grants | policies | author's grants | grant commits | command "
+             f"| best of {runs} (s) | median (s) | peak RSS (MiB) | git processes |",
+             "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|"]
+    for m in results:
+        s = m.scenario
+        lines.append(f"| {s.name} | {s.grants:,} | {s.policies:,} | {s.own} | {s.commits:,} "
+                     f"| {m.command} | {m.best:.2f} | {m.median:.2f} "
+                     f"| {m.peak_rss_kib / 1024:.0f} | {m.git_processes} |")
+    return "\n".join(lines)
+
+
+def growth(results: Sequence[Measurement]) -> list[str]:
+    """Sentences comparing check-pr across scenarios that differ in one thing only."""
+    pr = {m.scenario: m for m in results if m.command == "check-pr"}
+    out = []
+    for small in pr:
+        for large in pr:
+            same_but_grants = (small.policies == large.policies and small.own == large.own
+                               and small.grants < large.grants
+                               and (small.commits == large.commits
+                                    or (small.commits == small.grants
+                                        and large.commits == large.grants)))
+            if same_but_grants:
+                a, b = pr[small], pr[large]
+                out.append(f"check-pr, {small.name} -> {large.name}: {a.best:.2f}s -> "
+                           f"{b.best:.2f}s ({b.best / a.best:.2f}x for "
+                           f"{large.grants / small.grants:.0f}x the grants), git processes "
+                           f"{a.git_processes} -> {b.git_processes}")
+    return out
+
+
+def profile_check_pr(made: Generated, top: int = 15) -> str:
+    profile = cProfile.Profile()
+    counts = in_process(made.check_pr_args(), profile)
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text)
+    stats.sort_stats("cumulative").print_stats(r"engine[/\\](commands|adapters|core)", top)
+    git = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    return f"git subprocesses: {sum(counts.values())} ({git})\n{text.getvalue()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
+                                     description="Time gitjit check and check-pr.")
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per command, the best is reported (default 5, quick 3)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only the scenario of this name (repeatable)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile check-pr on the last scenario and print the top calls")
+    parser.add_argument("--gitjit", default=None, metavar="CMD",
+                        help="the gitjit to time, e.g. 'gitjit' (default: this Python's "
+                             "'-m engine', which skips any wrapper script's start-up)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="generate the repositories here and keep them")
+    args = parser.parse_args(argv)
+    scenarios = [s for s in (QUICK if args.quick else FULL)
+                 if not args.only or s.name in args.only]
+    if not scenarios:
+        parser.error(f"no scenario named {', '.join(args.only)}")
+    runs = args.runs or (3 if args.quick else 5)
+    gitjit = args.gitjit.split() if args.gitjit else [sys.executable, "-m", "engine"]
+
+    print(f"machine: {machine()}", flush=True)
+    results: list[Measurement] = []
+    last: Generated | None = None
+    with contextlib.ExitStack() as stack:
+        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        for index, scenario in enumerate(scenarios):
+            started = time.perf_counter()
+            last = generate(root / f"repo-{index}", scenario.grants, scenario.policies,
+                            own=scenario.own, commits=scenario.commits)
+            took = time.perf_counter() - started
+            print(f"generated {scenario.name} in {took:.1f}s", file=sys.stderr, flush=True)
+            results += measure(last, scenario, runs, gitjit, took)
+        print()
+        print(table(results, runs))
+        print()
+        for line in growth(results):
+            print(line)
+        if args.profile and last is not None:
+            print()
+            print(f"cProfile of check-pr on {scenarios[-1].name}:")
+            print(profile_check_pr(last))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
