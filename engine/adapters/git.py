@@ -199,27 +199,7 @@ class GitRepository:
         merged with a merge commit this is the merge, the moment the file landed on the branch.
         None when the file was never added on that line.
         """
-        check_path(path)
-        sha = self.resolve(rev)
-        raw = self.git(
-            "log",
-            "--first-parent",
-            "--no-renames",
-            "--no-show-signature",
-            "--diff-filter=A",
-            "--format=%H%x00%ct",
-            "-z",
-            "--end-of-options",
-            sha,
-            "--",
-            path,
-        )
-        fields = [field for field in raw.decode("ascii").split("\0") if field]
-        if not fields:
-            return None
-        if len(fields) < 2:
-            raise GitError(f"git log printed an unexpected record in {self.root}: {fields!r}")
-        return CommitStamp(sha=fields[0].strip(), time=_timestamp(fields[1].strip()))
+        return self.first_parent_additions(rev, [path]).get(path)
 
     def first_parent_additions(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
         """``log_first_parent_adding(rev, path)`` for every path, with one ``git log`` in all.
