@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from engine.adapters.git import scrubbed_env
 
 PROJECT = Path(__file__).resolve().parent.parent
 """This project's checkout: its schemas/ and settings are copied into every generated repo."""
@@ -50,16 +51,6 @@ expired by NOW, so none counts against max_active_per_requester."""
 
 _IDENTITY = b"gitjit benchmark <benchmark@example.invalid>"
 
-# Set by hooks and shells; any of them would make git act on another repository than ours.
-_REDIRECTING = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-)
 
 POLICY_TEMPLATE = """\
 # Generated policy, shaped like policies/prod-db-admin.yaml: two approval steps, a ticket,
@@ -134,9 +125,8 @@ def _stamp(at: datetime) -> str:
 
 
 def _git_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _REDIRECTING}
-    env["LC_ALL"] = "C"
-    return env
+    # The engine's own scrubbing: no inherited GIT_* variable may point git elsewhere.
+    return scrubbed_env()
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:

@@ -170,20 +170,21 @@ class PostgresTarget:
 
 # -- settings -----------------------------------------------------------------------------
 
+def _choice(assignment: Assignment, key: str, allowed: tuple[str, ...]) -> str:
+    """A setting that must be one of ``allowed``; the first is the default."""
+    value = assignment.setting(key) or allowed[0]
+    if value not in allowed:
+        raise TargetError(f"postgres target: unknown {key} {value!r} in policy "
+                          f"{assignment.policy}; use one of: {', '.join(allowed)}")
+    return value
+
+
 def _mode(assignment: Assignment) -> str:
-    mode = assignment.setting("mode") or "membership"
-    if mode not in MODES:
-        raise TargetError(f"postgres target: unknown mode {mode!r} in policy "
-                          f"{assignment.policy}; use one of: {', '.join(MODES)}")
-    return mode
+    return _choice(assignment, "mode", MODES)
 
 
 def _terminate(assignment: Assignment) -> str:
-    value = assignment.setting("terminate_sessions") or "since-activation"
-    if value not in TERMINATE:
-        raise TargetError(f"postgres target: unknown terminate_sessions {value!r} in policy "
-                          f"{assignment.policy}; use one of: {', '.join(TERMINATE)}")
-    return value
+    return _choice(assignment, "terminate_sessions", TERMINATE)
 
 
 def _role(assignment: Assignment) -> str:
