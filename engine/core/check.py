@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from engine.core.changes import REGULAR_FILE, TreeEntry
+from engine.core.changes import TreeEntry
 from engine.core.config import ConfigResult
 from engine.core.findings import Finding, Severity
-from engine.core.grants import load_grant, parse_path
+from engine.core.grants import file_finding, load_grant
 from engine.core.models import Config, Grant
 from engine.core.principals import expand
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
-
-_KIND_OF_MODE = {"120000": "a symlink", "160000": "a submodule", "100755": "an executable file"}
 
 
 @dataclass(frozen=True)
@@ -30,16 +28,9 @@ def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
     count = 0
     max_bytes = config.config.settings.max_grant_bytes if config.config else 64 * 1024
     for entry in entries:
-        if entry.mode != REGULAR_FILE:
-            kind = _KIND_OF_MODE.get(entry.mode, f"mode {entry.mode}")
-            findings.append(Finding(entry.path, 0, "grant.not-regular-file",
-                                    f"{kind} under grants/; only regular files (mode 100644) "
-                                    "can be grants"))
-            continue
-        if parse_path(entry.path) is None:
-            findings.append(Finding(entry.path, 0, "grant.path", "not a canonical grant path; "
-                                    "name the file grants/<policy>/<requester>-"
-                                    "<YYYYMMDDTHHMMZ>.yaml"))
+        unusable = file_finding(entry.path, entry.mode)
+        if unusable is not None:
+            findings.append(unusable)
             continue
         loaded = load_grant(entry.path, contents[entry.path], schemas, max_bytes)
         findings += loaded.findings

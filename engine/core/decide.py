@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.core import approvals, privileges
-from engine.core.changes import REGULAR_FILE, Change
+from engine.core.changes import Change
 from engine.core.config import ConfigResult
 from engine.core.decision import Counted, Decision, GrantFile, Kind, Missing, Outcome, PullRequest
 from engine.core.findings import Finding, Severity
-from engine.core.grants import GRANTS_DIR, LoadedGrant, load_grant, parse_path
+from engine.core.grants import GRANTS_DIR, LoadedGrant, file_finding, load_grant
 from engine.core.lifecycle import State, window
 from engine.core.models import ActiveHours, Config, Grant, Policy
 from engine.core.principals import describe, expand
@@ -65,16 +65,8 @@ def classify(changes: Sequence[Change]) -> Classification:
 
 def _shape_findings(change: Change) -> list[Finding]:
     mode = change.new_mode if change.status == "A" else change.old_mode
-    if mode != REGULAR_FILE:
-        what = {"120000": "a symlink", "160000": "a submodule", "100755": "an executable file"}
-        return [Finding(change.path, 0, "grant.not-regular-file",
-                        f"{what.get(mode, f'mode {mode}')} under grants/; only regular files "
-                        "(mode 100644) can be grants")]
-    if parse_path(change.path) is None:
-        return [Finding(change.path, 0, "grant.path",
-                        "not a canonical grant path; name the file "
-                        "grants/<policy>/<requester>-<YYYYMMDDTHHMMZ>.yaml")]
-    return []
+    finding = file_finding(change.path, mode)
+    return [finding] if finding else []
 
 
 def decide(pr: PullRequest, base: ConfigResult, schemas: SchemaSet, now: datetime,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from engine.core.changes import Change
@@ -106,8 +106,6 @@ class Decision:
     auto_approved: bool = False
     review_by: datetime | None = None
     """Break-glass only: when the after-the-fact review is due (from `now`)."""
-    expires_in: timedelta | None = None
-    ignored_reviews: tuple[Review, ...] = field(default=(), compare=False)
 
     @property
     def errors(self) -> tuple[Finding, ...]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.core import schema, values
+from engine.core.changes import EXECUTABLE_FILE, REGULAR_FILE, SUBMODULE, SYMLINK
 from engine.core.findings import Finding
 from engine.core.models import Grant, GrantId, Login, PolicyId
 from engine.core.strictyaml import Document, Limits, LoadError, load
@@ -41,6 +42,26 @@ def grant_id(path: str) -> GrantId:
 
 def canonical_path(policy: str, requester: str, at: datetime) -> str:
     return f"{GRANTS_DIR}{policy}/{requester}-{at.strftime('%Y%m%dT%H%MZ')}.yaml"
+
+
+_KIND_OF_MODE = {SYMLINK: "a symlink", SUBMODULE: "a submodule",
+                 EXECUTABLE_FILE: "an executable file"}
+_NOT_CANONICAL = ("not a canonical grant path; name the file "
+                  "grants/<policy>/<requester>-<YYYYMMDDTHHMMZ>.yaml")
+
+
+def file_finding(path: str, mode: str) -> Finding | None:
+    """Why a file under grants/ cannot be a grant at all (its mode or its path), if it can't.
+
+    Only regular files at canonical paths are grants: symlinks, submodules, executables and
+    stray names are refused before anything reads them."""
+    if mode != REGULAR_FILE:
+        kind = _KIND_OF_MODE.get(mode, f"mode {mode}")
+        return Finding(path, 0, "grant.not-regular-file",
+                       f"{kind} under grants/; only regular files (mode 100644) can be grants")
+    if parse_path(path) is None:
+        return Finding(path, 0, "grant.path", _NOT_CANONICAL)
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,9 +123,7 @@ def grant_from_document(doc: Document, schemas: schema.SchemaSet) -> LoadedGrant
 def _path_findings(doc: Document, data: dict[str, Any]) -> list[Finding]:
     parts = parse_path(doc.path)
     if parts is None:
-        return [Finding(doc.path, 0, "grant.path",
-                        "not a canonical grant path; name the file "
-                        "grants/<policy>/<requester>-<YYYYMMDDTHHMMZ>.yaml")]
+        return [Finding(doc.path, 0, "grant.path", _NOT_CANONICAL)]
     findings = []
     if parts.policy != data["policy"]:
         findings.append(Finding(doc.path, doc.line("policy"), "grant.path-mismatch",
