@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from engine.core.changes import Change, TreeEntry
+from engine.core.forge import PullRequestInfo
+from engine.core.models import Login, Review
 
 
 class Tree(Protocol):
@@ -45,4 +47,36 @@ class Repository(Protocol):
 
     def worktree(self) -> Tree:
         """The files of the working tree (as on disk)."""
+        ...
+
+
+class Forge(Protocol):
+    """Pull requests, reviews and comments: GitHub through PyGithub, or the local forge.
+
+    Every method reads or writes the forge's own record; nothing here is taken from files
+    that a pull request could change."""
+
+    def pull_request(self, number: int) -> PullRequestInfo:
+        """One pull request; GitjitError when there is none with that number."""
+        ...
+
+    def pull_request_for_commit(self, sha: str) -> PullRequestInfo | None:
+        """The merged pull request whose merge commit is ``sha``, or None (a direct push)."""
+        ...
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every formal review of the pull request (all pages), oldest first."""
+        ...
+
+    def pushers(self, number: int) -> frozenset[Login]:
+        """Everyone who pushed or authored commits on the pull request, the author included."""
+        ...
+
+    def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
+                          body: str) -> PullRequestInfo:
+        """Open a pull request from the existing branch ``head_ref`` into ``base``."""
+        ...
+
+    def comment(self, number: int, key: str, body: str) -> None:
+        """Create, or update in place, the one comment of ours marked with ``key``."""
         ...

@@ -1,0 +1,86 @@
+"""The verdict on a pull request, gathered from git: shared by check-pr, the local forge's
+merge gate and activation's re-verification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.adapters.git import GitRepository, GitTree
+from engine.commands.repository import LoadedConfig, read_config
+from engine.core.changes import REGULAR_FILE, Change
+from engine.core.decide import classify, decide
+from engine.core.decision import Decision, GrantFile, Kind, PullRequest
+from engine.core.grants import GRANTS_DIR, parse_path
+from engine.core.models import Login, Review
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    base: str
+    """The base commit whose configuration judged the pull request."""
+    head: str
+    config: LoadedConfig
+    """That configuration, for the record (which policy and groups blobs judged)."""
+
+
+def judge(repo: GitRepository, base: str, head: str, author: Login,
+          reviews: Sequence[Review], pushers: frozenset[Login], now: datetime) -> Verdict:
+    """Judge the change from the merge base of ``base`` and ``head`` to ``head``.
+
+    Policies, groups, settings and schemas come from ``base`` (the tip of the base branch, or
+    a merge's first parent); grant files are read at ``head`` as data only."""
+    changes = repo.changes(base, head)
+    base_tree = repo.tree(base)
+    base_config = read_config(base_tree)
+    kind = classify(changes).kind
+    head_config = read_config(repo.tree(head)).result if kind is Kind.CONTROL_PLANE else None
+    pr = PullRequest(
+        author=author,
+        head=head,
+        changes=tuple(changes),
+        reviews=tuple(reviews),
+        pushers=pushers,
+        added=_added(repo.tree(head), changes),
+        deleted=_deleted(repo, repo.tree(repo.merge_base(base, head)), base, changes),
+        existing=_own_grants(repo, base_tree, base, author),
+    )
+    decision = decide(pr, base_config.result, base_config.schemas, now, head_config)
+    return Verdict(decision, base, head, base_config)
+
+
+def _grant_changes(changes: list[Change], status: str) -> list[Change]:
+    return [c for c in changes if c.status == status and c.path.startswith(GRANTS_DIR)]
+
+
+def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
+    """Head blobs of added grant files, read as data. Only regular files are read at all."""
+    paths = [c.path for c in _grant_changes(changes, "A") if c.new_mode == REGULAR_FILE]
+    return tuple(GrantFile(path, raw) for path, raw in head.read_many(paths).items())
+
+
+def _deleted(repo: GitRepository, merge_base: GitTree, base: str,
+             changes: list[Change]) -> tuple[GrantFile, ...]:
+    paths = [c.path for c in _grant_changes(changes, "D") if c.old_mode == REGULAR_FILE]
+    return _with_activations(repo, base, merge_base.read_many(paths))
+
+
+def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,
+                author: Login) -> tuple[GrantFile, ...]:
+    """The author's grants on the base branch (for limits and 'extends'), and no others: the
+    verdict must not grow with the number of unrelated grants."""
+    mine = [e.path for e in base_tree.entries(GRANTS_DIR)
+            if e.mode == REGULAR_FILE and (p := parse_path(e.path)) and p.requester == author]
+    return _with_activations(repo, base, base_tree.read_many(mine))
+
+
+def _with_activations(repo: GitRepository, base: str,
+                      files: dict[str, bytes]) -> tuple[GrantFile, ...]:
+    """Offline, a grant activated when the first-parent commit that added it landed (or at
+    its start, which the core takes as the later of the two). One history walk for all the
+    files: one per file made the verdict cost the history's length times the author's grants."""
+    landed = repo.first_parent_additions(base, files)
+    return tuple(GrantFile(path, raw, landed[path].time if path in landed else None)
+                 for path, raw in files.items())
