@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.adapters.schemas import load_schemas
@@ -15,6 +16,8 @@ class LoadedConfig:
     schemas: SchemaSet
     result: ConfigResult
     files: int
+    blobs: Mapping[str, str]
+    """The git blob SHA of each configuration file (empty for a working tree), for the record."""
 
 
 def read_config(tree: Tree) -> LoadedConfig:
@@ -24,4 +27,5 @@ def read_config(tree: Tree) -> LoadedConfig:
     regular = [e.path for e in entries if e.mode == "100644"]
     contents = tree.read_many(regular)
     files = [ConfigFile(e.path, e.mode, contents.get(e.path, b"")) for e in entries]
-    return LoadedConfig(schemas, build_config(files, schemas), len(files))
+    blobs = {e.path: e.blob for e in entries if e.blob}
+    return LoadedConfig(schemas, build_config(files, schemas), len(files), blobs)

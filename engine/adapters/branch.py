@@ -1,0 +1,76 @@
+"""Commits gitjit makes on the default branch (removal of grant files), with plumbing only.
+
+The user's checkout, index and working tree are never touched; the branch moves by
+compare-and-swap, so a concurrent push or a second gitjit run never loses a commit: when the
+branch moved, the removal is rebuilt on the new tip, dropping files that are already gone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+
+from engine.adapters.git import GitRepository, parse_ls_tree
+from engine.core.changes import TreeEntry
+from engine.errors import GitError
+
+TREE_MODE = "040000"
+MAX_ATTEMPTS = 20
+
+
+def _ls(repo: GitRepository, tree: str) -> list[TreeEntry]:
+    return parse_ls_tree(repo.git("ls-tree", "-z", "--full-tree", tree))
+
+
+def _mktree(repo: GitRepository, entries: Sequence[TreeEntry]) -> str:
+    kinds = {TREE_MODE: "tree", "160000": "commit"}
+    listing = b"".join(
+        f"{e.mode} {kinds.get(e.mode, 'blob')} {e.blob}\t{e.path}\0".encode() for e in entries)
+    return repo.git("mktree", "-z", stdin=listing).decode("ascii").strip()
+
+
+def tree_without(repo: GitRepository, tree: str, paths: Collection[str]) -> str:
+    """``tree`` with ``paths`` removed; folders left empty are removed too."""
+    by_first: dict[str, list[str]] = {}
+    for path in paths:
+        first, _, rest = path.partition("/")
+        by_first.setdefault(first, []).append(rest)
+    entries = []
+    for entry in _ls(repo, tree):
+        if entry.path not in by_first:
+            entries.append(entry)
+            continue
+        inner = [p for p in by_first[entry.path] if p]
+        if entry.mode != TREE_MODE or not inner:
+            continue  # the file itself is removed
+        subtree = tree_without(repo, entry.blob, inner)
+        if _ls(repo, subtree):
+            entries.append(TreeEntry(entry.path, TREE_MODE, subtree))
+    return _mktree(repo, entries)
+
+
+def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
+                   message: Callable[[list[str]], str], *,
+                   onto: str | None = None) -> str | None:
+    """Remove the ``paths`` that are still on ``branch`` in one commit; None if none are.
+
+    ``message`` gets the paths actually removed, so its trailers name exactly those. With
+    ``onto`` (a new branch name) the commit goes there instead, for a removal pull request;
+    None too when that branch exists already (the pull request was opened before)."""
+    ref = f"refs/heads/{branch}"
+    for attempt in range(MAX_ATTEMPTS):
+        tip = repo.ref_target(ref)
+        if tip is None:
+            raise GitError(f"branch {branch!r} does not exist in {repo.root}")
+        if onto is not None and repo.ref_target(f"refs/heads/{onto}") is not None:
+            return None
+        snapshot = repo.tree(tip)
+        present = sorted(p for p in paths if snapshot.exists(p))
+        if not present:
+            return None
+        tree = tree_without(repo, f"{tip}^{{tree}}", present)
+        commit = repo.commit_tree(tree, [tip], message(present))
+        target, old = (ref, tip) if onto is None else (f"refs/heads/{onto}", None)
+        if repo.update_ref(target, commit, old, message="gitjit: remove grants"):
+            return commit
+        time.sleep(min(0.01 * (attempt + 1), 0.2))
+    raise GitError(f"could not commit to {branch!r} in {repo.root}: the branch kept moving")

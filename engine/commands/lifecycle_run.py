@@ -1,0 +1,41 @@
+"""The command functions behind `gitjit activate` and `gitjit reconcile`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engine.adapters.git import GitRepository
+from engine.adapters.ledger import Ledger
+from engine.adapters.localforge import LocalForge
+from engine.commands.activate import activate
+from engine.commands.lifecycle import Lifecycle
+from engine.commands.reconcile import reconcile
+
+
+@dataclass(frozen=True)
+class LifecycleOptions:
+    repo: Path
+    branch: str
+    now: datetime
+    dry_run: bool
+    format: str
+
+
+def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
+    repo = GitRepository(options.repo)
+    # The GitHub forge plugs in here later; offline, the local forge keeps pull requests.
+    return Lifecycle(repo, LocalForge(repo), Ledger(repo), options.branch)
+
+
+def run_activate(options: LifecycleOptions) -> int:
+    report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    print(report.render(options.format), end="")
+    return 1 if report.failures else 0
+
+
+def run_reconcile(options: LifecycleOptions) -> int:
+    report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    print(report.render(options.format), end="")
+    return 1 if report.failures else 0
