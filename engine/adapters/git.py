@@ -61,12 +61,19 @@ def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _run(
-    cwd: Path, args: Sequence[str], *, stdin: bytes | None = None, ok_codes: Iterable[int] = (0,)
+    cwd: Path,
+    args: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    ok_codes: Iterable[int] = (0,),
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     command = ["git", *args]
+    # Extra variables go on top of the scrubbed environment, for this one call only.
+    full_env = {**scrubbed_env(), **(env or {})}
     try:
         result = subprocess.run(
-            command, cwd=cwd, env=scrubbed_env(), input=stdin, capture_output=True, check=False
+            command, cwd=cwd, env=full_env, input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
         # Either git is missing or cwd vanished; both are worth saying plainly.
@@ -126,6 +133,11 @@ class GitRepository:
 
     def __repr__(self) -> str:
         return f"GitRepository({str(self.root)!r})"
+
+    def run(self, *args: str, ok_codes: Iterable[int] = (0,),
+            stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run git where some non-zero exits are answers, not failures (e.g. a conflict)."""
+        return _run(self.root, list(args), stdin=stdin, ok_codes=ok_codes)
 
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
         """Run ``git args`` here and return its stdout (GitError on failure)."""
@@ -320,15 +332,17 @@ class GitRepository:
         wanted = set(shas)
         return _cat_objects(self, wanted, kind) if wanted else {}
 
-    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str, *,
+                    env: Mapping[str, str] | None = None) -> str:
         """Make a commit of ``tree`` without touching any branch, index or working tree.
 
-        Author and committer come from the environment or git config, as for ``git commit``.
+        Author and committer come from the environment or git config, as for ``git commit``;
+        ``env`` overrides them for this commit only (GIT_AUTHOR_DATE, GIT_COMMITTER_NAME ...).
         """
         args = ["commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
-        out = self.git(*args, stdin=message.encode("utf-8"))
+        out = _run(self.root, args, stdin=message.encode("utf-8"), env=env).stdout
         return out.decode("ascii").strip()
 
 
