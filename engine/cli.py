@@ -20,7 +20,8 @@ import click
 
 from engine import __version__
 from engine.adapters import clock
-from engine.commands import check, check_pr, explain, policy_test
+from engine.commands import audit, check, check_pr, explain, lifecycle_run, policy_test, status
+from engine.commands.local import group as local_group
 from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import GitjitError
@@ -62,7 +63,7 @@ def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> fr
 REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                     show_default=True, help="The access repository (a git working tree).")
 NOW = click.option("--now", type=Timestamp(), default=None,
-                   help="Judge as of this time (RFC 3339 with offset, e.g. 2026-11-30T09:00Z);"
+                   help="Judge as of this time (RFC 3339 with offset, e.g. 2026-11-30T09:00:00Z);"
                         " default: the current time.")
 
 
@@ -161,6 +162,143 @@ def explain_command(policy: str, repo: Path, fmt: str) -> int:
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
 
 
+LIFECYCLE_OPTIONS = [
+    click.option("--branch", default="main", show_default=True,
+                 help="The default branch, where merged grants live."),
+    click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing."),
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                 show_default=True),
+]
+
+
+def _lifecycle_options(command: Any) -> Any:
+    for option in reversed([REPO, NOW, *LIFECYCLE_OPTIONS]):
+        command = option(command)
+    return command
+
+
+@cli.command("activate")
+@_lifecycle_options
+def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+                     fmt: str) -> int:
+    """Verify and apply the grants newly merged into the default branch.
+
+    Each grant on BRANCH without a verdict in the ledger is re-verified from the forge's
+    data (its pull request, reviews, head SHA) against the configuration of the merge's
+    first parent. A verified grant is applied to its target (when its window is open) and
+    recorded as activated; one that fails is never applied: it is refused, an alert is
+    recorded, and the file is removed by a commit.
+
+    \b
+    Exit codes: 0 done, 1 some grant failed (the others went ahead), 2 usage error.
+    """
+    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt)
+    return lifecycle_run.run_activate(options)
+
+
+@cli.command("reconcile")
+@_lifecycle_options
+def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+                      fmt: str) -> int:
+    """Make every target match the grants that are live now, then remove expired files.
+
+    Applies every verified, active grant (idempotently); revokes grants whose time is up or
+    whose file a pull request deleted, unless another live grant covers the same person and
+    target; records each end in the ledger; and removes expired grant files by one commit
+    with trailers (or a pull request, if settings say removal: pull-request). One grant's
+    failure never stops the others.
+
+    \b
+    Exit codes: 0 done, 1 something failed (see the report), 2 usage error.
+    """
+    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt)
+    return lifecycle_run.run_reconcile(options)
+
+
+class Since(click.ParamType):  # type: ignore[type-arg]
+    """A day (2026-11-01, midnight UTC) or an RFC 3339 time with an offset."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value)
+        day = text + "T00:00:00Z" if len(text) == 10 else text
+        try:
+            return parse_timestamp(day)
+        except ValueError as exc:
+            self.fail(f"{exc} (or give a day, 2026-11-01)", param, ctx)
+
+
+BRANCH = click.option("--branch", default="main", show_default=True,
+                      help="The default branch, where merged grants live.")
+
+
+@cli.command("status")
+@REPO
+@BRANCH
+@NOW
+@click.option("--format", "fmt", type=click.Choice(status.FORMATS), default="text",
+              show_default=True)
+def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> int:
+    """Where every grant on the default branch stands now.
+
+    Reads the grant files at the tip of BRANCH through git (not the working tree) and the
+    ledger's verdicts: active, scheduled, expired awaiting removal, awaiting activation (no
+    verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
+    whether the target or gitjit enforces the expiry.
+    """
+    return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt))
+
+
+@cli.group("audit", invoke_without_command=True)
+@REPO
+@BRANCH
+@click.option("--since", type=Since(), default=None,
+              help="Keep only lifecycles with an event at or after this day or time.")
+@click.option("--format", "fmt", type=click.Choice(audit.FORMATS), default="text",
+              show_default=True)
+@click.pass_context
+def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | None,
+                fmt: str) -> int | None:
+    """Every grant's lifecycle, rebuilt from this clone alone (no forge, no network).
+
+    Requested (by whom, why), the pull request, who approved and when, activated, how and
+    when it ended, and the removal commit: from the history of BRANCH, the ledger
+    (gitjit/ledger or origin/gitjit/ledger) and the removal commits' trailers.
+
+    \b
+    'gitjit audit verify' checks the ledger for tampering instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return None
+    return audit.run(audit.AuditOptions(repo, branch, since, fmt))
+
+
+@audit_group.command("verify")
+@REPO
+@BRANCH
+@click.option("--format", "fmt", type=click.Choice(audit.VERIFY_FORMATS), default="text",
+              show_default=True)
+@click.pass_context
+def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) -> int:
+    """Check the ledger: rewritten, removed or reordered records, records naming commits
+    that do not exist, and grants on BRANCH that were never verified.
+
+    \b
+    Exit codes: 0 intact, 1 findings, 2 usage error or no ledger.
+    """
+    # 'gitjit audit --repo X verify' means the same as 'gitjit audit verify --repo X'.
+    parent = ctx.parent.params if ctx.parent else {}
+    if ctx.get_parameter_source("repo") is click.core.ParameterSource.DEFAULT:
+        repo = parent.get("repo", repo)
+    if ctx.get_parameter_source("branch") is click.core.ParameterSource.DEFAULT:
+        branch = parent.get("branch", branch)
+    return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
+
+
 def _split_repo(path: Path) -> tuple[Path, str | None]:
     """The repository that holds ``path`` (the nearest folder with policies/) and the part
     of ``path`` inside it."""
@@ -204,3 +342,6 @@ def run(args: list[str] | None = None, entry: click.Command = cli) -> int:
 
 def main() -> None:
     sys.exit(run())
+
+
+cli.add_command(local_group)

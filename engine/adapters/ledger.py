@@ -33,9 +33,11 @@ from engine.core.ledger import (
     verify_coverage,
     verify_references,
 )
-from engine.errors import GitError
+from engine.errors import GitError, GitjitError
 
 LEDGER_REF = "refs/heads/gitjit/ledger"
+REMOTE_LEDGER_REF = "refs/remotes/origin/gitjit/ledger"
+"""Where a fresh clone holds the ledger: git clone fetches it as a remote-tracking branch."""
 MAX_ATTEMPTS = 50
 """Compare-and-swap attempts before giving up; each lost race means another record landed."""
 _TREE_MODE = "040000"
@@ -53,6 +55,32 @@ class _Snapshot:
     """The entries of records/ at the tip."""
     records: tuple[Record, ...]
     """The records at the tip, in file-name (that is, seq) order."""
+
+
+class LedgerNotFoundError(GitjitError):
+    """Neither the ledger branch nor its remote-tracking copy exists in the clone."""
+
+
+def find_ledger_ref(repo: GitRepository) -> str:
+    """The ref holding the ledger: the local branch, else origin's copy of it.
+
+    A clone made by ``git clone`` has only ``origin/gitjit/ledger``. When both exist and the
+    local branch is behind the remote one (a ``git fetch`` moved only the remote copy), the
+    remote one is newer and wins; otherwise the local branch is the one gitjit writes to.
+    """
+    local = repo.ref_target(LEDGER_REF)
+    remote = repo.ref_target(REMOTE_LEDGER_REF)
+    if local is None and remote is None:
+        raise LedgerNotFoundError(
+            f"no ledger in {repo.root}: neither {LEDGER_REF} nor {REMOTE_LEDGER_REF} exists; "
+            "fetch the gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)"
+        )
+    if local is None:
+        return REMOTE_LEDGER_REF
+    if remote is None or remote == local:
+        return LEDGER_REF
+    behind = repo.git("rev-list", "--count", f"{remote}..{local}").decode("ascii").strip()
+    return REMOTE_LEDGER_REF if behind == "0" else LEDGER_REF
 
 
 class Ledger:

@@ -45,12 +45,18 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report
         tip = life.tip()
         _, config = life.config(tip)
         targets = Targets(config.settings, life.target_factory)
-        known = verdicts(life.ledger.records())
+        records = life.ledger.records()
+        known = verdicts(records)
+        alerted = {r.grant_id for r in records if r.event is Event.ALERT}
         entries = life.repo.tree(tip).entries(GRANTS_DIR)
         new = [e for e in entries if grant_id(e.path) not in known]
         landed = life.repo.first_parent_additions(tip, [e.path for e in new])
         refused = [e.path for e in entries
                    if (r := known.get(grant_id(e.path))) and r.event is Event.REFUSED]
+        for gid, record in known.items():
+            if record.event is Event.REFUSED and gid not in alerted and not dry_run:
+                # A run stopped between the refusal and its alert: raise the alert now.
+                life.ledger.append(replace(record, seq=0, prev="", event=Event.ALERT))
         for entry in new:
             gid = grant_id(entry.path)
             try:
@@ -58,8 +64,14 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report
                               now, report, dry_run)
             except Refusal as refusal:
                 report.add(gid, "refused", refusal.reason)
-                if not dry_run:
+                if dry_run:
+                    continue
+                try:
                     _record_refusal(life, gid, entry.path, refusal, now)
+                except GitjitError as exc:
+                    # Unrecorded, the file stays: the next run re-verifies and refuses again.
+                    report.add(gid, "record", str(exc), failed=True)
+                    continue
                 refused.append(entry.path)
             except GitjitError as exc:
                 # Not recorded: the next run tries again (a target may be down for a while).

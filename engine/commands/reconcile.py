@@ -140,9 +140,13 @@ def _finish(life: Lifecycle, report: Report, grant: _Grant, event: Event | None,
         return  # not recorded: the next run revokes again, then records
     if dry_run:
         return
-    life.ledger.append(replace(
-        grant.record, seq=0, prev="", event=event, at=now, pull_request=pull_request
-        or grant.record.pull_request, engine_version=ENGINE_VERSION, detail=detail))
+    try:
+        life.ledger.append(replace(
+            grant.record, seq=0, prev="", event=event, at=now, pull_request=pull_request
+            or grant.record.pull_request, engine_version=ENGINE_VERSION, detail=detail))
+    except GitjitError as exc:
+        # The access is gone but unrecorded: the next run revokes again (idempotent), records.
+        report.add(grant.id, "record", str(exc), failed=True)
 
 
 def _deletion(life: Lifecycle, grant: _Grant, tip: str) -> tuple[Event, int | None, str]:

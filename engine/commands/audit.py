@@ -1,0 +1,360 @@
+"""gitjit audit: every grant's lifecycle from a clone alone; audit verify: the ledger's checks.
+
+Git processes do not grow with the number of grants: one ``git log --raw`` over grants/ on the
+default branch's first-parent line, one batch read of the blobs it added, one ``git log
+--grep`` for the removal trailers, and the ledger's own reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.adapters.git import GitRepository, parse_raw_diff
+from engine.adapters.ledger import Ledger, find_ledger_ref
+from engine.commands.repository import read_config
+from engine.core import trailers
+from engine.core.audit import GrantHistory, Lifecycle, RemovalCommit, build_lifecycles, since
+from engine.core.changes import REGULAR_FILE
+from engine.core.findings import Finding, Severity
+from engine.core.grants import GRANTS_DIR, load_grant
+from engine.core.models import Settings
+from engine.core.schema import SchemaSet
+from engine.core.values import format_duration
+from engine.errors import GitError, UsageError
+from engine.reporters import jsonout
+
+VERSION = 1
+FORMATS = ("csv", "json", "text")
+VERIFY_FORMATS = ("json", "text")
+_HEADER = re.compile(r"([0-9a-f]{40}|[0-9a-f]{64}) ([0-9]+)")
+_TRAILER_GREP = f"^({trailers.REMOVED}|{trailers.REFUSED}): "
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    repo: Path
+    branch: str
+    since: datetime | None
+    format: str
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    repo: Path
+    branch: str
+    format: str
+
+
+def _repository(path: Path) -> GitRepository:
+    if not path.is_dir():
+        raise UsageError(f"--repo {path}: no such directory")
+    return GitRepository(path)
+
+
+def run(options: AuditOptions) -> int:
+    repo = _repository(options.repo)
+    lifecycles = read_lifecycles(repo, options.branch)
+    if options.since is not None:
+        lifecycles = since(lifecycles, options.since)
+    render = {"text": render_text, "json": render_json, "csv": render_csv}[options.format]
+    print(render(lifecycles), end="")
+    return 0
+
+
+def run_verify(options: VerifyOptions) -> int:
+    repo = _repository(options.repo)
+    ref = find_ledger_ref(repo)
+    ledger = Ledger(repo, ref=ref)
+    findings = ledger.verify(repo.resolve(options.branch))
+    records = len(ledger.records()) if not findings else None
+    if options.format == "json":
+        print(json.dumps({
+            "version": VERSION,
+            "ok": not findings,
+            "ledger": ref,
+            "branch": options.branch,
+            "findings": [jsonout.finding(f) for f in findings],
+        }, indent=2))
+    else:
+        print(render_verify(findings, ref, options.branch, records), end="")
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+
+
+def render_verify(findings: list[Finding], ref: str, branch: str, records: int | None) -> str:
+    lines = [f.render() for f in findings]
+    if findings:
+        lines.append(f"ledger {ref}: {len(findings)} findings")
+    else:
+        lines.append(f"ledger {ref}: {records} records, intact; every grant on {branch} "
+                     "was verified")
+    return "\n".join(lines) + "\n"
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read_lifecycles(repo: GitRepository, branch: str) -> list[Lifecycle]:
+    tip = repo.resolve(branch)
+    loaded = read_config(repo.tree(tip))
+    config = loaded.result.config
+    max_bytes = (config.settings if config else Settings()).max_grant_bytes
+    histories = read_histories(repo, tip, loaded.schemas, max_bytes)
+    records = Ledger(repo, ref=find_ledger_ref(repo)).records()
+    return build_lifecycles(histories, records, read_removal_commits(repo, tip))
+
+
+def read_histories(
+    repo: GitRepository, tip: str, schemas: SchemaSet, max_bytes: int
+) -> list[GrantHistory]:
+    """When each file under grants/ landed on and left the first-parent line, and its blob.
+
+    The first addition is the request; a later deletion counts only if the file was not
+    added again after it.
+    """
+    raw = repo.git(
+        "log", "--first-parent", "--no-renames", "--no-show-signature", "--raw", "--no-abbrev",
+        "--no-ext-diff", "--no-textconv", "--ignore-submodules=none", "-z",
+        "--format=%H %ct", "--reverse", "--end-of-options", tip, "--", GRANTS_DIR.rstrip("/"),
+    )
+    added: dict[str, tuple[str, datetime, str, str]] = {}
+    deleted: dict[str, tuple[str, datetime]] = {}
+    for sha, when, changes in _log_entries(raw):
+        for change in changes:
+            if change.status == "A" and change.path not in added:
+                added[change.path] = (sha, when, change.new_blob, change.new_mode)
+                deleted.pop(change.path, None)
+            elif change.status == "A":
+                deleted.pop(change.path, None)
+            elif change.status == "D" and change.path in added:
+                deleted[change.path] = (sha, when)
+    blobs = repo.read_objects(
+        (blob for _s, _w, blob, mode in added.values() if mode == REGULAR_FILE), "blob"
+    )
+    histories = []
+    for path, (sha, when, blob, mode) in added.items():
+        grant = None
+        if mode == REGULAR_FILE and path.endswith(".yaml"):
+            grant = load_grant(path, blobs[blob], schemas, max_bytes).grant
+        gone = deleted.get(path)
+        histories.append(GrantHistory(path, grant, sha, when, gone[0] if gone else None,
+                                      gone[1] if gone else None))
+    return histories
+
+
+def _log_entries(raw: bytes) -> list[tuple[str, datetime, list[Any]]]:
+    """Parse ``git log --raw -z --format='%H %ct'``: a header, then its raw diff records."""
+    entries: list[tuple[str, datetime, list[Any]]] = []
+    fields = raw.split(b"\0")
+    index = 0
+    while index < len(fields):
+        field = fields[index].removeprefix(b"\n")
+        if not field:
+            index += 1
+            continue
+        if field.startswith(b":"):
+            if not entries or index + 1 >= len(fields):
+                raise GitError(f"git log printed an unexpected record: {field[:200]!r}")
+            entries[-1][2].extend(parse_raw_diff(field + b"\0" + fields[index + 1] + b"\0"))
+            index += 2
+            continue
+        header = _HEADER.fullmatch(field.decode("ascii", "replace"))
+        if header is None:
+            raise GitError(f"git log printed an unexpected record: {field[:200]!r}")
+        entries.append((header[1], datetime.fromtimestamp(int(header[2]), UTC), []))
+        index += 1
+    return entries
+
+
+def read_removal_commits(repo: GitRepository, tip: str) -> list[RemovalCommit]:
+    """Every commit reachable from ``tip`` whose trailers name removed grants.
+
+    All parents are searched, not only the first: a removal made through a pull request
+    carries its trailers on the pull request's commit, not on the merge.
+    """
+    raw = repo.git(
+        "log", "-z", "--no-show-signature", "--extended-regexp", f"--grep={_TRAILER_GREP}",
+        "--format=%H %ct%n%B", "--end-of-options", tip, "--",
+    )
+    commits = []
+    for entry in raw.decode("utf-8", "replace").split("\0"):
+        entry = entry.lstrip("\n")
+        if not entry:
+            continue
+        first, _newline, message = entry.partition("\n")
+        header = _HEADER.fullmatch(first)
+        if header is None:
+            raise GitError(f"git log printed an unexpected record: {first[:200]!r}")
+        found = trailers.parse(message)
+        if found:
+            commits.append(RemovalCommit(header[1], datetime.fromtimestamp(int(header[2]), UTC),
+                                         tuple(found)))
+    return commits
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _time(when: datetime | None) -> str | None:
+    return None if when is None else trailers.format_time(when)
+
+
+def lifecycle_document(item: Lifecycle) -> dict[str, Any]:
+    grant = item.grant
+    activation = item.activation
+    return {
+        "grant_id": item.grant_id,
+        "path": item.path,
+        "policy": item.policy or None,
+        "requester": item.requester or None,
+        "request": None if grant is None else {
+            "duration": format_duration(grant.duration),
+            "start": _time(grant.start),
+            "justification": grant.justification,
+            "ticket": grant.ticket,
+            "extends": grant.extends,
+            "break_glass": grant.break_glass,
+        },
+        "landed": None if item.landed_commit is None else {
+            "commit": item.landed_commit, "at": _time(item.landed_at),
+        },
+        "pull_request": item.pull_request,
+        "approvals": [
+            {"reviewer": r.reviewer, "state": r.state.value, "commit": r.commit,
+             "submitted_at": _time(r.submitted_at)}
+            for r in item.approvals
+        ],
+        "activation": None if activation is None else {
+            "verified_at": _time(activation.at),
+            "activated_at": _time(activation.activated_at),
+            "expires_at": _time(activation.expires_at),
+            "expiry_enforced_by": (
+                activation.expiry_enforced_by.value if activation.expiry_enforced_by else None
+            ),
+            "base_sha": activation.base_sha,
+            "head_sha": activation.head_sha,
+            "merge_sha": activation.merge_sha,
+            "policy_blob": activation.policy_blob,
+            "groups_blob": activation.groups_blob,
+            "engine_version": activation.engine_version,
+        },
+        "ended": None if item.ended is None else {
+            "how": item.ended.how.value, "at": _time(item.ended.at),
+            "detail": item.ended.detail or None,
+        },
+        "removal": None if item.removal is None else {
+            "commit": item.removal.commit, "at": _time(item.removal.at),
+            "expired_at": _time(item.removal.expired_at),
+            "revoked_at": _time(item.removal.revoked_at),
+        },
+        "alerts": [{"at": _time(a.at), "detail": a.detail} for a in item.alerts],
+        "ledger_records": list(item.records),
+    }
+
+
+def render_json(lifecycles: list[Lifecycle]) -> str:
+    return json.dumps({
+        "version": VERSION,
+        "lifecycles": [lifecycle_document(item) for item in lifecycles],
+    }, indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    "grant_id", "policy", "requester", "duration", "start", "justification", "ticket",
+    "landed_commit", "landed_at", "pull_request", "approvals", "activated_at", "expires_at",
+    "expiry_enforced_by", "ended", "ended_at", "removal_commit", "removed_at", "detail",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str | None) -> str:
+    # A spreadsheet runs a cell that starts like a formula; requesters write justifications.
+    if text and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text or ""
+
+
+def render_csv(lifecycles: list[Lifecycle]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in lifecycles:
+        grant, activation, ended, removal = (item.grant, item.activation, item.ended,
+                                              item.removal)
+        details = [ended.detail if ended else "", *(a.detail for a in item.alerts)]
+        writer.writerow([
+            item.grant_id, item.policy, item.requester,
+            format_duration(grant.duration) if grant else "",
+            _time(grant.start) if grant else "",
+            _cell(grant.justification if grant else ""),
+            _cell(grant.ticket if grant else ""),
+            item.landed_commit or "", _time(item.landed_at) or "",
+            item.pull_request or "",
+            " ".join(f"{r.reviewer}@{_time(r.submitted_at) or '?'}" for r in item.approvals),
+            _time(activation.activated_at) if activation else "",
+            _time(activation.expires_at) if activation else "",
+            activation.expiry_enforced_by.value if activation and activation.expiry_enforced_by
+            else "",
+            ended.how.value if ended else "",
+            _time(ended.at) if ended else "",
+            removal.commit if removal else "",
+            _time(removal.at) if removal else "",
+            _cell("; ".join(d for d in details if d)),
+        ])
+    return out.getvalue()
+
+
+def render_text(lifecycles: list[Lifecycle]) -> str:
+    blocks = [_block(item) for item in lifecycles]
+    ended = sum(1 for item in lifecycles if item.ended)
+    blocks.append(f"{len(lifecycles)} grants: {ended} ended, {len(lifecycles) - ended} not "
+                  "ended\n")
+    return "\n".join(blocks)
+
+
+def _block(item: Lifecycle) -> str:
+    grant = item.grant
+    if grant is not None:
+        lines = [f"{item.grant_id}: {item.requester} asked for {item.policy} for "
+                 f"{format_duration(grant.duration)}"]
+        lines.append(f"  justification: {grant.justification}")
+        if grant.ticket:
+            lines.append(f"  ticket: {grant.ticket}")
+        if grant.start:
+            lines.append(f"  start: {_time(grant.start)}")
+    else:
+        lines = [f"{item.grant_id}: not a readable grant ({item.path})"]
+    events: list[tuple[datetime, int, str]] = [
+        (review.submitted_at, 0,
+         f"{review.state.value.lower()} by {review.reviewer} on {review.commit[:12]}")
+        for review in item.approvals if review.submitted_at is not None
+    ]
+    if item.landed_at is not None and item.landed_commit is not None:
+        pr = f" (pull request #{item.pull_request})" if item.pull_request else ""
+        events.append((item.landed_at, 1, f"landed in {item.landed_commit[:12]}{pr}"))
+    activation = item.activation
+    if activation is not None and activation.activated_at is not None:
+        enforcer = activation.expiry_enforced_by.value if activation.expiry_enforced_by else "?"
+        events.append((activation.activated_at, 2,
+                       f"activated until {_time(activation.expires_at)} (expiry enforced by "
+                       f"{enforcer}; verified at {_time(activation.at)})"))
+    events += [(alert.at, 3, f"alert: {alert.detail}") for alert in item.alerts]
+    if item.ended is not None:
+        detail = f": {item.ended.detail}" if item.ended.detail else ""
+        events.append((item.ended.at, 4, f"{item.ended.how.value}{detail}"))
+    if item.removal is not None:
+        named = ""
+        if item.removal.revoked_at is not None:
+            named = (f" (expired at {_time(item.removal.expired_at)}, revoked at "
+                     f"{_time(item.removal.revoked_at)})")
+        events.append((item.removal.at, 5, f"removed in {item.removal.commit[:12]}{named}"))
+    lines += [f"  {_time(when)}  {text}" for when, _order, text in sorted(events)]
+    if item.ended is None:
+        lines.append("  not ended")
+    return "\n".join(lines) + "\n"
