@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.gitrepo import PINNED_DATE, GitRepoBuilder, RepoFactory
+from tests.targets.pg import PgServer, running_server
 
 AUTHOR_NAME = "Test Author"
 AUTHOR_EMAIL = "author@example.invalid"
@@ -125,3 +126,10 @@ def repo_factory(tmp_path: Path) -> Iterator[RepoFactory]:
 def repo(repo_factory: RepoFactory) -> GitRepoBuilder:
     """A fresh repository on branch main with one commit (README.md)."""
     return repo_factory("repo")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL server for the whole session, started on first use (see pg.py)."""
+    with running_server() as server:
+        yield server

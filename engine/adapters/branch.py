@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 
 from engine.adapters.git import GitRepository, parse_ls_tree
 from engine.core.changes import TreeEntry
@@ -49,11 +50,12 @@ def tree_without(repo: GitRepository, tree: str, paths: Collection[str]) -> str:
 
 
 def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
-                   message: Callable[[list[str]], str], *,
+                   message: Callable[[list[str]], str], *, at: datetime,
                    onto: str | None = None) -> str | None:
     """Remove the ``paths`` that are still on ``branch`` in one commit; None if none are.
 
-    ``message`` gets the paths actually removed, so its trailers name exactly those. With
+    ``message`` gets the paths actually removed, so its trailers name exactly those. The
+    commit is dated ``at`` (the run's time), so the story in git follows the run's clock. With
     ``onto`` (a new branch name) the commit goes there instead, for a removal pull request;
     None too when that branch exists already (the pull request was opened before)."""
     ref = f"refs/heads/{branch}"
@@ -68,7 +70,9 @@ def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
         if not present:
             return None
         tree = tree_without(repo, f"{tip}^{{tree}}", present)
-        commit = repo.commit_tree(tree, [tip], message(present))
+        stamp = at.isoformat()
+        commit = repo.commit_tree(tree, [tip], message(present),
+                                  env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
         target, old = (ref, tip) if onto is None else (f"refs/heads/{onto}", None)
         if repo.update_ref(target, commit, old, message="gitjit: remove grants"):
             return commit

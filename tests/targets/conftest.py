@@ -7,15 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.targets.pg import Conn, PgServer, running_server
+from tests.targets.pg import Conn, PgServer
 
 _suffixes = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    with running_server() as server:
-        yield server
 
 
 @pytest.fixture
