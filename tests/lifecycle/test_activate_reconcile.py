@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.commands.verdict import judge
+from engine.core.decision import Kind, Outcome
 from engine.core.ledger import Event
 from engine.core.trailers import parse
 from tests.gitrepo import GitRepoBuilder
@@ -161,3 +163,24 @@ def test_dry_run_changes_nothing(world: World, capsys: pytest.CaptureFixture[str
     assert world.cli("activate", "--dry-run", now=T0) == 0
     assert world.records() == [] and world.granted() == {}
     assert "dry run: activate: 1 activated" in capsys.readouterr().out
+
+
+def test_removal_by_pull_request_is_housekeeping_and_approved(repo: GitRepoBuilder,
+                                                              tmp_path: Path) -> None:
+    world = World(repo, tmp_path, removal="pull-request")
+    number, path = world.request("bob", T0)
+    world.approve(number, "dave", T0)
+    world.merge(number, "dave", T0)
+    world.cli("activate", now=T0)
+
+    assert world.cli("reconcile", now=T0 + hours(3)) == 0
+    assert world.repo.tree("main").exists(path)  # main is untouched: a pull request instead
+    [removal] = [pr for pr in world.forge.pull_requests() if pr.author == "gitjit"]
+    verdict = judge(world.repo, world.repo.resolve("main"), removal.head_sha, removal.author,
+                    [], world.forge.pushers(removal.number), T0 + hours(3))
+    assert (verdict.decision.kind, verdict.decision.outcome) == (Kind.HOUSEKEEPING,
+                                                                 Outcome.APPROVED)
+    assert world.cli("reconcile", now=T0 + hours(4)) == 0  # no second pull request
+    assert len([pr for pr in world.forge.pull_requests() if pr.author == "gitjit"]) == 1
+    world.merge(removal.number, "gitjit", T0 + hours(4))
+    assert not world.repo.tree("main").exists(path)
