@@ -78,3 +78,28 @@ def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
             return commit
         time.sleep(min(0.01 * (attempt + 1), 0.2))
     raise GitError(f"could not commit to {branch!r} in {repo.root}: the branch kept moving")
+
+
+def tree_with(repo: GitRepository, tree: str | None, path: str, blob: str) -> str:
+    """``tree`` (None: an empty tree) with a regular file ``blob`` at ``path``."""
+    first, _, rest = path.partition("/")
+    entries = [e for e in (_ls(repo, tree) if tree else []) if e.path != first]
+    if not rest:
+        entries.append(TreeEntry(first, "100644", blob))
+    else:
+        old = next((e.blob for e in (_ls(repo, tree) if tree else [])
+                    if e.path == first and e.mode == TREE_MODE), None)
+        entries.append(TreeEntry(first, TREE_MODE, tree_with(repo, old, rest, blob)))
+    return _mktree(repo, entries)
+
+
+def commit_file(repo: GitRepository, base: str, branch: str, path: str, content: bytes,
+                message: str) -> str:
+    """Create ``branch`` at a new commit on ``base`` that adds ``path``; GitError if the
+    branch exists already (a request is never written over another)."""
+    blob = repo.git("hash-object", "-w", "--stdin", stdin=content).decode("ascii").strip()
+    tree = tree_with(repo, f"{base}^{{tree}}", path, blob)
+    commit = repo.commit_tree(tree, [base], message)
+    if not repo.update_ref(f"refs/heads/{branch}", commit, None, message="gitjit request"):
+        raise GitError(f"branch {branch!r} exists already in {repo.root}; choose another")
+    return commit

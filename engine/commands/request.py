@@ -1,0 +1,116 @@
+"""gitjit request: write a grant at its canonical path on a new branch and open the request."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from engine.adapters.branch import commit_file
+from engine.adapters.git import GitRepository
+from engine.adapters.localforge import LocalForge
+from engine.commands.repository import read_config
+from engine.commands.verdict import judge
+from engine.core.decision import Outcome
+from engine.core.grants import canonical_path
+from engine.core.models import Login
+from engine.core.report import PullRequestReport
+from engine.core.schema import API_VERSION
+from engine.core.values import format_duration
+from engine.errors import ConfigurationError, UsageError
+from engine.reporters import text
+from engine.reporters.markdown import render
+
+FORGES = ("none", "local")
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    repo: Path
+    policy: str
+    requester: Login
+    duration: str | None
+    justification: str
+    ticket: str | None
+    start: datetime | None
+    extends: str | None
+    break_glass: bool
+    base: str
+    forge: str
+    now: datetime
+    format: str
+
+
+def grant_document(options: RequestOptions, duration: str) -> bytes:
+    fields: dict[str, str] = {"apiVersion": API_VERSION, "kind": "Grant",
+                              "policy": options.policy, "requester": options.requester,
+                              "duration": duration, "justification": options.justification}
+    if options.ticket:
+        fields["ticket"] = options.ticket
+    if options.start:
+        fields["start"] = options.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if options.extends:
+        fields["extends"] = options.extends
+    if options.break_glass:
+        fields["break_glass"] = "true"
+    return yaml.safe_dump(fields, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+def run(options: RequestOptions) -> int:
+    repo = GitRepository(options.repo)
+    base = repo.resolve(f"refs/heads/{options.base}")
+    config = read_config(repo.tree(base)).result.config
+    if config is None:
+        raise ConfigurationError(f"the configuration on {options.base} has errors; run "
+                                 "'gitjit check' there first")
+    policy = config.policies.get(options.policy)  # type: ignore[call-overload]
+    if policy is None:
+        raise UsageError(f"unknown policy {options.policy!r}; known policies: "
+                         f"{', '.join(sorted(config.policies))} (see 'gitjit explain')")
+    duration = options.duration or format_duration(policy.duration.default)
+    path = canonical_path(options.policy, options.requester, options.now)
+    branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
+    head = commit_file(repo, base, branch, path, grant_document(options, duration),
+                       f"Request {options.policy} for {duration}\n\n{options.justification}\n")
+    # Say now what the request will need, before anyone is asked to review it.
+    verdict = judge(repo, base, head, options.requester, [], frozenset({options.requester}),
+                    options.now)
+    decision = verdict.decision
+    if decision.outcome is Outcome.DENIED:
+        repo.git("update-ref", "-d", f"refs/heads/{branch}", head)
+        print(text.pull_request(PullRequestReport(decision, options.requester, base, head)),
+              end="")
+        print("request not opened: fix the reasons above and run 'gitjit request' again")
+        return 1
+    number = None
+    if options.forge == "local":
+        assert decision.grant is not None
+        body = render("request.md.j2", grant=decision.grant, decision=decision)
+        pr = LocalForge(repo).open_pull_request(
+            author=options.requester, head_ref=branch, base=options.base,
+            title=f"Request {options.policy} for {duration}", body=body)
+        number = pr.number
+    _report(options, branch, path, number, decision.outcome.value,
+            [f"step {m.step} ({m.approvers}): {m.needed} more; may approve: "
+             f"{', '.join(m.eligible) or 'nobody left'}" for m in decision.missing])
+    return 0
+
+
+def _report(options: RequestOptions, branch: str, path: str, number: int | None, verdict: str,
+            missing: list[str]) -> None:
+    if options.format == "json":
+        print(json.dumps({"branch": branch, "path": path, "pull_request": number,
+                          "verdict": verdict, "missing": missing}, indent=2))
+        return
+    print(f"wrote {path} on branch {branch}")
+    if number is not None:
+        print(f"opened pull request #{number}: {verdict}")
+    else:
+        print(f"verdict so far: {verdict}")
+        print(f"next: git push origin {branch}, then open a pull request from it into "
+              f"{options.base}")
+    for line in missing:
+        print(f"  needs {line}")

@@ -1,0 +1,76 @@
+"""gitjit request: the grant at its canonical path on a new branch, judged before it opens."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.adapters.git import GitRepository
+from engine.adapters.localforge import LocalForge
+from engine.cli import run
+from tests.gitrepo import GitRepoBuilder
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "2026-11-30T09:00:00+00:00"
+
+
+@pytest.fixture
+def access(repo: GitRepoBuilder) -> GitRepoBuilder:
+    shutil.copytree(ROOT / "policies", repo.path / "policies")
+    shutil.copytree(ROOT / "schemas", repo.path / "schemas")
+    repo.commit("access configuration")
+    return repo
+
+
+def test_request_opens_a_pull_request_and_says_what_it_needs(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["request", "prod-db-admin", "--as", "bob", "--duration", "2h",
+                "--ticket", "INC-1234", "--justification",
+                "Replication lag on the orders primary, need pg_stat access",
+                "--forge", "local", "--repo", str(access.path), "--now", NOW])
+    assert code == 0
+    assert capsys.readouterr().out == (
+        "wrote grants/prod-db-admin/bob-20261130T0900Z.yaml on branch "
+        "access/prod-db-admin/bob-20261130T0900Z\n"
+        "opened pull request #1: pending\n"
+        "  needs step 1 (group:dba): 1 more; may approve: dave, erin\n"
+        "  needs step 2 (group:security): 1 more; may approve: sam, sue\n")
+    repo = GitRepository(access.path)
+    pr = LocalForge(repo).pull_request(1)
+    assert (pr.author, pr.head_ref, pr.base) == ("bob", "access/prod-db-admin/bob-20261130T0900Z",
+                                                 "main")
+    content = repo.tree(pr.head_sha).read("grants/prod-db-admin/bob-20261130T0900Z.yaml")
+    assert b"requester: bob\n" in content and b"ticket: INC-1234\n" in content
+    assert repo.changes(repo.resolve("main"), pr.head_sha)[0].status == "A"
+
+
+def test_a_request_that_would_be_denied_is_not_opened(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["request", "prod-db-admin", "--as", "bob", "--duration", "9h",
+                "--justification", "too long a request for this policy",
+                "--forge", "local", "--repo", str(access.path), "--now", NOW])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "grant.duration-exceeds-max" in out and "request not opened" in out
+    assert "access/" not in access.git("branch", "--list", "access/*")
+
+
+def test_without_a_forge_the_branch_is_prepared(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["request", "prod-db-admin", "--as", "alice", "--ticket", "CHG-7",
+                "--justification", "Planned index rebuild on the orders table",
+                "--repo", str(access.path), "--now", NOW])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out
+    assert "duration: 1h" in access.git("show", "access/prod-db-admin/alice-20261130T0900Z:"
+                                        "grants/prod-db-admin/alice-20261130T0900Z.yaml")
+
+
+def test_unknown_policy_is_a_usage_error(access: GitRepoBuilder,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["request", "nope", "--as", "bob", "--justification", "x" * 30,
+                "--repo", str(access.path), "--now", NOW]) == 2
+    assert "unknown policy 'nope'" in capsys.readouterr().err
