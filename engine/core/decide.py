@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -102,6 +102,14 @@ def decide_control_plane(base: ConfigResult, head: ConfigResult) -> Decision:
 
 
 def decide_request(pr: PullRequest, config: Config, schemas: SchemaSet,
+                   now: datetime) -> Decision:
+    decision = _judge_request(pr, config, schemas, now)
+    policy = config.policies.get(decision.grant.policy) if decision.grant else None
+    # Whoever the policy notifies is told of the request whatever its verdict.
+    return replace(decision, notify=policy.notify) if policy else decision
+
+
+def _judge_request(pr: PullRequest, config: Config, schemas: SchemaSet,
                    now: datetime) -> Decision:
     file = pr.added[0]
     loaded = load_grant(file.path, file.raw, schemas, config.settings.max_grant_bytes)

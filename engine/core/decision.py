@@ -106,6 +106,8 @@ class Decision:
     auto_approved: bool = False
     review_by: datetime | None = None
     """Break-glass only: when the after-the-fact review is due (from `now`)."""
+    notify: tuple[str, ...] = ()
+    """Requests only: the notification channels the policy names."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:

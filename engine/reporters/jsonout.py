@@ -57,6 +57,7 @@ def pull_request(report: PullRequestReport) -> str:
         "break_glass": decision.break_glass,
         "auto_approved": decision.auto_approved,
         "review_by": _time(decision.review_by),
+        "notify": list(decision.notify),
         "findings": [finding(f) for f in decision.findings],
         "missing": [{"policy": m.policy, "step": m.step, "needed": m.needed, "count": m.count,
                      "approvers": m.approvers, "eligible": list(m.eligible)}

@@ -45,7 +45,8 @@ def test_pull_request_shape() -> None:
     assert_shape(result, {
         "version": int, "decision": str, "kind": str, "author": str, "base": str, "head": str,
         "grant": dict, "deleted": list, "break_glass": bool, "auto_approved": bool,
-        "review_by": type(None), "findings": list, "missing": list, "counted": list})
+        "review_by": type(None), "notify": list, "findings": list, "missing": list,
+        "counted": list})
     assert (result["decision"], result["kind"]) == ("pending", "request")
     assert (result["base"], result["head"]) == (samples.BASE, samples.HEAD)
     assert_shape(result["grant"], GRANT)
