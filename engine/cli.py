@@ -20,7 +20,17 @@ import click
 
 from engine import __version__
 from engine.adapters import clock
-from engine.commands import audit, check, check_pr, explain, lifecycle_run, policy_test, status
+from engine.commands import (
+    audit,
+    check,
+    check_pr,
+    explain,
+    lifecycle_run,
+    policy_test,
+    request,
+    simulate,
+    status,
+)
 from engine.commands.local import group as local_group
 from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
@@ -297,6 +307,79 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
     if ctx.get_parameter_source("branch") is click.core.ParameterSource.DEFAULT:
         branch = parent.get("branch", branch)
     return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
+
+
+@cli.command("simulate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the simulated repository here (a new or empty folder); default: a "
+                   "temporary folder, deleted afterwards.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def simulate_command(scenario: Path, workdir: Path | None, fmt: str) -> int:
+    """Run SCENARIO, a timeline of requests, reviews, merges and lifecycle runs, end to end.
+
+    The access repository's policies/ and schemas/ are copied into a new repository with a
+    local forge; every policy's target is the recording target, so nothing real is touched.
+    Each step prints one timeline line and whether its expectations hold (docs/simulate.md).
+
+    \b
+    Exit codes: 0 every expectation holds, 1 one failed, 2 the scenario
+    file is invalid (findings with file and line) or a step cannot run.
+    """
+    return simulate.run(simulate.SimulateOptions(scenario, workdir, fmt))
+
+
+@cli.command("demo")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's repository here (a new or empty folder) to look around.")
+def demo_command(workdir: Path | None) -> int:
+    """Show gitjit at work: a request, approvals, merges, activation and revocation.
+
+    Runs a bundled scenario against the example configuration in a temporary repository,
+    with a local forge and a recording target: no account, network or database needed.
+    """
+    return simulate.run_demo(simulate.DemoOptions(workdir))
+
+
+@cli.command("request")
+@click.argument("policy")
+@click.option("--as", "requester", required=True, type=LoginType(),
+              help="Your forge login: the pull request's author must be the requester.")
+@click.option("--duration", help="How long, e.g. 30m, 2h, 1h30m (default: the policy's).")
+@click.option("--justification", required=True, help="Why you need the access.")
+@click.option("--ticket", help="The incident or change reference, if the policy asks.")
+@click.option("--start", type=Timestamp(), help="Start later than the merge (RFC 3339).")
+@click.option("--extends", help="The id of your live grant this one extends.")
+@click.option("--break-glass", is_flag=True, help="Emergency access, if the policy allows it.")
+@click.option("--base", default="main", show_default=True, help="The default branch.")
+@click.option("--forge", type=click.Choice(request.FORGES), default="none", show_default=True,
+              help="'local' opens the pull request in the local forge; 'none' prepares the "
+                   "branch and says what to do next.")
+@REPO
+@NOW
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def request_command(policy: str, requester: Login, duration: str | None, justification: str,
+                    ticket: str | None, start: datetime | None, extends: str | None,
+                    break_glass: bool, base: str, forge: str, repo: Path,
+                    now: datetime | None, fmt: str) -> int:
+    """Request access: write the grant on a new branch and open the pull request.
+
+    The grant goes to its canonical path, grants/POLICY/LOGIN-STAMP.yaml, committed on the
+    branch access/POLICY/LOGIN-STAMP on top of BASE (your checkout is not touched). gitjit
+    judges it at once: a request that would be denied is not opened; otherwise it says
+    which approvals it needs and who may give them.
+
+    \b
+    Example:
+      gitjit request prod-db-admin --as bob --duration 2h --ticket INC-1234 \\
+        --justification "Replication lag on the orders primary" --forge local
+    """
+    options = request.RequestOptions(repo, policy, requester, duration, justification, ticket,
+                                     start, extends, break_glass, base, forge,
+                                     now or clock.now(), fmt)
+    return request.run(options)
 
 
 def _split_repo(path: Path) -> tuple[Path, str | None]:

@@ -44,14 +44,20 @@ def _parse(raw: bytes, where: str) -> dict[str, Any]:
     return value
 
 
-def _packaged_dir() -> Traversable:
-    packaged = resources.files(engine).joinpath("schemas")
+def packaged_folder(inside: str, checkout: str) -> Traversable:
+    """A folder that ships inside the installed package at ``engine/<inside>``.
+
+    A source checkout or an editable install has no such folder: hatch's force-include copies
+    the top-level folder (``checkout``, e.g. schemas/) into the package only when it builds a
+    wheel, so read the folder beside the package instead."""
+    packaged = resources.files(engine).joinpath(inside)
     if packaged.is_dir():
         return packaged
-    # A source checkout or an editable install: hatch's force-include copies the top-level
-    # schemas/ into engine/schemas only when it builds a wheel, so read the folder beside
-    # the package instead.
-    return Path(engine.__file__).resolve().parent.parent / "schemas"
+    return Path(engine.__file__).resolve().parent.parent / checkout
+
+
+def _packaged_dir() -> Traversable:
+    return packaged_folder("schemas", "schemas")
 
 
 def _checked(schemas: dict[str, dict[str, Any]], origin: str) -> SchemaSet:
@@ -80,6 +86,22 @@ def packaged_schemas() -> SchemaSet:
             ) from exc
         schemas[kind] = _parse(raw, where)
     return _checked(schemas, f"packaged schema {folder}/")
+
+
+def packaged_schema(kind: str) -> SchemaSet:
+    """The packaged schema of one kind that repositories do not carry (e.g. Scenario)."""
+    folder = _packaged_dir()
+    where = f"{folder}/{_file_name(kind)}"
+    try:
+        raw = folder.joinpath(_file_name(kind)).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"the packaged schema {where} is missing; reinstall gitjit") \
+            from exc
+    schemas = {kind: _parse(raw, where)}
+    problems = check_schemas(schemas, (kind,))
+    if problems:
+        raise ConfigurationError(f"the packaged schema {where}: {problems[0].message}")
+    return schemas
 
 
 def load_schemas(tree: Tree) -> SchemaSet:

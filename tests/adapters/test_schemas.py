@@ -106,8 +106,9 @@ def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
     source.mkdir()
     shutil.copy(PROJECT / "pyproject.toml", source)
     shutil.copytree(PROJECT / "engine", source / "engine",
-                    ignore=shutil.ignore_patterns("__pycache__", "schemas"))
+                    ignore=shutil.ignore_patterns("__pycache__", "schemas", "examples"))
     shutil.copytree(PROJECT / "schemas", source / "schemas")
+    shutil.copytree(PROJECT / "policies", source / "policies")
     readme = PROJECT / "README.md"
     (source / "README.md").write_bytes(readme.read_bytes() if readme.exists() else b"gitjit\n")
     out = tmp_path / "wheel"
@@ -124,7 +125,8 @@ def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
         }
     assert shipped == {
         f"engine/schemas/{kind.lower()}.schema.json": SHIPPED[kind] for kind in KINDS
-    }
+    } | {"engine/schemas/scenario.schema.json":
+         json.loads((PROJECT / "schemas" / "scenario.schema.json").read_text("utf-8"))}
 
     # Installed from the wheel, the engine reads its packaged copy through importlib.resources.
     site = tmp_path / "site"
