@@ -53,3 +53,10 @@ def test_readme_example_output_is_what_gitjit_prints(
     code = run([*args, "--repo", str(repo.path)])
     assert capsys.readouterr().out == expected
     assert code == 4
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    quick_start = re.search(r"```sh\n(.*?)\n(.*?)\n```", README.read_text(encoding="utf-8"), re.S)
+    assert quick_start, "README lost its two quick-start commands"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == quick_start[2]
