@@ -24,6 +24,7 @@ from engine.commands import (
     audit,
     check,
     check_pr,
+    codeowners,
     explain,
     lifecycle_run,
     policy_test,
@@ -380,6 +381,19 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
                                      start, extends, break_glass, base, forge,
                                      now or clock.now(), fmt)
     return request.run(options)
+
+
+@cli.command("codeowners")
+@REPO
+@click.option("--write", is_flag=True, help="Write .github/CODEOWNERS instead of printing it.")
+def codeowners_command(repo: Path, write: bool) -> int:
+    """Generate .github/CODEOWNERS from the policies.
+
+    grants/POLICY/ is owned by the policy's approvers (every step), everything else by the
+    policy admins named in policies/settings.yaml (admins: [@org/team]). 'gitjit check'
+    warns when the file drifts from the policies.
+    """
+    return codeowners.run(codeowners.CodeownersOptions(repo, write))
 
 
 def _split_repo(path: Path) -> tuple[Path, str | None]:

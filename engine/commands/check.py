@@ -7,8 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.adapters.worktree import WorkTree
+from engine.commands.codeowners import drift
 from engine.commands.repository import read_config
+from engine.core import codeowners
 from engine.core.check import check_grants
+from engine.core.findings import Finding
 from engine.core.grants import GRANTS_DIR
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
@@ -31,8 +34,14 @@ def run(options: CheckOptions) -> int:
     entries = tree.entries(GRANTS_DIR)
     contents = tree.read_many([e.path for e in entries if e.mode == "100644"])
     grants = check_grants(entries, contents, loaded.result, loaded.schemas)
+    extra: list[Finding] = []
+    config = loaded.result.config
+    if config is not None and (config.settings.admins
+                               or (options.repo / codeowners.PATH).is_file()):
+        owners = drift(options.repo, codeowners.render(config))
+        extra += [owners] if owners else []
     findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,
-                             *grants.findings]))
+                             *grants.findings, *extra]))
     report = CheckReport(findings, policies=len(loaded.result.config.policies)
                          if loaded.result.config else 0,
                          grants=grants.count, files=loaded.files + len(entries))

@@ -62,6 +62,7 @@ CODES: dict[str, CodeInfo] = {
     "config.default-exceeds-max": _c("default duration exceeds the maximum", "Make duration.default at most duration.max."),
     "config.auto-approve-not-requester": _c("auto-approve names someone who may not request", "Auto-approve only narrows: list only eligible requesters, or add them to requesters."),
     "config.auto-approve-exceeds-max": _c("auto-approve maximum exceeds the policy maximum", "Make auto_approve.max_duration at most duration.max."),
+    "config.codeowners-drift": _c("CODEOWNERS differs from the policies", "Run 'gitjit codeowners --write' and commit .github/CODEOWNERS."),
     # --- grants (grants/) -----------------------------------------------------------------
     "grant.not-regular-file": _c("not a regular file", "Only regular files may live under grants/: replace the symlink, submodule or executable file with a plain YAML file."),
     "grant.path": _c("not a canonical grant path", "Name the file grants/<policy>/<requester>-<YYYYMMDDTHHMMZ>.yaml."),

@@ -194,6 +194,7 @@ def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
         channels={k: dict(v) for k, v in data.get("notify", {}).items()},
         connections={k: dict(v) for k, v in data.get("connections", {}).items()},
         removal=RemovalMode(data.get("removal", RemovalMode.PUSH.value)),
+        admins=tuple(data.get("admins", [])),
         max_grant_bytes=int(limits.get("grant_bytes", 64 * 1024)),
         max_config_bytes=int(limits.get("config_bytes", 512 * 1024)),
         path=doc.path,

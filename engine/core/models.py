@@ -126,6 +126,8 @@ class Settings:
     connections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Target connections by name; secrets are named by environment variable only."""
     removal: RemovalMode = RemovalMode.PUSH
+    admins: tuple[str, ...] = ()
+    """The policy admins as GitHub owners ('@org/team', '@login'): owners of the control plane."""
     max_grant_bytes: int = 64 * 1024
     max_config_bytes: int = 512 * 1024
     path: str = "policies/settings.yaml"
