@@ -26,6 +26,7 @@ from engine.commands import (
     check_pr,
     codeowners,
     explain,
+    forges,
     lifecycle_run,
     policy_test,
     request,
@@ -117,10 +118,15 @@ def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
 
 @cli.command("check-pr")
 @REPO
-@click.option("--base", required=True, help="The base branch (its tip judges the request).")
-@click.option("--head", required=True, help="The pull request's head commit or branch.")
-@click.option("--author", required=True, type=LoginType(),
+@click.option("--base", help="The base branch (its tip judges the request).")
+@click.option("--head", help="The pull request's head commit or branch.")
+@click.option("--author", type=LoginType(),
               help="The pull request's author, as the forge reports it.")
+@click.option("--forge", type=click.Choice(["none", "github"]), default="none",
+              show_default=True,
+              help="'github': read pull request --pr from GitHub (GITHUB_REPOSITORY, "
+                   "GITHUB_TOKEN), judge it, and post the verdict check and plan comment.")
+@click.option("--pr", type=click.IntRange(min=1), help="The pull request number (--forge github).")
 @click.option("--reviews", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="GitHub's 'list reviews for a pull request' JSON (all pages).")
 @click.option("--pushers", callback=_logins, default="", metavar="LOGIN,...",
@@ -128,13 +134,19 @@ def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
 @NOW
 @click.option("--format", "fmt", type=click.Choice(sorted(PR_FORMATS)), default="text",
               show_default=True, help="Output format; 'markdown' is the pull-request comment.")
-def check_pr_command(repo: Path, base: str, head: str, author: Login, reviews: Path | None,
+def check_pr_command(repo: Path, base: str | None, head: str | None, author: Login | None,
+                     forge: str, pr: int | None, reviews: Path | None,
                      pushers: frozenset[Login], now: datetime | None, fmt: str) -> int:
-    """The verdict on a pull request, offline.
+    """The verdict on a pull request, offline or on GitHub.
 
     Classifies the change from the merge base of BASE and HEAD to HEAD (request,
     relinquish, housekeeping, revoke, modify, control plane, mixed), reads grant files at
     HEAD as data only, and judges them with the configuration at the tip of BASE.
+
+    With --forge github --pr N, base, head, author, reviews and pushers come from GitHub;
+    the head must have been fetched (as data, never checked out), and the verdict is posted
+    as the check gitjit/verdict (a check run with a GitHub App token, GITJIT_TOKEN_KIND=app;
+    a commit status otherwise) and as the plan comment, updated in place.
 
     \b
     Exit codes: 0 approved, 1 denied, 4 pending (approvals missing or
@@ -144,9 +156,10 @@ def check_pr_command(repo: Path, base: str, head: str, author: Login, reviews: P
     Example:
       gh api repos/acme/access/pulls/42/reviews --paginate > reviews.json
       gitjit check-pr --base main --head pr-42 --author bob --reviews reviews.json
+      gitjit check-pr --forge github --pr 42 --format github
     """
     options = check_pr.CheckPullRequestOptions(repo, base, head, author, reviews, pushers,
-                                               now or clock.now(), fmt)
+                                               now or clock.now(), fmt, forge, pr)
     return check_pr.run(options)
 
 
@@ -179,6 +192,11 @@ LIFECYCLE_OPTIONS = [
     click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                  show_default=True),
+    click.option("--forge", type=click.Choice(forges.FORGES), default="local",
+                 show_default=True,
+                 help="Where pull requests live: the local forge, or GitHub (from the "
+                      "workflow's GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL; writes "
+                      "are pushed to origin)."),
 ]
 
 
@@ -191,7 +209,7 @@ def _lifecycle_options(command: Any) -> Any:
 @cli.command("activate")
 @_lifecycle_options
 def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
-                     fmt: str) -> int:
+                     fmt: str, forge: str) -> int:
     """Verify and apply the grants newly merged into the default branch.
 
     Each grant on BRANCH without a verdict in the ledger is re-verified from the forge's
@@ -203,14 +221,15 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
     \b
     Exit codes: 0 done, 1 some grant failed (the others went ahead), 2 usage error.
     """
-    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt)
+    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
+                                             forge)
     return lifecycle_run.run_activate(options)
 
 
 @cli.command("reconcile")
 @_lifecycle_options
 def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
-                      fmt: str) -> int:
+                      fmt: str, forge: str) -> int:
     """Make every target match the grants that are live now, then remove expired files.
 
     Applies every verified, active grant (idempotently); revokes grants whose time is up or
@@ -222,7 +241,8 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     \b
     Exit codes: 0 done, 1 something failed (see the report), 2 usage error.
     """
-    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt)
+    options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
+                                             forge)
     return lifecycle_run.run_reconcile(options)
 
 

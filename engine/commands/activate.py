@@ -182,7 +182,8 @@ def _remove_refused(life: Lifecycle, paths: list[str], report: Report) -> None:
                 + "\n".join(lines) + "\n")
 
     try:
-        commit = commit_removal(life.repo, life.branch, paths, message, at=report.now)
+        commit = life.write(life.branch, lambda: commit_removal(
+            life.repo, life.branch, paths, message, at=report.now))
     except GitjitError as exc:
         report.add(", ".join(grant_id(p) for p in paths), "remove", str(exc), failed=True)
         return

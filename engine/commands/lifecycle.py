@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from engine import __version__
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
+from engine.adapters.remote import Remote
 from engine.commands.repository import LoadedConfig, read_config
 from engine.core.grants import GRANTS_DIR, grant_id
 from engine.core.ledger import Event, Record
@@ -20,6 +22,7 @@ from engine.targets.base import TargetPlugin
 from engine.targets.registry import create_target
 
 ENGINE_VERSION = __version__
+T = TypeVar("T")
 END_EVENTS = frozenset({Event.EXPIRED, Event.RELINQUISHED, Event.REVOKED})
 
 
@@ -32,9 +35,17 @@ class Lifecycle:
     ledger: Ledger
     branch: str = "main"
     target_factory: Callable[[Mapping[str, str]], TargetPlugin] = create_target
+    remote: Remote | None = None
+    """Set in GitHub mode: branches are fetched first and every write is pushed by lease."""
 
     def tip(self) -> str:
+        if self.remote is not None:
+            self.remote.fetch(self.branch)
         return self.repo.resolve(f"refs/heads/{self.branch}")
+
+    def write(self, branch: str, write: Callable[[], T]) -> T:
+        """Run a write to ``branch``; in GitHub mode, publish it (and redo it on a race)."""
+        return write() if self.remote is None else self.remote.publish(branch, write)
 
     def config(self, tip: str) -> tuple[LoadedConfig, Config]:
         """The configuration at ``tip``: connections and policies for the targets."""

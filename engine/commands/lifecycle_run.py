@@ -9,7 +9,9 @@ from pathlib import Path
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge
+from engine.adapters.remote import PublishedLedger, Remote
 from engine.commands.activate import activate
+from engine.commands.forges import github_from_env
 from engine.commands.lifecycle import Lifecycle
 from engine.commands.reconcile import reconcile
 
@@ -21,11 +23,16 @@ class LifecycleOptions:
     now: datetime
     dry_run: bool
     format: str
+    forge: str = "local"
 
 
 def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
     repo = GitRepository(options.repo)
-    # The GitHub forge plugs in here later; offline, the local forge keeps pull requests.
+    if options.forge == "github":
+        # A workflow's clone: read what was fetched, publish every write by lease.
+        remote = Remote(repo)
+        return Lifecycle(repo, github_from_env(), PublishedLedger(repo, remote),
+                         options.branch, remote=remote)
     return Lifecycle(repo, LocalForge(repo), Ledger(repo), options.branch)
 
 

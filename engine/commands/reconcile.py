@@ -215,8 +215,8 @@ def _remove_expired(life: Lifecycle, config: Config, report: Report,
         digest = hashlib.sha256("\n".join(sorted(expired)).encode()).hexdigest()[:12]
         onto = f"gitjit/remove-expired-{digest}"
     try:
-        commit = commit_removal(life.repo, life.branch, paths, message, at=report.now,
-                                onto=onto)
+        commit = life.write(onto or life.branch, lambda: commit_removal(
+            life.repo, life.branch, paths, message, at=report.now, onto=onto))
         if commit is None:
             return
         if onto is not None:

@@ -1,0 +1,193 @@
+"""The GitHub forge, through PyGithub: what GitHub records about pull requests, reviews and
+pushes, and where gitjit writes its verdict and plan comment.
+
+Every reply is data; nothing here reads the pull request's files. Transient failures (5xx,
+rate limits) are retried with backoff, honouring Retry-After and the rate-limit reset, within
+a deadline; beyond it the call fails with a sentence that says what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import github
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.PullRequest import PullRequest as GhPullRequest
+
+from engine.core.decision import Decision, Outcome
+from engine.core.forge import PullRequestInfo, PullRequestState
+from engine.core.models import Login, Review, ReviewState
+from engine.errors import GitjitError
+
+CHECK_NAME = "gitjit/verdict"
+"""The one uniquely named check (or commit status context) the branch ruleset requires."""
+DEFAULT_URL = "https://api.github.com"
+T = TypeVar("T")
+
+
+class ForgeError(GitjitError):
+    """GitHub refused or failed a call; the message says which and what to do."""
+
+
+def _retry(deadline: float, total: int) -> GithubRetry:
+    # 403 with Retry-After or a rate-limit body, 429 and 5xx are retried; waits for a rate
+    # limit reset longer than the deadline fail at once instead of sleeping past it.
+    return GithubRetry(total=total, backoff_factor=0.5, backoff_max=max(1.0, deadline / 4),
+                       max_rate_limit_wait=deadline, secondary_rate_wait=min(60.0, deadline),
+                       status_forcelist=[*range(500, 600), 429])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class GitHubForge:
+    """The Forge port over GitHub's REST API for one repository ('owner/name')."""
+
+    def __init__(self, repository: str, token: str, *, base_url: str = DEFAULT_URL,
+                 deadline: float = 120.0, retries: int = 6, per_page: int = 100,
+                 throttle: bool = True) -> None:
+        self.repository = repository
+        self.client = Github(
+            base_url=base_url, auth=Auth.Token(token), per_page=per_page, timeout=30,
+            retry=_retry(deadline, retries),
+            seconds_between_requests=0.25 if throttle else 0,
+            seconds_between_writes=1.0 if throttle else 0,
+        )
+        self._repo: Any = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except github.RateLimitExceededException as exc:
+            raise ForgeError(f"GitHub rate limit while {what} in {self.repository}; wait for "
+                             "the reset or use a GitHub App token (higher limits)") from exc
+        except GithubException as exc:
+            message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+            raise ForgeError(f"GitHub answered {exc.status} while {what} in "
+                             f"{self.repository}: {message}") from exc
+        except (OSError, requests.RequestException) as exc:  # network, retries exhausted
+            raise ForgeError(f"cannot reach GitHub while {what}: {exc}") from exc
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            self._repo = self._call("reading the repository",
+                                    lambda: self.client.get_repo(self.repository))
+        return self._repo
+
+    def _pull(self, number: int) -> GhPullRequest:
+        pull: GhPullRequest = self._call(f"reading pull request #{number}",
+                                         lambda: self.repo.get_pull(number))
+        return pull
+
+    @staticmethod
+    def _info(pull: GhPullRequest) -> PullRequestInfo:
+        if pull.merged:
+            state = PullRequestState.MERGED
+        else:
+            state = PullRequestState.OPEN if pull.state == "open" else PullRequestState.CLOSED
+        return PullRequestInfo(
+            number=pull.number, author=Login(pull.user.login.lower()), base=pull.base.ref,
+            head_sha=pull.head.sha, head_ref=pull.head.ref, state=state,
+            title=pull.title or "", body=pull.body or "",
+            merge_sha=pull.merge_commit_sha if pull.merged else None,
+            merged_at=_utc(pull.merged_at),
+            merged_by=Login(pull.merged_by.login.lower()) if pull.merged_by else None)
+
+    # -- the Forge port --------------------------------------------------------------------
+
+    def pull_request(self, number: int) -> PullRequestInfo:
+        return self._info(self._pull(number))
+
+    def pull_request_for_commit(self, sha: str) -> PullRequestInfo | None:
+        pulls = self._call(f"finding the pull request of {sha[:12]}",
+                           lambda: list(self.repo.get_commit(sha).get_pulls()))
+        for pull in pulls:
+            if pull.merged and pull.merge_commit_sha == sha:
+                return self._info(pull)
+        return None
+
+    def reviews(self, number: int) -> list[Review]:
+        items = self._call(f"reading the reviews of #{number}",
+                           lambda: list(self._pull(number).get_reviews()))
+        out = []
+        for item in items:
+            user: Any = item.user
+            if user is None:  # a deleted account ("ghost") can approve nothing
+                continue
+            try:
+                state = ReviewState(item.state)
+            except ValueError:
+                continue
+            out.append(Review(reviewer=Login(item.user.login.lower()), state=state,
+                              commit=item.commit_id or "", submitted_at=_utc(item.submitted_at),
+                              is_bot=item.user.type == "Bot", id=item.id))
+        return out
+
+    def pushers(self, number: int) -> frozenset[Login]:
+        pull = self._pull(number)
+        commits = self._call(f"reading the commits of #{number}",
+                             lambda: list(pull.get_commits()))
+        people = {pull.user.login.lower()}
+        for commit in commits:
+            for who in (commit.author, commit.committer):
+                if who is not None and who.login != "web-flow":
+                    people.add(who.login.lower())
+        return frozenset(Login(p) for p in people)
+
+    def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
+                          body: str) -> PullRequestInfo:
+        pull = self._call("opening a pull request", lambda: self.repo.create_pull(
+            title=title, body=body, head=head_ref, base=base))
+        return self._info(pull)
+
+    def comment(self, number: int, key: str, body: str) -> None:
+        marker = f"<!-- gitjit:{key} -->"
+        text = body if marker in body else f"{marker}\n{body}"
+        issue = self._call(f"reading #{number}", lambda: self.repo.get_issue(number))
+        comments = self._call(f"reading the comments of #{number}",
+                              lambda: list(issue.get_comments()))
+        for existing in comments:
+            if marker in (existing.body or ""):
+                self._call("updating the plan comment", partial(existing.edit, text))
+                return
+        self._call("writing the plan comment", lambda: issue.create_comment(text))
+
+    # -- what gitjit writes on GitHub ------------------------------------------------------
+
+    def post_verdict(self, sha: str, decision: Decision, summary: str, *,
+                     as_check_run: bool) -> None:
+        """The verdict under one name: a check run (GitHub App token) or a commit status."""
+        title = f"{decision.outcome.value}: {decision.kind.value}"
+        if as_check_run:
+            conclusion = {Outcome.APPROVED: "success", Outcome.DENIED: "failure",
+                          Outcome.PENDING: "action_required"}[decision.outcome]
+            self._call("posting the check run", lambda: self.repo.create_check_run(
+                name=CHECK_NAME, head_sha=sha, status="completed", conclusion=conclusion,
+                output={"title": title, "summary": summary[:65000]}))
+            return
+        state = {Outcome.APPROVED: "success", Outcome.DENIED: "failure",
+                 Outcome.PENDING: "pending"}[decision.outcome]
+        commit = self._call("reading the head commit", lambda: self.repo.get_commit(sha))
+        self._call("posting the commit status", lambda: commit.create_status(
+            state=state, description=title[:140], context=CHECK_NAME))
+
+    def request_reviews(self, number: int, logins: Iterable[str]) -> None:
+        wanted = sorted(set(logins))
+        if wanted:
+            pull = self._pull(number)
+            self._call(f"requesting reviews on #{number}",
+                       lambda: pull.create_review_request(reviewers=wanted))
+
+    def team_members(self, org: str, team: str) -> frozenset[Login]:
+        members = self._call(f"reading team {org}/{team}", lambda: list(
+            self.client.get_organization(org).get_team_by_slug(team).get_members()))
+        return frozenset(Login(m.login.lower()) for m in members)

@@ -1,0 +1,86 @@
+"""Keeping gitjit's writes in step with the shared repository (GitHub mode).
+
+In a workflow, gitjit works in a fresh clone: it reads the default branch and the ledger as
+fetched, writes with plumbing as it does offline, and publishes each write with a push that
+only succeeds if the remote ref is still what was fetched (``--force-with-lease``). When
+another run got there first, the write is redone on the new tip (the ledger's idempotency
+keys and the removal's "only files still present" make that safe)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from engine.adapters.git import GitRepository
+from engine.adapters.ledger import LEDGER_REF, Ledger
+from engine.core.ledger import Record
+from engine.errors import GitError
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 10
+
+
+class Remote:
+    """One remote of a clone: fetch a branch into the local branch, push it back by lease."""
+
+    def __init__(self, repo: GitRepository, name: str = "origin") -> None:
+        self.repo = repo
+        self.name = name
+
+    def fetch(self, branch: str) -> str | None:
+        """Make the local branch equal the remote one; None when the remote has none."""
+        ref = f"refs/heads/{branch}"
+        result = self.repo.run("fetch", "--quiet", "--no-tags", self.name,
+                               f"+{ref}:refs/remotes/{self.name}/{branch}", ok_codes=(0, 128))
+        if result.returncode != 0:
+            missing = self.repo.run("ls-remote", "--exit-code", self.name, ref,
+                                    ok_codes=(0, 2))
+            if missing.returncode == 2:
+                return None
+            raise GitError(f"git fetch {self.name} {branch} failed in {self.repo.root}: "
+                           f"{result.stderr.decode('utf-8', 'replace').strip()}")
+        tip = self.repo.ref_target(f"refs/remotes/{self.name}/{branch}")
+        if tip is not None:
+            # The local branch follows the remote: gitjit's own writes are pushed at once, so
+            # nothing local is lost (a checked-out branch is left to the user).
+            self.repo.run("update-ref", ref, tip)
+        return tip
+
+    def push(self, branch: str, expected: str | None) -> bool:
+        """Push the local branch if the remote still holds ``expected``; False if it moved."""
+        ref = f"refs/heads/{branch}"
+        lease = f"--force-with-lease={ref}:{expected or ''}"
+        result = self.repo.run("push", "--quiet", "--porcelain", lease, self.name,
+                               f"{ref}:{ref}", ok_codes=(0, 1))
+        if result.returncode == 0:
+            return True
+        output = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8",
+                                                                                "replace")
+        if "stale info" in output or "rejected" in output or "fetch first" in output:
+            return False
+        raise GitError(f"git push {self.name} {branch} failed in {self.repo.root}: "
+                       f"{output.strip()}")
+
+    def publish(self, branch: str, write: Callable[[], T]) -> T:
+        """Fetch the branch, ``write`` to it locally, push by lease; on a race, again."""
+        for _ in range(MAX_ATTEMPTS):
+            before = self.fetch(branch)
+            result = write()
+            if self.repo.ref_target(f"refs/heads/{branch}") == before or \
+                    self.push(branch, before):
+                return result
+        raise GitError(f"could not publish {branch} to {self.name}: other writers kept moving "
+                       "it; run again")
+
+
+class PublishedLedger(Ledger):
+    """The ledger, appended locally and pushed to the shared repository by lease."""
+
+    def __init__(self, repo: GitRepository, remote: Remote) -> None:
+        super().__init__(repo, ref=LEDGER_REF)
+        self.remote = remote
+        self.remote.fetch(LEDGER_REF.removeprefix("refs/heads/"))
+
+    def append(self, draft: Record) -> Record | None:
+        return self.remote.publish(LEDGER_REF.removeprefix("refs/heads/"),
+                                   lambda: super(PublishedLedger, self).append(draft))

@@ -1,0 +1,37 @@
+"""Which forge a command talks to: the local forge, or GitHub from the workflow environment."""
+
+from __future__ import annotations
+
+import os
+
+from engine.adapters.git import GitRepository
+from engine.adapters.github import DEFAULT_URL, GitHubForge
+from engine.adapters.localforge import LocalForge
+from engine.errors import UsageError
+from engine.ports import Forge
+
+FORGES = ("local", "github")
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise UsageError(f"--forge github needs the environment variable {name} (set by GitHub "
+                         "Actions; see docs/installation.md)")
+    return value
+
+
+def github_from_env() -> GitHubForge:
+    """GITHUB_REPOSITORY ('owner/name'), GITHUB_TOKEN, and GITHUB_API_URL if not github.com."""
+    return GitHubForge(_env("GITHUB_REPOSITORY"), _env("GITHUB_TOKEN"),
+                       base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_URL,
+                       throttle=os.environ.get("GITJIT_GITHUB_THROTTLE", "1") != "0")
+
+
+def verdict_as_check_run() -> bool:
+    """A GitHub App token posts a check run; GITHUB_TOKEN mode posts a commit status."""
+    return os.environ.get("GITJIT_TOKEN_KIND", "actions") == "app"
+
+
+def make_forge(name: str, repo: GitRepository) -> Forge:
+    return github_from_env() if name == "github" else LocalForge(repo)
