@@ -375,8 +375,9 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--break-glass", is_flag=True, help="Emergency access, if the policy allows it.")
 @click.option("--base", default="main", show_default=True, help="The default branch.")
 @click.option("--forge", type=click.Choice(request.FORGES), default="none", show_default=True,
-              help="'local' opens the pull request in the local forge; 'none' prepares the "
-                   "branch and says what to do next.")
+              help="'github' pushes the branch and opens the pull request on GitHub "
+                   "(GITHUB_REPOSITORY, GITHUB_TOKEN); 'local' opens it in the local forge; "
+                   "'none' prepares the branch and says what to do next.")
 @REPO
 @NOW
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

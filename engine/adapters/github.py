@@ -152,16 +152,21 @@ class GitHubForge:
     def comment(self, number: int, key: str, body: str) -> None:
         marker = f"<!-- gitjit:{key} -->"
         text = body if marker in body else f"{marker}\n{body}"
-        issue = self._call(f"reading #{number}", lambda: self.repo.get_issue(number))
+        pull = self._pull(number)
         comments = self._call(f"reading the comments of #{number}",
-                              lambda: list(issue.get_comments()))
+                              lambda: list(pull.get_issue_comments()))
         for existing in comments:
             if marker in (existing.body or ""):
                 self._call("updating the plan comment", partial(existing.edit, text))
                 return
-        self._call("writing the plan comment", lambda: issue.create_comment(text))
+        self._call("writing the plan comment", lambda: pull.create_issue_comment(text))
 
     # -- what gitjit writes on GitHub ------------------------------------------------------
+
+    def whoami(self) -> Login:
+        """The login the token acts as (a GitHub App's token acts as '<slug>[bot]')."""
+        user = self._call("reading the token's user", lambda: self.client.get_user().login)
+        return Login(str(user).lower())
 
     def post_verdict(self, sha: str, decision: Decision, summary: str, *,
                      as_check_run: bool) -> None:

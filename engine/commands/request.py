@@ -12,6 +12,7 @@ import yaml
 from engine.adapters.branch import commit_file
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge
+from engine.commands.forges import github_from_env
 from engine.commands.repository import read_config
 from engine.commands.verdict import judge
 from engine.core.decision import Outcome
@@ -21,10 +22,11 @@ from engine.core.report import PullRequestReport
 from engine.core.schema import API_VERSION
 from engine.core.values import format_duration
 from engine.errors import ConfigurationError, UsageError
+from engine.ports import Forge
 from engine.reporters import text
 from engine.reporters.markdown import render
 
-FORGES = ("none", "local")
+FORGES = ("none", "local", "github")
 
 
 @dataclass(frozen=True)
@@ -86,13 +88,24 @@ def run(options: RequestOptions) -> int:
         print("request not opened: fix the reasons above and run 'gitjit request' again")
         return 1
     number = None
-    if options.forge == "local":
+    if options.forge != "none":
         assert decision.grant is not None
         body = render("request.md.j2", grant=decision.grant, decision=decision)
-        pr = LocalForge(repo).open_pull_request(
+        forge: Forge = LocalForge(repo)
+        if options.forge == "github":
+            github = github_from_env()
+            if github.whoami() != options.requester:
+                raise UsageError(f"--as {options.requester} but the token belongs to "
+                                 f"{github.whoami()}: a request is opened by its requester")
+            repo.git("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}")
+            forge = github
+        pr = forge.open_pull_request(
             author=options.requester, head_ref=branch, base=options.base,
             title=f"Request {options.policy} for {duration}", body=body)
         number = pr.number
+        if options.forge == "github":
+            wanted = {login for m in decision.missing for login in m.eligible}
+            github.request_reviews(pr.number, wanted - {options.requester})
     _report(options, branch, path, number, decision.outcome.value,
             [f"step {m.step} ({m.approvers}): {m.needed} more; may approve: "
              f"{', '.join(m.eligible) or 'nobody left'}" for m in decision.missing])
