@@ -25,6 +25,7 @@ from engine.commands import (
     check,
     check_pr,
     codeowners,
+    doctor,
     explain,
     forges,
     lifecycle_run,
@@ -415,6 +416,29 @@ def codeowners_command(repo: Path, write: bool) -> int:
     warns when the file drifts from the policies.
     """
     return codeowners.run(codeowners.CodeownersOptions(repo, write))
+
+
+@cli.command("doctor")
+@click.option("--branch", help="The default branch (default: the repository's).")
+@click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID): the "
+              "required check must come from it.")
+@NOW
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
+                   fmt: str) -> int:
+    """Check a live GitHub repository's settings against what gitjit relies on.
+
+    Reads GITHUB_REPOSITORY, GITHUB_TOKEN (needs administration:read) and GITHUB_API_URL,
+    and reports each requirement as ok or FAIL with its fix: pull requests required, the
+    gitjit/verdict check required and from the gitjit App, stale approvals dismissed, no
+    bypass actors, Actions may not approve pull requests, a read-only default token, the
+    ledger branch protected, and a recent reconcile heartbeat.
+
+    \b
+    Exit codes: 0 all met, 1 something to fix, 2 usage error.
+    """
+    return doctor.run(doctor.DoctorOptions(branch, app_id, now or clock.now(), fmt))
 
 
 def _split_repo(path: Path) -> tuple[Path, str | None]:

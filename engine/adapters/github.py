@@ -18,6 +18,7 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GhPullRequest
 
 from engine.core.decision import Decision, Outcome
+from engine.core.doctor import Snapshot
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login, Review, ReviewState
 from engine.errors import GitjitError
@@ -196,3 +197,37 @@ class GitHubForge:
         members = self._call(f"reading team {org}/{team}", lambda: list(
             self.client.get_organization(org).get_team_by_slug(team).get_members()))
         return frozenset(Login(m.login.lower()) for m in members)
+
+    # -- settings, for gitjit doctor --------------------------------------------------------
+
+    def _get_json(self, path: str, *, missing: Any = None) -> Any:
+        url = f"/repos/{self.repository}{path}"
+        try:
+            _, data = self.client.requester.requestJsonAndCheck("GET", url)
+        except GithubException as exc:
+            if exc.status == 404:  # "Not Found", "Branch not protected" ...
+                return missing
+            raise ForgeError(f"GitHub answered {exc.status} to GET {url}; the token needs "
+                             "administration:read to read protection and rulesets") from exc
+        return data
+
+    def snapshot(self, branch: str | None, app_id: int | None) -> Snapshot:
+        """The repository settings `gitjit doctor` checks, read through the API."""
+        default = branch or str(self.repo.default_branch)
+        rulesets = [self._get_json(f"/rulesets/{r['id']}") or r
+                    for r in self._get_json("/rulesets", missing=[]) or []
+                    if r.get("enforcement") == "active"]
+        statuses = (self._get_json(f"/commits/{default}/status") or {}).get("statuses", [])
+        beats = [_utc(datetime.fromisoformat(str(s["updated_at"]).replace("Z", "+00:00")))
+                 for s in statuses if s.get("context") == "gitjit/heartbeat"
+                 and s.get("state") == "success"]
+        return Snapshot(
+            default_branch=default,
+            protection=self._get_json(f"/branches/{default}/protection"),
+            rules=self._get_json(f"/rules/branches/{default}", missing=[]) or [],
+            rulesets=rulesets,
+            ledger_rules=self._get_json("/rules/branches/gitjit/ledger", missing=[]) or [],
+            ledger_protection=self._get_json("/branches/gitjit/ledger/protection"),
+            workflow=self._get_json("/actions/permissions/workflow", missing={}) or {},
+            heartbeat=max((b for b in beats if b is not None), default=None),
+            app_id=app_id)
