@@ -1,0 +1,5 @@
+"""Fixtures for the emulator's own tests."""
+
+from tests.github.fixtures import github_emulator
+
+__all__ = ["github_emulator"]

@@ -1,0 +1,240 @@
+"""The whole lifecycle on GitHub, through PyGithub against the emulator (issue acceptance).
+
+The requester opens the pull request with `gitjit request`; the verdict is pending and the plan
+comment names the missing approvals; an approval on an older commit does not count; valid
+approvals turn the verdict green; the merge activates after re-verification; reconcile after
+expiry revokes and opens the removal pull request, which is approved as housekeeping and
+merged; and `gitjit audit` on a clone shows it all. Each gitjit run works in its own fresh
+clone, as a workflow would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import github
+import pytest
+
+from engine.cli import run
+from tests.github.emulator import GitHubEmulator, Protection, RequiredCheck, User
+from tests.github.fixtures import github_emulator
+
+__all__ = ["github_emulator"]
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = "acme/access"
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+POLICY = """\
+apiVersion: gitjit/v1
+kind: Policy
+id: orders-admin
+description: Admin on the orders database
+target: {provider: recording, connection: rec, role: orders_admin}
+requesters: [group:sre]
+approvals:
+  - {from: [group:dba], count: 1}
+  - {from: [group:security], count: 1}
+duration: {default: 1h, max: 4h}
+justification: {min_length: 20}
+"""
+GROUPS = """\
+apiVersion: gitjit/v1
+kind: Groups
+groups:
+  sre: [bob]
+  dba: [dave]
+  security: [sam]
+"""
+SETTINGS = """\
+apiVersion: gitjit/v1
+kind: Settings
+connections:
+  rec: {{provider: recording, path: "{path}"}}
+removal: pull-request
+"""
+
+
+class World:
+    def __init__(self, gh: GitHubEmulator, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.gh, self.tmp, self.monkeypatch = gh, tmp, monkeypatch
+        self.now = T0
+        gh.clock = lambda: self.now
+        self.bob = gh.create_user("bob", emails=["bob@example.com"])
+        self.dave = gh.create_user("dave")
+        self.sam = gh.create_user("sam")
+        self.admin = gh.create_user("root")
+        self.app = gh.create_app("gitjit", owner="acme")
+        self.recording = tmp / "recording.json"
+        files = {str(p.relative_to(ROOT)): p.read_text() for p in (ROOT / "schemas").glob("*")}
+        files |= {"policies/orders-admin.yaml": POLICY, "policies/groups.yaml": GROUPS,
+                  "policies/settings.yaml": SETTINGS.format(path=self.recording)}
+        gh.create_repo(REPO, initial_files=files, permissions={"root": "admin"})
+        app_id = self.app.app.id if self.app.app else None
+        gh.protect_branch(REPO, "main", Protection(
+            required_checks=(RequiredCheck("gitjit/verdict", app_id),),
+            required_approving_review_count=None))
+        self.clones = 0
+
+    def clone(self) -> Path:
+        """A fresh clone of the repository, as a workflow's checkout."""
+        self.clones += 1
+        path = self.tmp / f"clone{self.clones}"
+        subprocess.run(["git", "clone", "--quiet", "--no-local",
+                        str(self.gh.repo(REPO).bare.path), str(path)],
+                       check=True, capture_output=True)
+        return path
+
+    def as_(self, user: User, kind: str = "actions") -> None:
+        self.monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        self.monkeypatch.setenv("GITHUB_API_URL", self.gh.url)
+        self.monkeypatch.setenv("GITHUB_TOKEN", user.token)
+        self.monkeypatch.setenv("GITJIT_TOKEN_KIND", kind)
+        self.monkeypatch.setenv("GITJIT_GITHUB_THROTTLE", "0")
+
+    def api(self, user: User) -> github.Repository.Repository:
+        return github.Github(base_url=self.gh.url, auth=github.Auth.Token(user.token),
+                             seconds_between_requests=0, seconds_between_writes=0,
+                             retry=None).get_repo(REPO)
+
+    def evaluate(self, number: int) -> tuple[int, str]:
+        """The evaluate workflow: the default branch checked out, the head fetched as data."""
+        clone = self.clone()
+        subprocess.run(["git", "fetch", "--quiet", "origin",
+                        f"+refs/pull/{number}/head:refs/remotes/pull/{number}/head"],
+                       cwd=clone, check=True, capture_output=True)
+        self.as_(self.app, "app")
+        code = run(["check-pr", "--forge", "github", "--pr", str(number), "--repo", str(clone),
+                    "--now", self.now.isoformat(), "--format", "json"])
+        return code, str(clone)
+
+    def verdict(self, number: int) -> str:
+        head = self.api(self.dave).get_pull(number).head.sha
+        runs = [r for r in self.api(self.dave).get_commit(head).get_check_runs()
+                if r.name == "gitjit/verdict"]
+        return str(runs[0].conclusion)
+
+    def plan(self, number: int) -> str:
+        bodies = [c.body for c in self.api(self.dave).get_pull(number).get_issue_comments()
+                  if "gitjit:plan" in c.body]
+        assert len(bodies) == 1, "one plan comment, updated in place"
+        return str(bodies[0])
+
+    def lifecycle(self, command: str) -> int:
+        self.as_(self.app, "app")
+        return run([command, "--forge", "github", "--repo", str(self.clone()),
+                    "--now", self.now.isoformat()])
+
+
+@pytest.fixture
+def world(github_emulator: GitHubEmulator, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield World(github_emulator, tmp_path, monkeypatch)
+
+
+def test_request_to_audit_on_github(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    # The requester opens the pull request with gitjit request.
+    mine = world.clone()
+    world.as_(world.bob)
+    assert run(["request", "orders-admin", "--as", "bob", "--duration", "1h",
+                "--justification", "Replication lag on the orders primary (INC-1234)",
+                "--forge", "github", "--repo", str(mine), "--now", world.now.isoformat()]) == 0
+    assert "opened pull request #1: pending" in capsys.readouterr().out
+    pull = world.api(world.dave).get_pull(1)
+    assert pull.user.login == "bob"
+    assert {u.login for u in pull.requested_reviewers} == {"dave", "sam"}
+
+    # Pending; the plan comment names the missing approvals.
+    assert world.evaluate(1)[0] == 4
+    assert world.verdict(1) == "action_required"
+    assert "group:dba" in world.plan(1) and "group:security" in world.plan(1)
+
+    # dave approves, then bob pushes again: dave's approval is on an older commit.
+    world.now += timedelta(minutes=5)
+    world.api(world.dave).get_pull(1).create_review(event="APPROVE")
+    world.api(world.sam).get_pull(1).create_review(event="APPROVE")
+    branch = pull.head.ref
+    world.gh.commit(REPO, branch, {"README.md": "# access\n\nA note.\n"}, author=world.bob)
+    capsys.readouterr()
+    assert world.evaluate(1)[0] == 1  # now also touches README: a mixed change, denied
+    world.gh.commit(REPO, branch, {"README.md": None}, author=world.bob)
+    assert world.evaluate(1)[0] == 4  # back to the grant alone; the approvals are stale
+    assert "approval.stale" in capsys.readouterr().out
+
+    # Fresh approvals on the current head turn the verdict green; the merge is allowed.
+    world.now += timedelta(minutes=5)
+    world.api(world.dave).get_pull(1).create_review(event="APPROVE")
+    world.api(world.sam).get_pull(1).create_review(event="APPROVE")
+    assert world.evaluate(1)[0] == 0
+    assert world.verdict(1) == "success"
+    merged_at = world.now
+    assert world.api(world.sam).get_pull(1).merge().merged
+
+    # Activation re-verifies from GitHub and applies; the ledger is pushed to GitHub.
+    world.now += timedelta(minutes=1)
+    assert world.lifecycle("activate") == 0
+    assert list(json.loads(world.recording.read_text())["assignments"]) == [
+        f"orders-admin/bob-{T0:%Y%m%dT%H%MZ}"]
+
+    # After expiry: reconcile revokes and opens the removal pull request.
+    world.now = merged_at + timedelta(hours=1, minutes=5)
+    assert world.lifecycle("reconcile") == 0
+    assert json.loads(world.recording.read_text())["assignments"] == {}
+    removal = [p for p in world.api(world.dave).get_pulls(state="open")
+               if p.user.login == "gitjit[bot]"]
+    assert len(removal) == 1
+    number = removal[0].number
+    capsys.readouterr()
+    assert world.evaluate(number)[0] == 0  # housekeeping: approved without review
+    assert '"kind": "housekeeping"' in capsys.readouterr().out
+    assert world.api(world.app).get_pull(number).merge().merged
+    assert world.lifecycle("reconcile") == 0  # converged: no second removal pull request
+    assert len([p for p in world.api(world.dave).get_pulls(state="open")
+                if p.user.login == "gitjit[bot]"]) == 0
+
+    # The auditor's clone, with no forge.
+    clone = world.clone()
+    capsys.readouterr()
+    assert run(["audit", "--repo", str(clone)]) == 0
+    story = capsys.readouterr().out
+    for fact in ("approved by dave", "approved by sam", "pull request #1", "activated until",
+                 "expired", "removed in"):
+        assert fact in story, fact
+    assert run(["audit", "verify", "--repo", str(clone)]) == 0
+
+
+def test_admin_merge_without_approvals_is_never_activated(world: World) -> None:
+    mine = world.clone()
+    world.as_(world.bob)
+    run(["request", "orders-admin", "--as", "bob", "--justification",
+         "Replication lag on the orders primary (INC-1234)", "--forge", "github",
+         "--repo", str(mine), "--now", world.now.isoformat()])
+    assert world.api(world.admin).get_pull(1).merge().merged  # admin bypass, no check
+
+    assert world.lifecycle("activate") == 0
+    assert not world.recording.exists() or \
+        json.loads(world.recording.read_text())["assignments"] == {}
+    clone = world.clone()
+    tree = subprocess.run(["git", "ls-tree", "-r", "--name-only", "origin/main", "grants/"],
+                          cwd=clone, capture_output=True, text=True, check=True).stdout
+    assert tree == ""  # the refused grant was removed
+    records = subprocess.run(["git", "ls-tree", "-r", "--name-only", "origin/gitjit/ledger"],
+                             cwd=clone, capture_output=True, text=True, check=True).stdout
+    assert "-refused-" in records and "-alert-" in records
+
+
+def test_grant_together_with_a_workflow_change_is_denied(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    bob = world.bob
+    world.gh.commit(REPO, "sneaky", {
+        f"grants/orders-admin/bob-{T0:%Y%m%dT%H%MZ}.yaml":
+            "apiVersion: gitjit/v1\nkind: Grant\npolicy: orders-admin\nrequester: bob\n"
+            "duration: 1h\njustification: Replication lag on the orders primary\n",
+        ".github/workflows/evaluate.yml": "name: nothing to see\n"}, author=bob)
+    world.api(bob).create_pull(title="access", body="", head="sneaky", base="main")
+    capsys.readouterr()
+    assert world.evaluate(1)[0] == 1
+    out = capsys.readouterr().out
+    assert '"kind": "mixed"' in out and world.verdict(1) == "failure"
