@@ -124,6 +124,14 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%MZ")
 
 
+def _settings() -> str:
+    """The project's settings without its admins: the generated repository has no CODEOWNERS
+    file to keep in step (gitjit check would warn about the drift)."""
+    text = (PROJECT / "policies" / "settings.yaml").read_text(encoding="utf-8")
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith("admins:"))
+
+
 def _git_env() -> dict[str, str]:
     # The engine's own scrubbing: no inherited GIT_* variable may point git elsewhere.
     return scrubbed_env()
@@ -224,8 +232,7 @@ def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: 
     _git(dest, "init", "--quiet", f"--initial-branch={BASE}")
 
     config = [("policies/groups.yaml", groups_yaml(requesters)),
-              ("policies/settings.yaml",
-               (PROJECT / "policies" / "settings.yaml").read_text(encoding="utf-8"))]
+              ("policies/settings.yaml", _settings())]
     config += [(f"policies/{policy_id(i)}.yaml",
                 POLICY_TEMPLATE.format(id=policy_id(i), role=f"orders_role_{i:04d}"))
                for i in range(policies)]
