@@ -134,10 +134,11 @@ class GitRepository:
     def __repr__(self) -> str:
         return f"GitRepository({str(self.root)!r})"
 
-    def run(self, *args: str, ok_codes: Iterable[int] = (0,),
-            stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run git where some non-zero exits are answers, not failures (e.g. a conflict)."""
-        return _run(self.root, list(args), stdin=stdin, ok_codes=ok_codes)
+    def run(self, *args: str, ok_codes: Iterable[int] = (0,), stdin: bytes | None = None,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run git where some non-zero exits are answers, not failures (e.g. a conflict);
+        ``env`` adds variables for this one call (e.g. credentials through GIT_CONFIG_*)."""
+        return _run(self.root, list(args), stdin=stdin, ok_codes=ok_codes, env=env)
 
     def git(self, *args: str, stdin: bytes | None = None) -> bytes:
         """Run ``git args`` here and return its stdout (GitError on failure)."""

@@ -8,7 +8,9 @@ keys and the removal's "only files still present" make that safe)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import os
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from engine.adapters.git import GitRepository
@@ -20,21 +22,38 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 10
 
 
+def credentials(environ: Mapping[str, str]) -> dict[str, str]:
+    """Git credentials for one fetch or push, from the workflow's token.
+
+    The checkout keeps no credentials (persist-credentials: false); the token reaches git as
+    an HTTP header through GIT_CONFIG_* for that one command, never written to .git/config
+    and never on a command line (where other processes could read it)."""
+    token, server = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_SERVER_URL")
+    if not token or not server:
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}"}
+
+
 class Remote:
     """One remote of a clone: fetch a branch into the local branch, push it back by lease."""
 
-    def __init__(self, repo: GitRepository, name: str = "origin") -> None:
+    def __init__(self, repo: GitRepository, name: str = "origin",
+                 environ: Mapping[str, str] | None = None) -> None:
         self.repo = repo
         self.name = name
+        self.auth = credentials(os.environ if environ is None else environ)
 
     def fetch(self, branch: str) -> str | None:
         """Make the local branch equal the remote one; None when the remote has none."""
         ref = f"refs/heads/{branch}"
         result = self.repo.run("fetch", "--quiet", "--no-tags", self.name,
-                               f"+{ref}:refs/remotes/{self.name}/{branch}", ok_codes=(0, 128))
+                               f"+{ref}:refs/remotes/{self.name}/{branch}", ok_codes=(0, 128),
+                               env=self.auth)
         if result.returncode != 0:
             missing = self.repo.run("ls-remote", "--exit-code", self.name, ref,
-                                    ok_codes=(0, 2))
+                                    ok_codes=(0, 2), env=self.auth)
             if missing.returncode == 2:
                 return None
             raise GitError(f"git fetch {self.name} {branch} failed in {self.repo.root}: "
@@ -51,7 +70,7 @@ class Remote:
         ref = f"refs/heads/{branch}"
         lease = f"--force-with-lease={ref}:{expected or ''}"
         result = self.repo.run("push", "--quiet", "--porcelain", lease, self.name,
-                               f"{ref}:{ref}", ok_codes=(0, 1))
+                               f"{ref}:{ref}", ok_codes=(0, 1), env=self.auth)
         if result.returncode == 0:
             return True
         output = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8",

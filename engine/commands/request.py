@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from engine.adapters.branch import commit_file
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge
+from engine.adapters.remote import credentials
 from engine.commands.forges import github_from_env
 from engine.commands.repository import read_config
 from engine.commands.verdict import judge
@@ -97,7 +99,8 @@ def run(options: RequestOptions) -> int:
             if github.whoami() != options.requester:
                 raise UsageError(f"--as {options.requester} but the token belongs to "
                                  f"{github.whoami()}: a request is opened by its requester")
-            repo.git("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}")
+            repo.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
+                     env=credentials(os.environ))
             forge = github
         pr = forge.open_pull_request(
             author=options.requester, head_ref=branch, base=options.base,
