@@ -71,9 +71,12 @@ class GitHubForge:
             raise ForgeError(f"GitHub rate limit while {what} in {self.repository}; wait for "
                              "the reset or use a GitHub App token (higher limits)") from exc
         except GithubException as exc:
-            message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+            data = exc.data if isinstance(exc.data, dict) else {"message": exc.data}
+            details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                                for e in data.get("errors", []) or [])
             raise ForgeError(f"GitHub answered {exc.status} while {what} in "
-                             f"{self.repository}: {message}") from exc
+                             f"{self.repository}: {data.get('message')}"
+                             + (f" ({details})" if details else "")) from exc
         except (OSError, requests.RequestException) as exc:  # network, retries exhausted
             raise ForgeError(f"cannot reach GitHub while {what}: {exc}") from exc
 
@@ -146,7 +149,8 @@ class GitHubForge:
 
     def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
                           body: str) -> PullRequestInfo:
-        pull = self._call("opening a pull request", lambda: self.repo.create_pull(
+        pull = self._call(f"opening a pull request from {head_ref} into {base}",
+                          lambda: self.repo.create_pull(
             title=title, body=body, head=head_ref, base=base))
         return self._info(pull)
 
