@@ -69,8 +69,12 @@ class GitHubHarness:
         self.tick()
         who = self.bot if bot else self.users[reviewer]
         repo = self.api(who)
-        extra = {"commit": repo.get_commit(commit)} if commit else {}
-        repo.get_pull(number).create_review(event=EVENTS[state], body="review", **extra)
+        pull = repo.get_pull(number)
+        if commit:
+            pull.create_review(commit=repo.get_commit(commit), event=EVENTS[state],
+                               body="review")
+        else:
+            pull.create_review(event=EVENTS[state], body="review")
 
     def merge(self, number: int, merged_by: Login) -> PullRequestInfo:
         self.tick()
