@@ -3,6 +3,7 @@ GitHub (--forge github --pr N), where the verdict is also posted as a check and 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -80,6 +81,11 @@ def _run_github(repo: GitRepository, options: CheckPullRequestOptions) -> int:
         forge.post_verdict(pr.head_sha, result.decision, comment,
                            as_check_run=verdict_as_check_run())
         forge.comment(pr.number, PLAN_KEY, comment)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            # The same plan as the job's summary, for whoever opens the workflow run.
+            with open(summary, "a", encoding="utf-8") as out:
+                out.write(comment)
         wanted = {login for missing in result.decision.missing for login in missing.eligible}
         forge.request_reviews(pr.number, wanted - {pr.author})
     return code

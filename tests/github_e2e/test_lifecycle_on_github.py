@@ -146,8 +146,11 @@ def test_request_to_audit_on_github(world: World, capsys: pytest.CaptureFixture[
     assert pull.user.login == "bob"
     assert {u.login for u in pull.requested_reviewers} == {"dave", "sam"}
 
-    # Pending; the plan comment names the missing approvals.
+    # Pending; the plan comment names the missing approvals (also the job summary).
+    summary = world.tmp / "summary.md"
+    world.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert world.evaluate(1)[0] == 4
+    assert "group:security" in summary.read_text()
     assert world.verdict(1) == "action_required"
     assert "group:dba" in world.plan(1) and "group:security" in world.plan(1)
 
