@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import engine
+from engine.core.ledger import reject_duplicate_keys
 from engine.core.schema import KINDS, SchemaSet, check_schemas
 from engine.errors import ConfigurationError, GitjitError
 from engine.ports import Tree
@@ -20,20 +21,9 @@ def _file_name(kind: str) -> str:
     return f"{kind.lower()}.schema.json"
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys; a schema that says one thing to an editor
-    # and another to gitjit is not acceptable.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _parse(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=reject_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigurationError(
             f"cannot read the schema {where}: {exc}; fix the JSON, or delete the schemas/ "

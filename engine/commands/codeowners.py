@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.adapters.worktree import WorkTree
-from engine.commands.repository import read_config
+from engine.commands.repository import read_config, require_config
 from engine.core import codeowners
 from engine.core.findings import Finding, Severity
-from engine.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,7 @@ def drift(repo: Path, expected: str) -> Finding | None:
 
 
 def run(options: CodeownersOptions) -> int:
-    loaded = read_config(WorkTree(options.repo))
-    config = loaded.result.config
-    if config is None:
-        raise ConfigurationError("the configuration has errors; run 'gitjit check' first")
+    config = require_config(read_config(WorkTree(options.repo)))
     text = codeowners.render(config)
     if not options.write:
         print(text, end="")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.adapters.worktree import WorkTree
-from engine.commands.repository import read_config
+from engine.commands.repository import read_config, require_config, require_policy
 from engine.core.explain import explain
-from engine.errors import ConfigurationError, UsageError
+from engine.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,8 @@ def run(options: ExplainOptions) -> int:
     if not options.repo.is_dir():
         raise UsageError(f"--repo {options.repo}: no such directory")
     loaded = read_config(WorkTree(options.repo))
-    config = loaded.result.config
-    if config is None:
-        first = next(f for f in loaded.result.findings if f.severity.value == "error")
-        raise ConfigurationError(f"the configuration has errors, e.g. {first.render()}; "
-                                 "run 'gitjit check'")
-    policy = config.policies.get(options.policy)  # type: ignore[call-overload]
-    if policy is None:
-        raise UsageError(f"unknown policy {options.policy!r}; known policies: "
-                         f"{', '.join(sorted(config.policies))}")
+    config = require_config(loaded)
+    policy = require_policy(config, options.policy)
     lines = explain(policy, config)
     if options.format == "json":
         print(json.dumps({"policy": policy.id, "lines": lines}, indent=2))

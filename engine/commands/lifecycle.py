@@ -12,11 +12,10 @@ from engine import __version__
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.remote import Remote
-from engine.commands.repository import LoadedConfig, read_config
+from engine.commands.repository import LoadedConfig, read_config, require_config
 from engine.core.grants import GRANTS_DIR, grant_id
 from engine.core.ledger import Event, Record
 from engine.core.models import Config, GrantId
-from engine.errors import ConfigurationError
 from engine.ports import Forge
 from engine.targets.base import TargetPlugin
 from engine.targets.registry import create_target
@@ -50,11 +49,7 @@ class Lifecycle:
     def config(self, tip: str) -> tuple[LoadedConfig, Config]:
         """The configuration at ``tip``: connections and policies for the targets."""
         loaded = read_config(self.repo.tree(tip))
-        if loaded.result.config is None:
-            first = next(f for f in loaded.result.findings if f.severity.value == "error")
-            raise ConfigurationError(f"the configuration on {self.branch} has errors, e.g. "
-                                     f"{first.render()}; run 'gitjit check'")
-        return loaded, loaded.result.config
+        return loaded, require_config(loaded, self.branch)
 
     def grant_paths(self, tip: str) -> dict[GrantId, str]:
         return {grant_id(e.path): e.path for e in self.repo.tree(tip).entries(GRANTS_DIR)}

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from engine.adapters.schemas import load_schemas
 from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_config
+from engine.core.models import Config, Policy, PolicyId
 from engine.core.schema import SchemaSet
+from engine.errors import ConfigurationError, UsageError
 from engine.ports import Tree
 
 
@@ -18,6 +20,26 @@ class LoadedConfig:
     files: int
     blobs: Mapping[str, str]
     """The git blob SHA of each configuration file (empty for a working tree), for the record."""
+
+
+def require_config(loaded: LoadedConfig, where: str = "") -> Config:
+    """The configuration, or an error naming its first problem: nothing may be judged or
+    changed by a broken configuration."""
+    config = loaded.result.config
+    if config is None:
+        first = next(f for f in loaded.result.findings if f.severity.value == "error")
+        place = f" on {where}" if where else ""
+        raise ConfigurationError(f"the configuration{place} has errors, e.g. {first.render()}; "
+                                 "run 'gitjit check'")
+    return config
+
+
+def require_policy(config: Config, policy_id: str, hint: str = "") -> Policy:
+    policy = config.policies.get(PolicyId(policy_id))
+    if policy is None:
+        raise UsageError(f"unknown policy {policy_id!r}; known policies: "
+                         f"{', '.join(sorted(config.policies))}{hint}")
+    return policy
 
 
 def read_config(tree: Tree) -> LoadedConfig:

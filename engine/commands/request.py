@@ -15,7 +15,7 @@ from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge
 from engine.adapters.remote import credentials
 from engine.commands.forges import github_from_env
-from engine.commands.repository import read_config
+from engine.commands.repository import read_config, require_config, require_policy
 from engine.commands.verdict import judge
 from engine.core.decision import Outcome
 from engine.core.grants import canonical_path
@@ -23,7 +23,7 @@ from engine.core.models import Login
 from engine.core.report import PullRequestReport
 from engine.core.schema import API_VERSION
 from engine.core.values import format_duration
-from engine.errors import ConfigurationError, UsageError
+from engine.errors import UsageError
 from engine.ports import Forge
 from engine.reporters import text
 from engine.reporters.markdown import render
@@ -66,14 +66,8 @@ def grant_document(options: RequestOptions, duration: str) -> bytes:
 def run(options: RequestOptions) -> int:
     repo = GitRepository(options.repo)
     base = repo.resolve(f"refs/heads/{options.base}")
-    config = read_config(repo.tree(base)).result.config
-    if config is None:
-        raise ConfigurationError(f"the configuration on {options.base} has errors; run "
-                                 "'gitjit check' there first")
-    policy = config.policies.get(options.policy)  # type: ignore[call-overload]
-    if policy is None:
-        raise UsageError(f"unknown policy {options.policy!r}; known policies: "
-                         f"{', '.join(sorted(config.policies))} (see 'gitjit explain')")
+    config = require_config(read_config(repo.tree(base)), options.base)
+    policy = require_policy(config, options.policy, " (see 'gitjit explain')")
     duration = options.duration or format_duration(policy.duration.default)
     path = canonical_path(options.policy, options.requester, options.now)
     branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")

@@ -314,7 +314,7 @@ def parse_record(raw: bytes, *, source: str = "ledger record") -> Record:
     try:
         document = json.loads(
             raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=reject_duplicate_keys,
             parse_constant=_no_constant,
         )
     except (UnicodeDecodeError, ValueError) as exc:
@@ -349,7 +349,9 @@ def parse_record(raw: bytes, *, source: str = "ledger record") -> Record:
     return record
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A ``json.loads`` object hook: json keeps the last of two equal keys, which would let a
+    file say one thing to a reader and another to gitjit."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
