@@ -100,7 +100,9 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
 
 @cli.command("check")
 @REPO
-@NOW
+@click.option("--now", type=Timestamp(), default=None,
+              help="Also report committed grants whose time is up at this time (RFC 3339 with "
+                   "offset) and that await removal, as notices.")
 @click.option("--format", "fmt", type=click.Choice(sorted(CHECK_FORMATS)), default="text",
               show_default=True, help="Output format; 'github' prints workflow annotations.")
 def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
@@ -114,7 +116,7 @@ def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
     Example:
       gitjit check --repo . --format json
     """
-    return check.run(check.CheckOptions(repo, now or clock.now(), fmt))
+    return check.run(check.CheckOptions(repo, now, fmt))
 
 
 @cli.command("check-pr")

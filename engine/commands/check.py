@@ -6,23 +6,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.adapters.git import GitRepository
 from engine.adapters.worktree import WorkTree
 from engine.commands.codeowners import drift
 from engine.commands.repository import read_config
 from engine.core import codeowners
-from engine.core.check import check_grants
+from engine.core.check import check_grants, expired
 from engine.core.findings import Finding
 from engine.core.grants import GRANTS_DIR
+from engine.core.models import Grant
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
-from engine.errors import UsageError
+from engine.errors import GitjitError, UsageError
 from engine.reporters import CHECK_FORMATS
 
 
 @dataclass(frozen=True)
 class CheckOptions:
     repo: Path
-    now: datetime
+    now: datetime | None
+    """When given, also report committed grants whose time is up then (awaiting removal)."""
     format: str
 
 
@@ -40,6 +43,8 @@ def run(options: CheckOptions) -> int:
                                or (options.repo / codeowners.PATH).is_file()):
         owners = drift(options.repo, codeowners.render(config))
         extra += [owners] if owners else []
+    if options.now is not None:
+        extra += expired(grants.grants, _landed(options.repo, grants.grants), options.now)
     findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,
                              *grants.findings, *extra]))
     report = CheckReport(findings, policies=len(loaded.result.config.policies)
@@ -47,3 +52,14 @@ def run(options: CheckOptions) -> int:
                          grants=grants.count, files=loaded.files + len(entries))
     print(CHECK_FORMATS[options.format](report), end="")
     return 1 if report.tally.errors else 0
+
+
+def _landed(repo: Path, grants: tuple[Grant, ...]) -> dict[str, datetime]:
+    """When each committed grant landed on the checked-out branch (one history walk); none
+    outside a git repository."""
+    try:
+        git = GitRepository(repo)
+        stamps = git.first_parent_additions("HEAD", [g.path for g in grants])
+    except GitjitError:
+        return {}
+    return {path: stamp.time for path, stamp in stamps.items()}

@@ -209,3 +209,22 @@ def test_the_installed_console_script(small_repo: GitRepoBuilder) -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"gitjit: error: --repo {small_repo.path / 'missing'}: no such " \
                             "directory\n"
+
+
+def test_now_flags_committed_grants_whose_time_is_up(
+        repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    root = PROJECT
+    shutil.copytree(root / "schemas", repo.path / "schemas")
+    shutil.copytree(root / "policies", repo.path / "policies")
+    (repo.path / "policies" / "settings.yaml").write_text(
+        (root / "policies" / "settings.yaml").read_text().replace(
+            'admins: ["@acme/gitjit-admins"]\n', ""))
+    shutil.copytree(root / "grants" / "prod-db-admin", repo.path / "grants" / "prod-db-admin")
+    repo.commit("a grant lands", date="2026-11-30T09:00:00+00:00")
+    path = "grants/prod-db-admin/bob-20261130T0912Z.yaml"
+
+    assert run(["check", "--repo", str(repo.path), "--now", "2026-11-30T09:30:00Z"]) == 0
+    assert "grant.expired" not in capsys.readouterr().out
+    assert run(["check", "--repo", str(repo.path), "--now", "2026-11-30T12:00:00Z"]) == 0
+    assert (f"notice: {path}: grant.expired: expired at 2026-11-30 11:00 UTC and awaits "
+            "removal; reconcile removes it") in capsys.readouterr().out.splitlines()
