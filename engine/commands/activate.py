@@ -98,8 +98,11 @@ def _activate_one(life: Lifecycle, targets: Targets, path: str, mode: str,
     _check_merge_brings_only(life, path, first_parent, stamp.sha, pr)
     merged_at = pr.merged_at or stamp.time
     reviews = life.forge.reviews(pr.number)
+    # Teams are looked up where the forge can (GitHub); offline they stay unresolved and a
+    # grant that needs one is refused.
     verdict = judge(life.repo, first_parent, pr.head_sha, pr.author, reviews,
-                    life.forge.pushers(pr.number), merged_at)
+                    life.forge.pushers(pr.number), merged_at,
+                    teams=getattr(life.forge, "team_members", None))
     decision = verdict.decision
     if decision.outcome is not Outcome.APPROVED or decision.kind is not Kind.REQUEST \
             or decision.grant is None or decision.grant.path != path:

@@ -73,7 +73,8 @@ def _run_github(repo: GitRepository, options: CheckPullRequestOptions) -> int:
                          f"{repo.root}; fetch it as data first: git fetch origin "
                          f"+refs/pull/{pr.number}/head:refs/remotes/pull/{pr.number}/head")
     result = judge(repo, _base_tip(repo, pr.base), pr.head_sha, pr.author,
-                   forge.reviews(pr.number), forge.pushers(pr.number), options.now)
+                   forge.reviews(pr.number), forge.pushers(pr.number), options.now,
+                   teams=forge.team_members)
     code = _print(options, result, pr.author)
     if pr.state is PullRequestState.OPEN:
         report = PullRequestReport(result.decision, pr.author, result.base, result.head)

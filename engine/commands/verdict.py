@@ -4,7 +4,7 @@ merge gate and activation's re-verification."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engine.adapters.git import GitRepository, GitTree
@@ -14,6 +14,7 @@ from engine.core.decide import classify, decide
 from engine.core.decision import Decision, GrantFile, Kind, PullRequest
 from engine.core.grants import GRANTS_DIR, parse_path
 from engine.core.models import Login, Review
+from engine.core.principals import TeamLookup, resolve_teams
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,14 @@ class Verdict:
 
 
 def judge(repo: GitRepository, base: str, head: str, author: Login,
-          reviews: Sequence[Review], pushers: frozenset[Login], now: datetime) -> Verdict:
+          reviews: Sequence[Review], pushers: frozenset[Login], now: datetime, *,
+          teams: TeamLookup | None = None) -> Verdict:
     """Judge the change from the merge base of ``base`` and ``head`` to ``head``.
 
     Policies, groups, settings and schemas come from ``base`` (the tip of the base branch, or
-    a merge's first parent); grant files are read at ``head`` as data only."""
+    a merge's first parent); grant files are read at ``head`` as data only. ``teams`` looks up
+    the members of the GitHub teams the policies name; without it (offline) teams stay
+    unresolved and whatever needs one is denied."""
     changes = repo.changes(base, head)
     base_tree = repo.tree(base)
     base_config = read_config(base_tree)
@@ -47,7 +51,10 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
         deleted=_deleted(repo, repo.tree(repo.merge_base(base, head)), base, changes),
         existing=_own_grants(repo, base_tree, base, author),
     )
-    decision = decide(pr, base_config.result, base_config.schemas, now, head_config)
+    judging = base_config.result
+    if teams is not None and judging.config is not None:
+        judging = replace(judging, config=resolve_teams(judging.config, teams))
+    decision = decide(pr, judging, base_config.schemas, now, head_config)
     return Verdict(decision, base, head, base_config)
 
 

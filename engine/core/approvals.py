@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from engine.core.decision import Counted, Missing, Outcome, PullRequest
 from engine.core.findings import Finding, Severity
 from engine.core.models import Groups, Login, Policy, ReviewState
-from engine.core.principals import Expansion, describe, expand
+from engine.core.principals import Expansion, describe, expand, unresolved
 from engine.core.reviews import assign, fold, is_bot
 
 
@@ -23,8 +23,9 @@ class ApprovalResult:
 def evaluate(policy: Policy, groups: Groups, pr: PullRequest, where: str) -> ApprovalResult:
     """Fold the reviews, keep the ones that count, and match them to the policy's steps.
 
-    ``where`` is the file findings point at (the grant). Fails closed: an unknown group, no
-    step, or a step that cannot be met by people other than the author all deny."""
+    ``where`` is the file findings point at (the grant). Fails closed: an unknown group, a
+    team not looked up, no step, or a step that cannot be met by people other than the author
+    all deny."""
     steps = [expand(step.approvers, groups) for step in policy.approvals]
     denial = _structural_denial(policy, steps, pr.author)
     if denial is not None:
@@ -89,17 +90,19 @@ def evaluate(policy: Policy, groups: Groups, pr: PullRequest, where: str) -> App
 
 
 def _structural_denial(policy: Policy, steps: list[Expansion], author: Login) -> Finding | None:
-    """Denials that no review can fix: unknown groups, no steps, unreachable counts."""
+    """Denials that no review can fix: unknown groups and teams, no steps, unreachable counts."""
     where = policy.path
     if not policy.approvals:
         return Finding(where, policy.lines.get("approvals", 0) or 1, "approval.no-approvers",
                        f"policy {policy.id!r} has no approval step, so this request cannot be "
                        "approved by review")
     for index, (step, rule) in enumerate(zip(steps, policy.approvals, strict=True)):
-        if step.unknown_groups:
-            return Finding(where, policy.lines.get("approvals", 1), "config.unknown-group",
-                           f"approval step {index + 1} names unknown group(s) "
-                           f"{', '.join(step.unknown_groups)}; denied until the group is defined")
+        # Any unresolved team denies, even if others could fill the step: a team member's
+        # request for changes would otherwise go unseen.
+        gap = unresolved(step)
+        if gap is not None:
+            return Finding(where, policy.lines.get("approvals", 1), gap[0],
+                           f"approval step {index + 1} names {gap[1]}")
         others = step.logins - {author}
         if len(others) < rule.count:
             return Finding(where, policy.lines.get("approvals", 1), "approval.no-approvers",

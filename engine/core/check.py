@@ -55,7 +55,9 @@ def against_policy(grant: Grant, config: Config) -> list[Finding]:
         return [Finding(grant.path, grant.lines.get("policy", 0), "grant.unknown-policy",
                         f"unknown policy {grant.policy!r}; known policies: {known}")]
     findings = []
-    if grant.requester not in expand(policy.requesters, config.groups).logins:
+    requesters = expand(policy.requesters, config.groups)
+    # Offline a team's members are unknown: no warning that could be wrong.
+    if grant.requester not in requesters.logins and not requesters.unresolved_teams:
         findings.append(Finding(grant.path, grant.lines.get("requester", 0),
                                 "grant.requester-not-eligible", f"{grant.requester} may no "
                                 f"longer request policy {policy.id!r}", Severity.WARNING))

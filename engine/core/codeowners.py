@@ -22,6 +22,8 @@ def render(config: Config) -> str:
         approvers: set[str] = set()
         for step in policy.approvals:
             approvers |= expand(step.approvers, config.groups).logins
+            # GitHub resolves a team owner itself, so it is named, never its members.
+            approvers |= {p.name for p in step.approvers if p.kind == "team"}
         owners = " ".join(f"@{login}" for login in sorted(approvers)) or admins
         if owners:
             lines.append(f"/grants/{policy_id}/  {owners}")

@@ -305,15 +305,18 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
     """Rules that need more than the policy file: groups, channels, reachable approvals."""
     out = _Findings(doc)
     group_path = groups.path
+    # Teams are looked up on GitHub only when a request is judged: here (offline) they are
+    # always unresolved, which is valid configuration, so only undefined groups are errors.
     requesters = expand(policy.requesters, groups)
-    for name in requesters.unknown_groups:
+    for name in requesters.undefined_groups:
         out.add("config.unknown-group", f"unknown group {name!r}: define it in {group_path}",
                 "requesters")
     for index, step in enumerate(policy.approvals):
         approvers = expand(step.approvers, groups)
-        for name in approvers.unknown_groups:
+        for name in approvers.undefined_groups:
             out.add("config.unknown-group", f"unknown group {name!r} in approval step "
                     f"{index + 1}: define it in {group_path}", "approvals", index, "from")
+        # With an unresolved team the step's size is unknown until a request is judged.
         if not approvers.unknown_groups and len(approvers.logins) < step.count:
             out.add("config.unsatisfiable-step", f"approval step {index + 1} needs "
                     f"{step.count} distinct approvers but only {len(approvers.logins)} are "
@@ -323,7 +326,8 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
     steps = [(expand(s.approvers, groups).logins, s.count) for s in policy.approvals]
     needed = sum(count for _, count in steps)
     placed = sum(map(len, assign(sorted(set().union(*(p for p, _ in steps))), steps).per_step))
-    if not out.items and placed < needed:
+    teams = any(expand(s.approvers, groups).unresolved_teams for s in policy.approvals)
+    if not out.items and not teams and placed < needed:
         out.add("config.unsatisfiable-step", f"the approval steps need {needed} distinct "
                 f"approvers in all (one person counts in one step only), but the people they "
                 f"name can fill only {placed}; lower 'count' or add approvers", "approvals")
@@ -337,11 +341,12 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
             out.add("config.auto-approve-exceeds-max", "auto_approve.max_duration exceeds "
                     "duration.max", "auto_approve", "max_duration")
         auto_who = expand(auto.requesters, groups)
-        for name in auto_who.unknown_groups:
+        for name in auto_who.undefined_groups:
             out.add("config.unknown-group", f"unknown group {name!r} in auto_approve: define "
                     f"it in {group_path}", "auto_approve", "requesters")
         outsiders = sorted(auto_who.logins - requesters.logins)
-        if outsiders:
+        # Who is in a requesters' team is unknown offline; decide() still checks both lists.
+        if outsiders and not requesters.unresolved_teams:
             out.add("config.auto-approve-not-requester", "auto_approve.requesters names "
                     f"{', '.join(outsiders)}, who may not request this policy; auto-approve "
                     "only narrows the requesters", "auto_approve", "requesters")

@@ -16,7 +16,7 @@ from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR, LoadedGrant, file_finding, load_grant
 from engine.core.lifecycle import State, window
 from engine.core.models import ActiveHours, Config, Grant, Policy
-from engine.core.principals import describe, expand
+from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
 
@@ -141,6 +141,10 @@ def _judge_request(pr: PullRequest, config: Config, schemas: SchemaSet,
                         auto_approved=True)
     if result is None:
         auto = policy.auto_approve
+        gap = unresolved(expand(auto.requesters, config.groups)) if auto else None
+        if gap is not None:
+            findings.append(Finding(policy.path, policy.lines.get("auto_approve", 1), gap[0],
+                                    f"auto_approve names {gap[1]}"))
         rule = (f"its auto-approve rule admits only {describe(auto.requesters)} for up to "
                 f"{format_duration(auto.max_duration)}" if auto else "it has no auto-approve rule")
         findings.append(Finding(policy.path, policy.lines.get("id", 1), "approval.no-approvers",
@@ -181,10 +185,13 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
         return findings
     where = f"({policy.path})"
     requesters = expand(policy.requesters, config.groups)
-    if requesters.unknown_groups:
-        findings.append(Finding(policy.path, policy.lines.get("requesters", 1),
-            "config.unknown-group", f"requesters name unknown group(s) "
-            f"{', '.join(requesters.unknown_groups)}; denied until they are defined"))
+    # An unresolved team only matters if the requester is not eligible some other way; an
+    # undefined group is a broken configuration and denies whoever asks.
+    gap = unresolved(requesters)
+    if gap is not None and (requesters.undefined_groups
+                            or grant.requester not in requesters.logins):
+        findings.append(Finding(policy.path, policy.lines.get("requesters", 1), gap[0],
+                                f"requesters name {gap[1]}"))
     elif grant.requester not in requesters.logins:
         deny("requester", "grant.requester-not-eligible", f"{grant.requester} may not request "
              f"policy {policy.id!r}; eligible: {describe(policy.requesters)} {where}")

@@ -13,6 +13,10 @@ def _who(principals: tuple[Principal, ...], config: Config) -> str:
     for principal in principals:
         if principal.kind == "user":
             parts.append(principal.name)
+        elif principal.kind == "team":
+            members = sorted(config.groups.teams.get(principal.name, ()))
+            parts.append(f"GitHub team {principal.name} ("
+                         f"{', '.join(members) or 'members looked up on GitHub'})")
         else:
             members = sorted(config.groups.members.get(principal.name, ()))
             parts.append(f"group {principal.name} ({', '.join(members) or 'no members'})")

@@ -21,12 +21,13 @@ GrantId = NewType("GrantId", str)
 
 @dataclass(frozen=True)
 class Principal:
-    """'user:alice' or 'group:sre' as written in a policy."""
+    """'user:alice', 'group:sre' or 'team:acme/dba' as written in a policy."""
 
     kind: str
-    """'user' or 'group'."""
+    """'user', 'group' or 'team'."""
     name: str
-    """A login (lower-cased) for users, the group's name for groups."""
+    """A login (lower-cased) for users, the group's name for groups, 'org/slug' for GitHub
+    teams (the organization lower-cased)."""
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
@@ -112,6 +113,9 @@ class Groups:
     members: Mapping[str, frozenset[Login]]
     path: str = "policies/groups.yaml"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    teams: Mapping[str, frozenset[Login]] = field(default_factory=dict)
+    """GitHub teams' members by 'org/slug', as looked up on the forge for one decision. A team
+    missing here is unresolved (offline, or its lookup failed): whatever needs it is denied."""
 
 
 class RemovalMode(StrEnum):

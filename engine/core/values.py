@@ -44,6 +44,13 @@ _GROUP_RULE = (
     "a group name starts with a lower-case letter or digit, continues with lower-case "
     "letters, digits, '-' or '_', and has at most 63 characters"
 )
+# A slug starts with a letter or digit so that it can never be '.' or '..' in an API path.
+_TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+_TEAM_RULE = (
+    "write team:ORG/SLUG, where ORG is the organization's GitHub login and SLUG the team's "
+    "slug as in its URL (lower-case letters, digits, '-', '_' and '.', starting with a letter "
+    "or digit, at most 100 characters)"
+)
 _SHOWN_CHARS = 60
 
 
@@ -151,7 +158,9 @@ def parse_login(text: str) -> Login:
 
 
 def parse_principal(text: str) -> Principal:
-    """'user:LOGIN' or 'group:NAME' (group names: lower-case letters, digits, '-', '_')."""
+    """'user:LOGIN', 'group:NAME' (group names: lower-case letters, digits, '-', '_') or
+    'team:ORG/SLUG' for a GitHub team (ORG a GitHub login, lower-cased like any login; SLUG
+    lower-case letters, digits, '-', '_', '.')."""
     kind, colon, name = text.partition(":")
     if kind == "user" and colon:
         try:
@@ -163,9 +172,20 @@ def parse_principal(text: str) -> Principal:
         if _GROUP.fullmatch(name) is None:
             raise ValueError(f"invalid principal '{_show(text)}': {_GROUP_RULE}")
         return Principal(kind="group", name=name)
+    if kind == "team" and colon:
+        org, slash, slug = name.partition("/")
+        try:
+            owner = parse_login(org)
+        except ValueError as exc:
+            raise ValueError(
+                f"invalid principal '{_show(text)}': the organization in team:ORG/SLUG: {exc}"
+            ) from None
+        if not slash or _TEAM_SLUG.fullmatch(slug) is None:
+            raise ValueError(f"invalid principal '{_show(text)}': {_TEAM_RULE}")
+        return Principal(kind="team", name=f"{owner}/{slug}")
     raise ValueError(
-        f"invalid principal '{_show(text)}': write 'user:LOGIN' or 'group:NAME', "
-        "in lower case, without spaces"
+        f"invalid principal '{_show(text)}': write 'user:LOGIN', 'group:NAME' or "
+        "'team:ORG/SLUG', in lower case, without spaces"
     )
 
 

@@ -223,8 +223,29 @@ CASES: list[tuple[str, Document, list[str]]] = [
         numbered("policies/prod-db-admin.yaml", policy(requesters=["team:sre"])),
         [
             "policies/prod-db-admin.yaml:9: schema.invalid: $.requesters[0]: 'team:sre' is not "
-            "a principal; write user:LOGIN or group:NAME (group names: lower-case letters, "
-            "digits, '-' and '_')"
+            "a principal; write user:LOGIN, group:NAME (group names: lower-case letters, "
+            "digits, '-' and '_') or team:ORG/SLUG (team slugs: lower-case letters, digits, "
+            "'-', '_' and '.')"
+        ],
+    ),
+    (
+        "policy: team principals",
+        numbered("policies/prod-db-admin.yaml", policy(requesters=[
+            "team:acme/sre", "team:Acme-Corp/db.admins_2-x", "user:bob", "group:sre"])),
+        [],
+    ),
+    (
+        "policy: a team principal without a slug, and with an upper-case or dotted slug",
+        numbered("policies/prod-db-admin.yaml", policy(requesters=[
+            "team:acme", "team:acme/DBA", "team:acme/..", "team:acme/a/b"])),
+        [
+            f"policies/prod-db-admin.yaml:{line}: schema.invalid: $.requesters[{index}]: "
+            f"'{text}' is not a principal; write user:LOGIN, group:NAME (group names: "
+            "lower-case letters, digits, '-' and '_') or team:ORG/SLUG (team slugs: lower-case "
+            "letters, digits, '-', '_' and '.')"
+            for index, (line, text) in enumerate([
+                (9, "team:acme"), (10, "team:acme/DBA"), (11, "team:acme/.."),
+                (12, "team:acme/a/b")])
         ],
     ),
     (

@@ -304,13 +304,23 @@ def test_invalid_logins_are_rejected_with_the_rule(text: str, message: str) -> N
         ("group:sre", Principal("group", "sre")),
         ("group:db_admins-2", Principal("group", "db_admins-2")),
         ("group:" + "a" * 63, Principal("group", "a" * 63)),
+        ("team:acme/dba", Principal("team", "acme/dba")),
+        ("team:Acme-Corp/db.admins_2-x", Principal("team", "acme-corp/db.admins_2-x")),
+        ("team:acme/" + "a" * 100, Principal("team", "acme/" + "a" * 100)),
     ],
 )
 def test_valid_principals_parse(text: str, expected: Principal) -> None:
     assert parse_principal(text) == expected
 
 
-ANY_PRINCIPAL = "write 'user:LOGIN' or 'group:NAME', in lower case, without spaces"
+ANY_PRINCIPAL = (
+    "write 'user:LOGIN', 'group:NAME' or 'team:ORG/SLUG', in lower case, without spaces"
+)
+TEAM_RULE = (
+    "write team:ORG/SLUG, where ORG is the organization's GitHub login and SLUG the team's "
+    "slug as in its URL (lower-case letters, digits, '-', '_' and '.', starting with a letter "
+    "or digit, at most 100 characters)"
+)
 
 
 @pytest.mark.parametrize(
@@ -324,7 +334,20 @@ ANY_PRINCIPAL = "write 'user:LOGIN' or 'group:NAME', in lower case, without spac
         ("group:" + "a" * 64, f"invalid principal 'group:{'a' * 51}...': {GROUP_RULE}"),
         ("alice", f"invalid principal 'alice': {ANY_PRINCIPAL}"),
         ("User:alice", f"invalid principal 'User:alice': {ANY_PRINCIPAL}"),
-        ("team:x", f"invalid principal 'team:x': {ANY_PRINCIPAL}"),
+        ("team:x", f"invalid principal 'team:x': {TEAM_RULE}"),
+        ("team:acme/", f"invalid principal 'team:acme/': {TEAM_RULE}"),
+        ("team:acme/DBA", f"invalid principal 'team:acme/DBA': {TEAM_RULE}"),
+        # Never '.' or '..': the slug goes into an API path.
+        ("team:acme/..", f"invalid principal 'team:acme/..': {TEAM_RULE}"),
+        ("team:acme/.x", f"invalid principal 'team:acme/.x': {TEAM_RULE}"),
+        ("team:acme/a/b", f"invalid principal 'team:acme/a/b': {TEAM_RULE}"),
+        ("team:acme/a b", f"invalid principal 'team:acme/a b': {TEAM_RULE}"),
+        ("team:acme/" + "a" * 101, f"invalid principal 'team:acme/{'a' * 47}...': {TEAM_RULE}"),
+        ("team:/dba", "invalid principal 'team:/dba': the organization in team:ORG/SLUG: "
+                      f"login is empty; {LOGIN_RULE}"),
+        ("team:a_b/dba", "invalid principal 'team:a_b/dba': the organization in "
+                         f"team:ORG/SLUG: invalid login 'a_b': {LOGIN_RULE}"),
+        ("Team:acme/dba", f"invalid principal 'Team:acme/dba': {ANY_PRINCIPAL}"),
         (" user:alice", f"invalid principal ' user:alice': {ANY_PRINCIPAL}"),
         ("", f"invalid principal '': {ANY_PRINCIPAL}"),
     ],
