@@ -73,9 +73,11 @@ def run(options: RequestOptions) -> int:
     branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
     head = commit_file(repo, base, branch, path, grant_document(options, duration),
                        f"Request {options.policy} for {duration}\n\n{options.justification}\n")
-    # Say now what the request will need, before anyone is asked to review it.
+    github = github_from_env() if options.forge == "github" else None
+    # Say now what the request will need, before anyone is asked to review it (on GitHub,
+    # with the members of the teams the policies name).
     verdict = judge(repo, base, head, options.requester, [], frozenset({options.requester}),
-                    options.now)
+                    options.now, teams=github.team_members if github else None)
     decision = verdict.decision
     if decision.outcome is Outcome.DENIED:
         repo.git("update-ref", "-d", f"refs/heads/{branch}", head)
@@ -88,8 +90,7 @@ def run(options: RequestOptions) -> int:
         assert decision.grant is not None
         body = render("request.md.j2", grant=decision.grant, decision=decision)
         forge: Forge = LocalForge(repo)
-        if options.forge == "github":
-            github = github_from_env()
+        if github is not None:
             if github.whoami() != options.requester:
                 raise UsageError(f"--as {options.requester} but the token belongs to "
                                  f"{github.whoami()}: a request is opened by its requester")
@@ -100,7 +101,7 @@ def run(options: RequestOptions) -> int:
             author=options.requester, head_ref=branch, base=options.base,
             title=f"Request {options.policy} for {duration}", body=body)
         number = pr.number
-        if options.forge == "github":
+        if github is not None:
             wanted = {login for m in decision.missing for login in m.eligible}
             github.request_reviews(pr.number, wanted - {options.requester})
     _report(options, branch, path, number, decision.outcome.value,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from engine.cli import run
 from tests.github.emulator import GitHubEmulator
 from tests.github.fixtures import github_emulator
 from tests.github_e2e.test_lifecycle_on_github import POLICY, REPO, T0, World
@@ -30,11 +32,11 @@ def world(github_emulator: GitHubEmulator, tmp_path: Path,
                            author=world.admin)
     github_emulator.create_team("acme", "dba", members=["dave"])
     # bob asks; dave, a member of acme/dba on GitHub (not in any group), approves.
-    github_emulator.commit(REPO, "access", {GRANT: (
+    github_emulator.commit(REPO, "bob-access", {GRANT: (
         "apiVersion: gitjit/v1\nkind: Grant\npolicy: orders-admin\nrequester: bob\n"
         "duration: 1h\njustification: Replication lag on the orders primary\n")},
         author=world.bob)
-    world.api(world.bob).create_pull(title="access", body="", head="access", base="main")
+    world.api(world.bob).create_pull(title="access", body="", head="bob-access", base="main")
     world.api(world.dave).get_pull(1).create_review(event="APPROVE")
     yield world
 
@@ -69,3 +71,17 @@ def test_a_failed_team_lookup_denies_naming_the_team(
         "GitHub; denied until the lookup succeeds (check that the team exists and that "
         "gitjit's token may read its members)")]
     assert world.verdict(1) == "failure"
+
+
+def test_gitjit_request_judges_a_team_policy_with_the_lookup(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = world.clone()
+    world.as_(world.bob)
+    capsys.readouterr()
+    assert run(["request", "orders-admin", "--as", "bob", "--duration", "1h",
+                "--justification", "Vacuum the orders archive by hand (CHG-77)",
+                "--forge", "github", "--repo", str(mine),
+                "--now", (T0 + timedelta(minutes=5)).isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "opened pull request #2: pending" in out
+    assert "needs step 1 (team:acme/dba): 1 more; may approve: dave" in out
