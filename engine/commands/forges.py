@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 
-from engine.adapters.git import GitRepository
 from engine.adapters.github import DEFAULT_URL, GitHubForge
-from engine.adapters.localforge import LocalForge
 from engine.errors import UsageError
-from engine.ports import Forge
 
 FORGES = ("local", "github")
 
@@ -32,6 +29,3 @@ def verdict_as_check_run() -> bool:
     """A GitHub App token posts a check run; GITHUB_TOKEN mode posts a commit status."""
     return os.environ.get("GITJIT_TOKEN_KIND", "actions") == "app"
 
-
-def make_forge(name: str, repo: GitRepository) -> Forge:
-    return github_from_env() if name == "github" else LocalForge(repo)
