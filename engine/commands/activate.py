@@ -14,6 +14,7 @@ from datetime import datetime
 from engine.adapters.branch import commit_removal
 from engine.adapters.git import CommitStamp
 from engine.adapters.lock import lifecycle_lock
+from engine.adapters.notify import Notifier
 from engine.commands.lifecycle import ENGINE_VERSION, Lifecycle, Report, verdicts
 from engine.commands.repository import LoadedConfig
 from engine.commands.targets import Targets
@@ -39,12 +40,15 @@ class Refusal(Exception):
         self.merge_sha = merge_sha
 
 
-def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report:
+def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
+             notify: bool = True) -> Report:
+    """``notify=False``: no notification (a simulation's throwaway world)."""
     report = Report("activate", now, dry_run)
     with lifecycle_lock(life.repo):
         tip = life.tip()
         _, config = life.config(tip)
         targets = Targets(config.settings, life.target_factory)
+        notifier = Notifier(config, report, dry_run=dry_run or not notify)
         records = life.ledger.records()
         known = verdicts(records)
         alerted = {r.grant_id for r in records if r.event is Event.ALERT}
@@ -56,23 +60,25 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report
         for gid, record in known.items():
             if record.event is Event.REFUSED and gid not in alerted and not dry_run:
                 # A run stopped between the refusal and its alert: raise the alert now.
-                life.ledger.append(replace(record, seq=0, prev="", event=Event.ALERT))
+                notifier.notify(life.ledger.append(
+                    replace(record, seq=0, prev="", event=Event.ALERT)))
         for entry in new:
             gid = grant_id(entry.path)
             try:
                 _activate_one(life, targets, entry.path, entry.mode, landed.get(entry.path),
-                              now, report, dry_run)
+                              now, report, dry_run, notifier)
             except Refusal as refusal:
                 report.add(gid, "refused", refusal.reason)
                 if dry_run:
                     continue
                 try:
-                    _record_refusal(life, gid, entry.path, refusal, now)
+                    alert = _record_refusal(life, gid, entry.path, refusal, now)
                 except GitjitError as exc:
                     # Unrecorded, the file stays: the next run re-verifies and refuses again.
                     report.add(gid, "record", str(exc), failed=True)
                     continue
                 refused.append(entry.path)
+                notifier.notify(alert)  # refused and alert: one message
             except GitjitError as exc:
                 # Not recorded: the next run tries again (a target may be down for a while).
                 report.add(gid, "activate", str(exc), failed=True)
@@ -83,7 +89,7 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report
 
 def _activate_one(life: Lifecycle, targets: Targets, path: str, mode: str,
                   stamp: CommitStamp | None, now: datetime, report: Report,
-                  dry_run: bool) -> None:
+                  dry_run: bool, notifier: Notifier) -> None:
     gid = grant_id(path)
     unusable = file_finding(path, mode)
     if unusable is not None:
@@ -120,7 +126,7 @@ def _activate_one(life: Lifecycle, targets: Targets, path: str, mode: str,
     if state is State.ACTIVE:
         plugin.apply(assignment)
     native = plugin.native_expiry(assignment)
-    life.ledger.append(Record(
+    activated = life.ledger.append(Record(
         event=Event.ACTIVATED, grant_id=gid, policy=grant.policy, requester=grant.requester,
         at=now, pull_request=pr.number, base_sha=first_parent, head_sha=pr.head_sha,
         merge_sha=stamp.sha,
@@ -134,6 +140,7 @@ def _activate_one(life: Lifecycle, targets: Targets, path: str, mode: str,
     ))
     action = {State.ACTIVE: "activated", State.SCHEDULED: "scheduled"}.get(state, "expired")
     report.add(gid, action, _when(span))
+    notifier.notify(activated)  # None on a rerun: told once
 
 
 def _when(span: Window) -> str:
@@ -165,7 +172,8 @@ def _blob(config: LoadedConfig, path: str) -> str | None:
 
 
 def _record_refusal(life: Lifecycle, gid: GrantId, path: str, refusal: Refusal,
-                    now: datetime) -> None:
+                    now: datetime) -> Record | None:
+    """Record the refusal and its alert; the alert when it is new, else None."""
     parts = parse_path(path)
     pr = refusal.pull_request
     refused = Record(event=Event.REFUSED, grant_id=gid, policy=parts.policy if parts else "",
@@ -174,7 +182,7 @@ def _record_refusal(life: Lifecycle, gid: GrantId, path: str, refusal: Refusal,
                      head_sha=pr.head_sha if pr else None, merge_sha=refusal.merge_sha,
                      engine_version=ENGINE_VERSION, detail=refusal.reason)
     life.ledger.append(refused)
-    life.ledger.append(replace(refused, event=Event.ALERT))
+    return life.ledger.append(replace(refused, event=Event.ALERT))
 
 
 def _remove_refused(life: Lifecycle, paths: list[str], report: Report) -> None:

@@ -23,6 +23,7 @@ from functools import partial
 
 from engine.adapters.branch import commit_removal
 from engine.adapters.lock import lifecycle_lock
+from engine.adapters.notify import Notifier
 from engine.commands.lifecycle import ENGINE_VERSION, Lifecycle, Report, endings
 from engine.commands.targets import TargetKey, Targets
 from engine.core import trailers
@@ -49,7 +50,9 @@ class _Grant:
         return self.record.grant_id
 
 
-def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Report:
+def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
+              notify: bool = True) -> Report:
+    """``notify=False``: no notification (a simulation's throwaway world)."""
     report = Report("reconcile", now, dry_run)
     with lifecycle_lock(life.repo):
         tip = life.tip()
@@ -82,8 +85,9 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False) -> Repor
 
         for gid, grant in sorted(live.items()):
             _step(report, gid, "applied", partial(grant.plugin.apply, grant.assignment), dry_run)
+        notifier = Notifier(config, report, dry_run=dry_run or not notify)
         for _gid, (grant, event) in sorted(finishing.items()):
-            _finish(life, report, grant, event, cover, tip, now, dry_run)
+            _finish(life, report, grant, event, cover, tip, now, dry_run, notifier)
         _sweep(report, targets, verified, live, finishing, cover, dry_run)
         if not dry_run:
             _remove_expired(life, config, report, on_tip)
@@ -126,7 +130,8 @@ def _step(report: Report, gid: str, action: str, do: Callable[[], None], dry_run
 
 
 def _finish(life: Lifecycle, report: Report, grant: _Grant, event: Event | None,
-            cover: dict[TargetKey, GrantId], tip: str, now: datetime, dry_run: bool) -> None:
+            cover: dict[TargetKey, GrantId], tip: str, now: datetime, dry_run: bool,
+            notifier: Notifier) -> None:
     pull_request = None
     detail = ""
     if event is None:
@@ -141,12 +146,14 @@ def _finish(life: Lifecycle, report: Report, grant: _Grant, event: Event | None,
     if dry_run:
         return
     try:
-        life.ledger.append(replace(
+        ended = life.ledger.append(replace(
             grant.record, seq=0, prev="", event=event, at=now, pull_request=pull_request
             or grant.record.pull_request, engine_version=ENGINE_VERSION, detail=detail))
     except GitjitError as exc:
         # The access is gone but unrecorded: the next run revokes again (idempotent), records.
         report.add(grant.id, "record", str(exc), failed=True)
+        return
+    notifier.notify(ended)  # None when already recorded: told once
 
 
 def _deletion(life: Lifecycle, grant: _Grant, tip: str) -> tuple[Event, int | None, str]:
