@@ -19,30 +19,11 @@ from psycopg import sql
 
 from engine.cli import run
 from tests.gitrepo import GitRepoBuilder
+from tests.orders_access import GROUPS, policy
 from tests.targets.pg import PgServer, create_role, is_alive, is_member
 
 ROOT = Path(__file__).resolve().parents[1]
-POLICY = """\
-apiVersion: gitjit/v1
-kind: Policy
-id: orders-admin
-description: Admin on the orders database
-target: {provider: postgres, connection: orders, role: orders_admin}
-requesters: [group:sre]
-approvals:
-  - {from: [group:dba], count: 1}
-  - {from: [group:security], count: 1}
-duration: {default: 1h, max: 4h}
-justification: {min_length: 20}
-"""
-GROUPS = """\
-apiVersion: gitjit/v1
-kind: Groups
-groups:
-  sre: [bob]
-  dba: [dave]
-  security: [sam]
-"""
+POLICY = policy("postgres", "orders")
 SETTINGS = """\
 apiVersion: gitjit/v1
 kind: Settings

@@ -62,6 +62,9 @@ class LocalHarness:
         self.local.submit_review(number, reviewer, state, at=self.tick(), commit=commit,
                                  is_bot=bot)
 
+    def bot_login(self, reviewer: Login) -> str:
+        return reviewer
+
     def merge(self, number: int, merged_by: Login) -> PullRequestInfo:
         return self.local.merge(number, merged_by, at=self.tick())
 

@@ -21,33 +21,14 @@ import pytest
 from engine.cli import run
 from tests.github.emulator import GitHubEmulator, Protection, RequiredCheck, User
 from tests.github.fixtures import github_emulator
+from tests.orders_access import GROUPS, policy
 
 __all__ = ["github_emulator"]
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "acme/access"
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-POLICY = """\
-apiVersion: gitjit/v1
-kind: Policy
-id: orders-admin
-description: Admin on the orders database
-target: {provider: recording, connection: rec, role: orders_admin}
-requesters: [group:sre]
-approvals:
-  - {from: [group:dba], count: 1}
-  - {from: [group:security], count: 1}
-duration: {default: 1h, max: 4h}
-justification: {min_length: 20}
-"""
-GROUPS = """\
-apiVersion: gitjit/v1
-kind: Groups
-groups:
-  sre: [bob]
-  dba: [dave]
-  security: [sam]
-"""
+POLICY = policy("recording", "rec")
 SETTINGS = """\
 apiVersion: gitjit/v1
 kind: Settings
