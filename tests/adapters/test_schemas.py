@@ -16,6 +16,7 @@ from engine.adapters.schemas import load_schemas, packaged_schemas
 from engine.core.changes import REGULAR_FILE, TreeEntry
 from engine.core.schema import KINDS
 from engine.errors import ConfigurationError, GitjitError
+from tests.packaging import build_wheel
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = {
@@ -112,12 +113,7 @@ def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
     readme = PROJECT / "README.md"
     (source / "README.md").write_bytes(readme.read_bytes() if readme.exists() else b"gitjit\n")
     out = tmp_path / "wheel"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(out), str(source)],
-        check=True, capture_output=True,
-    )
-    (wheel,) = out.glob("gitjit-*.whl")
+    wheel = build_wheel(source, out)
     with zipfile.ZipFile(wheel) as archive:
         shipped = {
             name: json.loads(archive.read(name))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import run
+from tests.packaging import build_wheel
 
 PROJECT = Path(__file__).resolve().parents[2]
 DOC_SCENARIOS = sorted((PROJECT / "docs" / "scenarios").glob("*.yaml"))
@@ -174,12 +175,7 @@ def test_the_wheel_ships_the_demo_and_its_configuration(tmp_path: Path) -> None:
         shutil.copytree(PROJECT / folder, source / folder)
     (source / "README.md").write_bytes((PROJECT / "README.md").read_bytes())
     out = tmp_path / "wheel"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(out), str(source)],
-        check=True, capture_output=True,
-    )
-    (wheel,) = out.glob("gitjit-*.whl")
+    wheel = build_wheel(source, out)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
