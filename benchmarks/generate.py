@@ -232,7 +232,9 @@ def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: 
     _git(dest, "init", "--quiet", f"--initial-branch={BASE}")
 
     config = [("policies/groups.yaml", groups_yaml(requesters)),
-              ("policies/settings.yaml", _settings())]
+              ("policies/settings.yaml", _settings()),
+              ("policies/allowed_signers",
+               (PROJECT / "policies" / "allowed_signers").read_text(encoding="ascii"))]
     config += [(f"policies/{policy_id(i)}.yaml",
                 POLICY_TEMPLATE.format(id=policy_id(i), role=f"orders_role_{i:04d}"))
                for i in range(policies)]

@@ -77,6 +77,10 @@ class Forge(Protocol):
         """Open a pull request from the existing branch ``head_ref`` into ``base``."""
         ...
 
+    def open_pull_request_for(self, head_ref: str) -> PullRequestInfo | None:
+        """The open pull request from branch ``head_ref`` (by anyone), or None."""
+        ...
+
     def comment(self, number: int, key: str, body: str) -> None:
         """Create, or update in place, the one comment of ours marked with ``key``."""
         ...

@@ -109,9 +109,12 @@ class GitRepoBuilder:
         self.git("update-index", "--add", "--cacheinfo", f"160000,{sha},{path}")
 
     def commit(
-        self, message: str, *, date: datetime | str | None = None, allow_empty: bool = False
+        self, message: str, *, date: datetime | str | None = None, allow_empty: bool = False,
+        signing_key: Path | None = None,
     ) -> str:
-        """Stage everything (additions, changes, deletions) and commit; returns the SHA."""
+        """Stage everything (additions, changes, deletions) and commit; returns the SHA.
+
+        ``signing_key``: sign the commit with this SSH private key (git's SSH signing)."""
         env = {}
         if date is not None:
             env = {"GIT_AUTHOR_DATE": git_date(date), "GIT_COMMITTER_DATE": git_date(date)}
@@ -119,6 +122,8 @@ class GitRepoBuilder:
         args = ["commit", "--quiet", "--no-verify", "--message", message]
         if allow_empty:
             args.append("--allow-empty")
+        if signing_key is not None:
+            args = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={signing_key}", *args, "-S"]
         self.git(*args, env=env)
         return self.sha("HEAD")
 

@@ -55,6 +55,7 @@ def test_request_to_audit_through_the_cli(
     repo.write("policies/orders-admin.yaml", POLICY)
     repo.write("policies/groups.yaml", GROUPS)
     repo.write("policies/settings.yaml", SETTINGS)
+    assert run(["local", "keygen", "--repo", str(repo.path)]) == 0
     repo.commit("access configuration")
     path = f"grants/orders-admin/bob-{t0:%Y%m%dT%H%MZ}.yaml"
     grant_id = path.removeprefix("grants/").removesuffix(".yaml")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.schema import KINDS, validate
+from engine.core.signers import SIGNERS_PATH, parse_allowed_signers
 from engine.core.strictyaml import load
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -20,8 +21,15 @@ EXAMPLES = sorted(
     p.relative_to(PROJECT).as_posix()
     for folder in ("policies", "grants")
     for p in (PROJECT / folder).rglob("*")
-    if p.is_file() and not p.name.endswith(".md")
+    if p.is_file() and not p.name.endswith(".md") and p.name != "allowed_signers"
 )
+
+
+def test_the_example_allowed_signers_parse() -> None:
+    raw = (PROJECT / SIGNERS_PATH).read_bytes()
+    assert raw.startswith(b"# "), "the example starts with a comment saying what it shows"
+    signers, findings = parse_allowed_signers(raw)
+    assert findings == [] and signers is not None and len(signers.signers) == 1
 
 
 def expected_kind(path: str) -> frozenset[str]:

@@ -7,7 +7,7 @@ branch moved, the removal is rebuilt on the new tip, dropping files that are alr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 from engine.adapters.git import GitRepository, parse_ls_tree
@@ -51,13 +51,14 @@ def tree_without(repo: GitRepository, tree: str, paths: Collection[str]) -> str:
 
 def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
                    message: Callable[[list[str]], str], *, at: datetime,
-                   onto: str | None = None) -> str | None:
+                   signing: Mapping[str, str], onto: str | None = None) -> str | None:
     """Remove the ``paths`` that are still on ``branch`` in one commit; None if none are.
 
     ``message`` gets the paths actually removed, so its trailers name exactly those. The
     commit is dated ``at`` (the run's time), so the story in git follows the run's clock. With
     ``onto`` (a new branch name) the commit goes there instead, for a removal pull request;
-    None too when that branch exists already (the pull request was opened before)."""
+    None too when that branch exists already. ``signing``: gitjit's signing key
+    (``CommitSigner.config()``); every removal is signed."""
     ref = f"refs/heads/{branch}"
     for attempt in range(MAX_ATTEMPTS):
         tip = repo.ref_target(ref)
@@ -72,7 +73,8 @@ def commit_removal(repo: GitRepository, branch: str, paths: Collection[str],
         tree = tree_without(repo, f"{tip}^{{tree}}", present)
         stamp = at.isoformat()
         commit = repo.commit_tree(tree, [tip], message(present),
-                                  env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
+                                  env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+                                  signing=signing)
         target, old = (ref, tip) if onto is None else (f"refs/heads/{onto}", None)
         if repo.update_ref(target, commit, old, message="gitjit: remove grants"):
             return commit

@@ -334,17 +334,27 @@ class GitRepository:
         return _cat_objects(self, wanted, kind) if wanted else {}
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str, *,
-                    env: Mapping[str, str] | None = None) -> str:
+                    env: Mapping[str, str] | None = None,
+                    signing: Mapping[str, str] | None = None) -> str:
         """Make a commit of ``tree`` without touching any branch, index or working tree.
 
         Author and committer come from the environment or git config, as for ``git commit``;
         ``env`` overrides them for this commit only (GIT_AUTHOR_DATE, GIT_COMMITTER_NAME ...).
+        ``signing``: the GIT_CONFIG_* variables of a signing key (``CommitSigner.config()``);
+        the commit is then signed (``-S``), and a key git cannot sign with is an error.
         """
         args = ["commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
-        out = _run(self.root, args, stdin=message.encode("utf-8"), env=env).stdout
-        return out.decode("ascii").strip()
+        if signing is not None:
+            args.append("-S")
+        result = _run(self.root, args, stdin=message.encode("utf-8"),
+                      env={**(env or {}), **(signing or {})}, ok_codes=(0, 128))
+        if result.returncode != 0:
+            hint = (" (the signing key: check that it is an unencrypted OpenSSH private key "
+                    "and that ssh-keygen is installed)" if signing is not None else "")
+            raise GitError(f"git commit-tree failed in {self.root}: {_stderr(result)}{hint}")
+        return result.stdout.decode("ascii").strip()
 
 
 def _timestamp(seconds: str) -> datetime:

@@ -154,6 +154,13 @@ class GitHubForge:
             title=title, body=body, head=head_ref, base=base))
         return self._info(pull)
 
+    def open_pull_request_for(self, head_ref: str) -> PullRequestInfo | None:
+        owner = self.repository.split("/", 1)[0]
+        pulls = self._call(f"finding the open pull request from {head_ref}",
+                           lambda: list(self.repo.get_pulls(state="open",
+                                                            head=f"{owner}:{head_ref}")))
+        return self._info(pulls[0]) if pulls else None
+
     def comment(self, number: int, key: str, body: str) -> None:
         marker = f"<!-- gitjit:{key} -->"
         text = body if marker in body else f"{marker}\n{body}"

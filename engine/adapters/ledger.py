@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.adapters.git import GitRepository, parse_ls_tree, parse_raw_diff
+from engine.adapters.signing import (
+    KEY_ENV,
+    NOT_CONFIGURED,
+    CommitSigner,
+    SigningError,
+    Verifier,
+)
 from engine.core.changes import REGULAR_FILE, SUBMODULE, Change, TreeEntry
 from engine.core.findings import Finding
 from engine.core.grants import GRANTS_DIR
 from engine.core.ledger import (
     RECORDS_DIR,
     LedgerCommit,
+    LedgerState,
     Record,
     RecordError,
-    added_records,
     chain,
     commit_message,
+    is_ledger_message,
     parse_record,
     read_chain,
     record_key,
@@ -33,28 +41,35 @@ from engine.core.ledger import (
     verify_coverage,
     verify_references,
 )
-from engine.errors import GitError, GitjitError
+from engine.core.signers import SIGNERS_PATH, AllowedSigners
+from engine.errors import ConfigurationError, GitError, GitjitError
 
 LEDGER_REF = "refs/heads/gitjit/ledger"
 REMOTE_LEDGER_REF = "refs/remotes/origin/gitjit/ledger"
 """Where a fresh clone holds the ledger: git clone fetches it as a remote-tracking branch."""
 MAX_ATTEMPTS = 50
 """Compare-and-swap attempts before giving up; each lost race means another record landed."""
+MAX_UNTRUSTED = 1000
+"""Commits of others walked back from the tip while looking for gitjit's newest one."""
+MAX_DESCRIBED = 50
+"""Untrusted commits whose claims are read and reported in one run."""
 _TREE_MODE = "040000"
 _RECORDS = RECORDS_DIR.rstrip("/")
 
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """The ledger at one tip: what an append builds on."""
+    """The ledger at its trusted commit: what an append builds on."""
 
     tip: str | None
     root: tuple[TreeEntry, ...]
-    """The top-level entries of the tip's tree."""
+    """The top-level entries of the trusted commit's tree."""
     files: tuple[TreeEntry, ...]
-    """The entries of records/ at the tip."""
+    """The entries of records/ there."""
     records: tuple[Record, ...]
-    """The records at the tip, in file-name (that is, seq) order."""
+    """The records there, in file-name (that is, seq) order."""
+    unreadable: tuple[str, ...]
+    """Why each file of records/ that is not a readable record was skipped."""
 
 
 class LedgerNotFoundError(GitjitError):
@@ -84,26 +99,52 @@ def find_ledger_ref(repo: GitRepository) -> str:
 
 
 class Ledger:
-    """The append-only ledger of grant state changes, kept on ``ref`` in ``repo``."""
+    """The append-only ledger of grant state changes, kept on ``ref`` in ``repo``.
 
-    def __init__(self, repo: GitRepository, *, ref: str = LEDGER_REF) -> None:
+    Only commits gitjit signed are believed (``signers``: the allowed signers of the default
+    branch). The ledger as gitjit knows it is the tree of the newest such commit on the
+    branch's first-parent line; anything pushed after it by others is ``forged``: reported,
+    never read as a record. gitjit appends on top of the branch as it is (it cannot rewrite
+    what others pushed, and the evidence stays), but builds its tree from the trusted one, so
+    whatever a forged commit added, changed or deleted is undone in the next signed commit.
+    """
+
+    def __init__(self, repo: GitRepository, *, ref: str = LEDGER_REF,
+                 signers: AllowedSigners | None = None,
+                 signer: CommitSigner | None = None) -> None:
         self.repo = repo
         self.ref = ref
+        self.verifier = Verifier(repo, signers)
+        self.signer = signer
 
     def __repr__(self) -> str:
         return f"Ledger({self.repo!r}, ref={self.ref!r})"
 
+    def trust(self, signers: AllowedSigners | None, signer: CommitSigner | None) -> None:
+        """Read with ``signers`` (the default branch's allowed signers, as a run found them)
+        and sign with ``signer`` from now on."""
+        self.verifier = Verifier(self.repo, signers)
+        self.signer = signer
+
     def tip(self) -> str | None:
-        """The ledger's newest commit; None while nothing has been recorded."""
+        """The ledger branch's newest commit, whoever made it; None while there is none."""
         return self.repo.ref_target(self.ref)
 
-    def records(self) -> list[Record]:
-        """Every record, oldest first; RecordError if one cannot be read.
+    def state(self) -> LedgerState:
+        """What gitjit trusts of the ledger now, and what it does not."""
+        tip = self.tip()
+        if tip is None:
+            return LedgerState(None, None, (), (), ())
+        if self.verifier.signers is None:
+            return LedgerState(tip, None, (), (), (), problem=NOT_CONFIGURED)
+        trusted, forged, problem = self._trusted_tip(tip)
+        snapshot = self._snapshot(trusted)
+        return LedgerState(tip, trusted, snapshot.records, tuple(self._describe(forged)),
+                           snapshot.unreadable, problem=problem)
 
-        Read from the tip's records/ folder (one ls-tree, one cat-file), which is fast at any
-        size; whether history agrees with it is ``verify``'s question.
-        """
-        return list(self._snapshot(self.tip()).records)
+    def records(self) -> list[Record]:
+        """Every trusted record, oldest first (read from the newest commit gitjit signed)."""
+        return list(self.state().records)
 
     def append(self, draft: Record) -> Record | None:
         """Record a state change; None when the same change (``record_key``) is recorded.
@@ -117,15 +158,23 @@ class Ledger:
                 f"append a draft (seq 0, prev empty), not {draft.label()}: the ledger numbers "
                 "and chains records itself"
             )
+        if self.verifier.signers is None:
+            raise ConfigurationError(f"{NOT_CONFIGURED}: gitjit writes no record that nobody "
+                                     "could verify; add policies/allowed_signers")
+        if self.signer is None:
+            raise SigningError("this run has no signing key, so it cannot write the ledger; "
+                               f"set {KEY_ENV} (or run 'gitjit local keygen')")
         key = record_key(draft)
         for attempt in range(MAX_ATTEMPTS):
-            snapshot = self._snapshot(self.tip())
+            tip = self.tip()
+            trusted = self._trusted_tip(tip)[0] if tip is not None else None
+            snapshot = self._snapshot(trusted)
             if any(record_key(record) == key for record in snapshot.records):
                 return None
             record = chain(draft, snapshot.records[-1] if snapshot.records else None)
-            commit = self._commit(snapshot, record)
+            commit = self._commit(snapshot, record, tip)
             message = f"gitjit: {record.event} {record.grant_id}"
-            if self.repo.update_ref(self.ref, commit, snapshot.tip, message=message):
+            if self.repo.update_ref(self.ref, commit, tip, message=message):
                 return record
             # Lost the race: another record landed. A short, growing pause spreads writers out.
             time.sleep(min(0.005 * (attempt + 1), 0.1))
@@ -137,11 +186,16 @@ class Ledger:
     def verify(self, default_branch: str) -> list[Finding]:
         """Every finding about the ledger's integrity and coverage, sorted.
 
-        Walks every ledger commit: each must add exactly one record and change nothing else,
-        in one straight line, with records numbered 1, 2, 3 ... and each holding the hash of
-        the one before. Every commit a record names must exist here, and every grant file on
-        ``default_branch`` must have been activated or refused.
+        Walks every commit on the ledger's first-parent line and checks its signature: a
+        commit gitjit did not sign is ``ledger.forged``. The signed ones must each add exactly
+        one record to the one signed before, numbered 1, 2, 3 ... and each holding the hash
+        of the one before. Every commit a record names must exist here, and every grant file
+        on ``default_branch`` must have been activated or refused.
         """
+        if self.verifier.signers is None:
+            return [Finding(SIGNERS_PATH, 0, "ledger.unverifiable",
+                            f"{NOT_CONFIGURED}, so no record can be told from a forgery; add "
+                            "the lifecycle key's public key to policies/allowed_signers")]
         commits = self._commits(self.tip())
         stored, findings = read_chain(commits)
         findings += verify_references(
@@ -155,110 +209,160 @@ class Ledger:
         findings += verify_coverage(stored, grant_paths, default_branch)
         return sorted(findings)
 
+    # -- trust ---------------------------------------------------------------------------
+
+    def _trusted_tip(self, tip: str) -> tuple[str | None, list[tuple[str, str]], str]:
+        """The newest commit gitjit signed on the first-parent line from ``tip``, the commits
+        after it (newest first, each with why it is not gitjit's), and a problem if the walk
+        gave up. Usually the tip itself: one signature check."""
+        forged: list[tuple[str, str]] = []
+        skip, batch = 0, 1
+        while skip < MAX_UNTRUSTED:
+            shas = self.repo.git(
+                "rev-list", "--first-parent", f"--max-count={batch}", f"--skip={skip}", tip
+            ).decode("ascii").split()
+            if not shas:
+                return None, forged, ""
+            why = self.verifier.why_untrusted(shas)
+            messages = self.repo.read_objects([s for s in shas if not why[s]], "commit")
+            for sha in shas:
+                reason = why[sha]
+                if not reason and not is_ledger_message(_parse_commit(sha, messages[sha])[1]):
+                    reason = "it is signed by gitjit but is not a ledger commit"
+                if not reason:
+                    return sha, forged, ""
+                forged.append((sha, reason))
+            skip += len(shas)
+            batch = min(batch * 4, 256)
+        return None, forged, (f"none of the newest {MAX_UNTRUSTED} commits of {self.ref} is "
+                              "gitjit's; nothing in it is trusted")
+
+    def _describe(self, forged: list[tuple[str, str]]) -> list[LedgerCommit]:
+        """What each untrusted commit claims (its changes against its first parent), oldest
+        first; only the newest MAX_DESCRIBED are read in full."""
+        if not forged:
+            return []
+        shown = forged[:MAX_DESCRIBED]
+        objects = self.repo.read_objects([sha for sha, _ in shown], "commit")
+        parsed = {sha: _parse_commit(sha, objects[sha]) for sha, _ in shown}
+        lines = [sha if not parsed[sha][0] else f"{sha} {parsed[sha][0][0]}" for sha, _ in shown]
+        changes = _diff_tree(self.repo, lines)
+        wanted = {c.new_blob for sha, _ in shown for c in changes.get(sha, [])
+                  if c.status in ("A", "M") and c.new_mode == REGULAR_FILE}
+        blobs = self.repo.read_objects(wanted, "blob")
+        commits = [
+            LedgerCommit(sha=sha, parents=parsed[sha][0], message=parsed[sha][1],
+                         changes=tuple(sorted(changes.get(sha, []), key=lambda c: c.path)),
+                         blobs={c.new_blob: blobs[c.new_blob] for c in changes.get(sha, [])
+                                if c.new_blob in blobs},
+                         untrusted=reason)
+            for sha, reason in shown
+        ]
+        commits.reverse()
+        return commits
+
     # -- reading -------------------------------------------------------------------------
 
-    def _snapshot(self, tip: str | None) -> _Snapshot:
-        if tip is None:
-            return _Snapshot(None, (), (), ())
-        root = tuple(parse_ls_tree(self.repo.git("ls-tree", "-z", tip)))
+    def _snapshot(self, trusted: str | None) -> _Snapshot:
+        """The records in the tree of the trusted commit. A file there that does not read as
+        a record (a record of a newer engine, or damage) is skipped and reported, never
+        allowed to stop the run: the rest still converges."""
+        if trusted is None:
+            return _Snapshot(None, (), (), (), ())
+        root = tuple(parse_ls_tree(self.repo.git("ls-tree", "-z", trusted)))
         folder = next((entry for entry in root if entry.path == _RECORDS), None)
-        if folder is None:
-            return _Snapshot(tip, root, (), ())
-        if folder.mode != _TREE_MODE:
-            raise RecordError(
-                f"{self.ref} at {tip[:12]}: records is not a folder; run 'gitjit audit verify'"
-            )
+        if folder is None or folder.mode != _TREE_MODE:
+            problem = () if folder is None else (
+                f"{self.ref} at {trusted[:12]}: records is not a folder",)
+            return _Snapshot(trusted, root, (), (), problem)
         files = tuple(
             sorted(parse_ls_tree(self.repo.git("ls-tree", "-z", folder.blob)), key=_name)
         )
-        odd = [entry.path for entry in files if entry.mode != REGULAR_FILE]
-        if odd:
-            raise RecordError(
-                f"{self.ref} at {tip[:12]}: records/{odd[0]} is not a regular file; run "
-                "'gitjit audit verify'"
-            )
-        blobs = self.repo.read_objects((entry.blob for entry in files), "blob")
-        records = tuple(
-            parse_record(blobs[entry.blob], source=f"{RECORDS_DIR}{entry.path} ({self.ref})")
-            for entry in files
-        )
-        return _Snapshot(tip, root, files, records)
+        regular = [entry for entry in files if entry.mode == REGULAR_FILE]
+        unreadable = [f"{RECORDS_DIR}{entry.path} ({self.ref} at {trusted[:12]}): not a "
+                      "regular file" for entry in files if entry.mode != REGULAR_FILE]
+        blobs = self.repo.read_objects((entry.blob for entry in regular), "blob")
+        records = []
+        for entry in regular:
+            try:
+                records.append(parse_record(
+                    blobs[entry.blob], source=f"{RECORDS_DIR}{entry.path} ({self.ref})"))
+            except RecordError as exc:
+                unreadable.append(str(exc))
+        return _Snapshot(trusted, root, files, tuple(records), tuple(unreadable))
 
     def _commits(self, tip: str | None) -> list[LedgerCommit]:
-        """Every ledger commit, oldest first, with what it changed and the records it added.
+        """Every commit on the ledger's first-parent line, oldest first, each with its trust,
+        what it changed and the records it added.
 
-        Four git processes whatever the length: rev-list, cat-file (commits), diff-tree
-        (each commit against the one before it), cat-file (the added records).
+        A trusted commit is compared with the trusted commit before it (the first one with
+        nothing), an untrusted one with its first parent. A fixed number of git processes
+        whatever the length (git itself runs ssh-keygen once per signed commit).
         """
         if tip is None:
             return []
         shas = self.repo.git("rev-list", "--first-parent", "--reverse", tip).decode().split()
         objects = self.repo.read_objects(shas, "commit")
         parsed = {sha: _parse_commit(sha, objects[sha]) for sha in shas}
-        lines = [sha if i == 0 else f"{sha} {shas[i - 1]}" for i, sha in enumerate(shas)]
-        raw = self.repo.git(
-            "diff-tree",
-            "--stdin",
-            "-r",
-            "-z",
-            "--root",
-            "--no-renames",
-            "--no-abbrev",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--ignore-submodules=none",
-            stdin="".join(f"{line}\n" for line in lines).encode("ascii"),
-        )
-        changes = _parse_diff_tree(raw)
+        why = self.verifier.why_untrusted(shas)
+        for sha in shas:
+            if not why[sha] and not is_ledger_message(parsed[sha][1]):
+                why[sha] = "it is signed by gitjit but is not a ledger commit"
+        lines: list[str] = []
+        first_trusted: str | None = None
+        previous: str | None = None
+        for sha in shas:
+            if why[sha]:
+                parents = parsed[sha][0]
+                lines.append(f"{sha} {parents[0]}" if parents else sha)
+            elif previous is None:
+                first_trusted = sha
+                previous = sha
+            else:
+                lines.append(f"{sha} {previous}")
+                previous = sha
+        changes = _diff_tree(self.repo, lines)
+        if first_trusted is not None:
+            changes[first_trusted] = _all_added(self.repo, first_trusted)
         commits = [
-            LedgerCommit(
-                sha=sha,
-                parents=parsed[sha][0],
-                message=parsed[sha][1],
-                changes=tuple(sorted(changes.get(sha, []), key=lambda c: c.path)),
-            )
+            LedgerCommit(sha=sha, parents=parsed[sha][0], message=parsed[sha][1],
+                         changes=tuple(sorted(changes.get(sha, []), key=lambda c: c.path)),
+                         untrusted=why[sha])
             for sha in shas
         ]
         wanted = {
             change.new_blob
             for commit in commits
-            for change in added_records(commit)
-            if change.new_mode != SUBMODULE
+            for change in commit.changes
+            if change.status in ("A", "M") and change.new_mode == REGULAR_FILE
         }
         blobs = self.repo.read_objects(wanted, "blob")
         return [
-            LedgerCommit(
-                sha=commit.sha,
-                parents=commit.parents,
-                message=commit.message,
-                changes=commit.changes,
-                blobs={
-                    c.new_blob: blobs[c.new_blob]
-                    for c in added_records(commit)
-                    if c.new_blob in blobs
-                },
-            )
+            replace(commit, blobs={c.new_blob: blobs[c.new_blob] for c in commit.changes
+                                   if c.new_blob in blobs})
             for commit in commits
         ]
 
     # -- writing -------------------------------------------------------------------------
 
-    def _commit(self, snapshot: _Snapshot, record: Record) -> str:
-        """A commit of the snapshot's tree plus the record's file, parented on its tip."""
+    def _commit(self, snapshot: _Snapshot, record: Record, parent: str | None) -> str:
+        """A signed commit of the trusted tree plus the record's file, on top of ``parent``
+        (the branch's tip, whoever made it)."""
+        assert self.signer is not None
         blob = (
             self.repo.git("hash-object", "-w", "--no-filters", "--stdin", stdin=to_json(record))
             .decode("ascii")
             .strip()
         )
         name = record_path(record).removeprefix(RECORDS_DIR)
-        files = [entry for entry in snapshot.files if entry.path != name]
+        files = [entry for entry in snapshot.files
+                 if entry.path != name and entry.mode == REGULAR_FILE]
         files.append(TreeEntry(path=name, mode=REGULAR_FILE, blob=blob))
         folder = self._mktree(files)
-        root = [entry for entry in snapshot.root if entry.path != _RECORDS]
-        root.append(TreeEntry(path=_RECORDS, mode=_TREE_MODE, blob=folder))
-        tree = self._mktree(root)
-        parents = [snapshot.tip] if snapshot.tip else []
-        return self.repo.commit_tree(tree, parents, commit_message(record))
+        tree = self._mktree([TreeEntry(path=_RECORDS, mode=_TREE_MODE, blob=folder)])
+        parents = [parent] if parent else []
+        return self.repo.commit_tree(tree, parents, commit_message(record),
+                                     signing=self.signer.config())
 
     def _mktree(self, entries: Sequence[TreeEntry]) -> str:
         # mktree sorts the entries itself and writes only the tree object: no index involved.
@@ -267,6 +371,27 @@ class Ledger:
             for entry in entries
         )
         return self.repo.git("mktree", "-z", stdin=listing).decode("ascii").strip()
+
+
+def _diff_tree(repo: GitRepository, lines: list[str]) -> dict[str, list[Change]]:
+    """``git diff-tree --stdin``: each line is a commit, optionally followed by the commit to
+    compare it with (otherwise it is compared with nothing: a root commit)."""
+    if not lines:
+        return {}
+    raw = repo.git(
+        "diff-tree", "--stdin", "-r", "-z", "--root", "--no-renames", "--no-abbrev",
+        "--no-ext-diff", "--no-textconv", "--ignore-submodules=none",
+        stdin="".join(f"{line}\n" for line in lines).encode("ascii"),
+    )
+    return _parse_diff_tree(raw)
+
+
+def _all_added(repo: GitRepository, sha: str) -> list[Change]:
+    """Every file of commit ``sha`` as an addition (the first trusted commit's content)."""
+    entries = parse_ls_tree(repo.git("ls-tree", "-r", "-z", "--full-tree", sha))
+    zero = "0" * len(sha)
+    return [Change(status="A", path=e.path, old_mode="000000", new_mode=e.mode,
+                   old_blob=zero, new_blob=e.blob) for e in entries]
 
 
 def _name(entry: TreeEntry) -> str:

@@ -148,6 +148,12 @@ class LocalForge:
             self._save(state)
         return self._info(record)
 
+    def open_pull_request_for(self, head_ref: str) -> PullRequestInfo | None:
+        for record in _records(self._load()):
+            if record["state"] == PullRequestState.OPEN and record["head_ref"] == head_ref:
+                return self._info(record)
+        return None
+
     def comment(self, number: int, key: str, body: str) -> None:
         if not key:
             raise GitjitError("a comment needs a key (it marks the one comment to update)")

@@ -76,15 +76,21 @@ def render(record: Record) -> tuple[str, str]:
     body_env = SandboxedEnvironment(autoescape=True, finalize=escape_markdown,
                                     trim_blocks=True, lstrip_blocks=True)
     context: dict[str, Any] = {"record": record, "event": _event_name(record),
-                               "alert": record.event in (Event.REFUSED, Event.ALERT)}
+                               "alert": record.event in ALERTING, "code": record.code}
     title = _one_line(title_env.from_string(_template(TITLE_TEMPLATE)).render(**context))
     body = body_env.from_string(_template(BODY_TEMPLATE)).render(**context).strip() + "\n"
     return title, body
 
 
+ALERTING = frozenset({Event.REFUSED, Event.ALERT})
+REFUSAL_ALERT = "activation.refused"
+
+
 def _event_name(record: Record) -> str:
     # The alert that follows a refusal is one message: "refused".
-    return str(Event.REFUSED if record.event is Event.ALERT else record.event)
+    if record.event is Event.ALERT and record.code in ("", REFUSAL_ALERT):
+        return str(Event.REFUSED)
+    return str(record.event)
 
 
 class Notifier:
@@ -102,9 +108,13 @@ class Notifier:
         """(channel, grant id) of every message delivered in this run."""
 
     def channels(self, record: Record) -> tuple[str, ...] | None:
-        """The channels of the record's policy at the tip; None when that policy is unknown."""
+        """The channels of the record's policy at the tip, and for an alert the settings'
+        alert channels too; None when nobody would hear of it."""
         policy = self.config.policies.get(record.policy)  # type: ignore[call-overload]
-        return None if policy is None else tuple(policy.notify)
+        alerts = self.config.settings.alerts if record.event in ALERTING else ()
+        if policy is None and not alerts:
+            return None
+        return tuple(dict.fromkeys([*(policy.notify if policy else ()), *alerts]))
 
     def notify(self, record: Record | None) -> None:
         """Tell the record's channels about it; None (already recorded before) sends nothing,
@@ -114,9 +124,9 @@ class Notifier:
         gid = record.grant_id
         channels = self.channels(record)
         if channels is None:
-            self.report.add(gid, "notify", f"nobody was notified of this {_event_name(record)}"
-                            f" grant: its policy {record.policy or '(none)'!r} is not in the "
-                            "configuration, so it names no channel")
+            self.report.add(gid or "(ledger)", "notify", f"nobody was notified of this "
+                            f"{_event_name(record)}: its policy {record.policy or '(none)'!r} "
+                            "is not in the configuration, and settings name no alerts channel")
             return
         if not channels:
             return

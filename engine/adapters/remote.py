@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import LEDGER_REF, Ledger
-from engine.core.ledger import Record
+from engine.core.ledger import LedgerState, Record
 from engine.errors import GitError
 
 T = TypeVar("T")
@@ -65,6 +65,15 @@ class Remote:
             self.repo.run("update-ref", ref, tip)
         return tip
 
+    def fetch_pull_head(self, number: int) -> str | None:
+        """Fetch a pull request's head through ``refs/pull/N/head``, which the forge keeps
+        after its branch is deleted; its commit, or None when the remote has no such ref."""
+        local = f"refs/gitjit/pull/{number}"
+        result = self.repo.run("fetch", "--quiet", "--no-tags", self.name,
+                               f"+refs/pull/{number}/head:{local}", ok_codes=(0, 128),
+                               env=self.auth)
+        return self.repo.ref_target(local) if result.returncode == 0 else None
+
     def push(self, branch: str, expected: str | None) -> bool:
         """Push the local branch if the remote still holds ``expected``; False if it moved."""
         ref = f"refs/heads/{branch}"
@@ -99,6 +108,10 @@ class PublishedLedger(Ledger):
         super().__init__(repo, ref=LEDGER_REF)
         self.remote = remote
         self.remote.fetch(LEDGER_REF.removeprefix("refs/heads/"))
+
+    def state(self) -> LedgerState:
+        self.remote.fetch(LEDGER_REF.removeprefix("refs/heads/"))
+        return super().state()
 
     def append(self, draft: Record) -> Record | None:
         return self.remote.publish(LEDGER_REF.removeprefix("refs/heads/"),

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 
 from engine.adapters.git import GitRepository, parse_raw_diff
 from engine.adapters.ledger import Ledger, find_ledger_ref
-from engine.commands.repository import read_config
+from engine.adapters.signing import Verifier
+from engine.commands.repository import read_config, read_signers
 from engine.core import trailers
 from engine.core.audit import GrantHistory, Lifecycle, RemovalCommit, build_lifecycles, since
 from engine.core.changes import REGULAR_FILE
@@ -59,20 +61,49 @@ def _repository(path: Path) -> GitRepository:
 
 
 def run(options: AuditOptions) -> int:
+    """The story, read only from what gitjit signed; when the ledger is not intact, the
+    findings come first and the exit code is 1: a forged story is never printed as fact."""
     repo = _repository(options.repo)
-    lifecycles = read_lifecycles(repo, options.branch)
+    tip = repo.resolve(options.branch)
+    ledger = _ledger(repo, tip)
+    problems = [f for f in ledger.verify(tip) if f.severity is Severity.ERROR]
+    lifecycles = read_lifecycles(repo, options.branch, ledger)
     if options.since is not None:
         lifecycles = since(lifecycles, options.since)
-    render = {"text": render_text, "json": render_json, "csv": render_csv}[options.format]
-    print(render(lifecycles), end="")
-    return 0
+    if options.format == "json":
+        print(render_json(lifecycles, problems, ledger.ref), end="")
+    elif options.format == "csv":
+        for finding in problems:
+            print(f"gitjit audit: {finding.render()}", file=sys.stderr)
+        print(render_csv(lifecycles), end="")
+    else:
+        print(render_problems(problems, ledger.ref) + render_text(lifecycles), end="")
+    if problems and options.format == "csv":
+        print(f"gitjit audit: the ledger is NOT intact ({len(problems)} findings); the rows "
+              "hold only what gitjit signed", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def render_problems(problems: list[Finding], ref: str) -> str:
+    if not problems:
+        return ""
+    lines = [f"LEDGER NOT INTACT: {ref} holds {len(problems)} problems; what follows is only "
+             "what gitjit signed, and each problem below needs investigating:"]
+    lines += [f"  {finding.render()}" for finding in problems]
+    return "\n".join(lines) + "\n\n"
+
+
+def _ledger(repo: GitRepository, tip: str) -> Ledger:
+    """The ledger of the clone, read with the allowed signers of the default branch's tip."""
+    return Ledger(repo, ref=find_ledger_ref(repo), signers=read_signers(repo.tree(tip)))
 
 
 def run_verify(options: VerifyOptions) -> int:
     repo = _repository(options.repo)
-    ref = find_ledger_ref(repo)
-    ledger = Ledger(repo, ref=ref)
-    findings = ledger.verify(repo.resolve(options.branch))
+    tip = repo.resolve(options.branch)
+    ledger = _ledger(repo, tip)
+    ref = ledger.ref
+    findings = ledger.verify(tip)
     records = len(ledger.records()) if not findings else None
     if options.format == "json":
         print(json.dumps({
@@ -100,14 +131,16 @@ def render_verify(findings: list[Finding], ref: str, branch: str, records: int |
 # -- reading -------------------------------------------------------------------------------
 
 
-def read_lifecycles(repo: GitRepository, branch: str) -> list[Lifecycle]:
+def read_lifecycles(repo: GitRepository, branch: str,
+                    ledger: Ledger | None = None) -> list[Lifecycle]:
     tip = repo.resolve(branch)
     loaded = read_config(repo.tree(tip))
     config = loaded.result.config
     max_bytes = (config.settings if config else Settings()).max_grant_bytes
     histories = read_histories(repo, tip, loaded.schemas, max_bytes)
-    records = Ledger(repo, ref=find_ledger_ref(repo)).records()
-    return build_lifecycles(histories, records, read_removal_commits(repo, tip))
+    ledger = ledger or _ledger(repo, tip)
+    return build_lifecycles(histories, ledger.records(),
+                            read_removal_commits(repo, tip, ledger.verifier))
 
 
 def read_histories(
@@ -172,15 +205,17 @@ def _log_entries(raw: bytes) -> list[tuple[str, datetime, list[Any]]]:
     return entries
 
 
-def read_removal_commits(repo: GitRepository, tip: str) -> list[RemovalCommit]:
-    """Every commit reachable from ``tip`` whose trailers name removed grants.
-
-    All parents are searched, not only the first: a removal made through a pull request
-    carries its trailers on the pull request's commit, not on the merge.
+def read_removal_commits(repo: GitRepository, tip: str,
+                         verifier: Verifier) -> list[RemovalCommit]:
+    """The first-parent commits of ``tip`` that gitjit signed and whose trailers name removed
+    grants. Anyone can write a trailer into a commit message (a requester into their own
+    request commit): a trailer counts only on a commit gitjit signed, and (build_lifecycles)
+    only for a file that commit deleted. A removal through a pull request lands as the
+    forge's merge, so its trailers are not read: the ledger's record is the end there.
     """
     raw = repo.git(
-        "log", "-z", "--no-show-signature", "--extended-regexp", f"--grep={_TRAILER_GREP}",
-        "--format=%H %ct%n%B", "--end-of-options", tip, "--",
+        "log", "-z", "--first-parent", "--no-show-signature", "--extended-regexp",
+        f"--grep={_TRAILER_GREP}", "--format=%H %ct%n%B", "--end-of-options", tip, "--",
     )
     commits = []
     for entry in raw.decode("utf-8", "replace").split("\0"):
@@ -195,7 +230,10 @@ def read_removal_commits(repo: GitRepository, tip: str) -> list[RemovalCommit]:
         if found:
             commits.append(RemovalCommit(header[1], datetime.fromtimestamp(int(header[2]), UTC),
                                          tuple(found)))
-    return commits
+    if not commits or verifier.signers is None:
+        return []
+    why = verifier.why_untrusted(c.sha for c in commits)
+    return [commit for commit in commits if not why[commit.sha]]
 
 
 # -- output --------------------------------------------------------------------------------
@@ -237,6 +275,8 @@ def lifecycle_document(item: Lifecycle) -> dict[str, Any]:
             "expiry_enforced_by": (
                 activation.expiry_enforced_by.value if activation.expiry_enforced_by else None
             ),
+            "break_glass": activation.break_glass,
+            "review_by": _time(activation.review_by),
             "base_sha": activation.base_sha,
             "head_sha": activation.head_sha,
             "merge_sha": activation.merge_sha,
@@ -253,14 +293,18 @@ def lifecycle_document(item: Lifecycle) -> dict[str, Any]:
             "expired_at": _time(item.removal.expired_at),
             "revoked_at": _time(item.removal.revoked_at),
         },
-        "alerts": [{"at": _time(a.at), "detail": a.detail} for a in item.alerts],
+        "alerts": [{"at": _time(a.at), "code": a.code or None, "detail": a.detail}
+                   for a in item.alerts],
         "ledger_records": list(item.records),
     }
 
 
-def render_json(lifecycles: list[Lifecycle]) -> str:
+def render_json(lifecycles: list[Lifecycle], problems: list[Finding] | None = None,
+                ref: str = "") -> str:
     return json.dumps({
         "version": VERSION,
+        "ledger": {"ref": ref or None, "intact": not problems,
+                   "findings": [jsonout.finding(f) for f in problems or []]},
         "lifecycles": [lifecycle_document(item) for item in lifecycles],
     }, indent=2) + "\n"
 
@@ -268,7 +312,8 @@ def render_json(lifecycles: list[Lifecycle]) -> str:
 CSV_COLUMNS = (
     "grant_id", "policy", "requester", "duration", "start", "justification", "ticket",
     "landed_commit", "landed_at", "pull_request", "approvals", "activated_at", "expires_at",
-    "expiry_enforced_by", "ended", "ended_at", "removal_commit", "removed_at", "detail",
+    "expiry_enforced_by", "break_glass", "review_by", "ended", "ended_at", "removal_commit",
+    "removed_at", "detail",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -301,6 +346,8 @@ def render_csv(lifecycles: list[Lifecycle]) -> str:
             _time(activation.expires_at) if activation else "",
             activation.expiry_enforced_by.value if activation and activation.expiry_enforced_by
             else "",
+            "yes" if item.break_glass else "",
+            _time(item.review_by) or "",
             ended.how.value if ended else "",
             _time(ended.at) if ended else "",
             removal.commit if removal else "",
@@ -341,10 +388,13 @@ def _block(item: Lifecycle) -> str:
     activation = item.activation
     if activation is not None and activation.activated_at is not None:
         enforcer = activation.expiry_enforced_by.value if activation.expiry_enforced_by else "?"
+        glass = (f"; BREAK-GLASS, to be reviewed by {_time(activation.review_by)}"
+                 if activation.break_glass else "")
         events.append((activation.activated_at, 2,
                        f"activated until {_time(activation.expires_at)} (expiry enforced by "
-                       f"{enforcer}; verified at {_time(activation.at)})"))
-    events += [(alert.at, 3, f"alert: {alert.detail}") for alert in item.alerts]
+                       f"{enforcer}; verified at {_time(activation.at)}{glass})"))
+    events += [(alert.at, 3, f"alert{f' {alert.code}' if alert.code else ''}: {alert.detail}")
+               for alert in item.alerts]
     if item.ended is not None:
         detail = f": {item.ended.detail}" if item.ended.detail else ""
         events.append((item.ended.at, 4, f"{item.ended.how.value}{detail}"))

@@ -12,11 +12,12 @@ from engine.commands.codeowners import drift
 from engine.commands.repository import read_config
 from engine.core import codeowners
 from engine.core.check import check_grants, expired
-from engine.core.findings import Finding
+from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR
 from engine.core.models import Grant
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
+from engine.core.signers import SIGNERS_PATH
 from engine.errors import GitjitError, UsageError
 from engine.reporters import CHECK_FORMATS
 
@@ -43,6 +44,12 @@ def run(options: CheckOptions) -> int:
                                or (options.repo / codeowners.PATH).is_file()):
         owners = drift(options.repo, codeowners.render(config))
         extra += [owners] if owners else []
+    if config is not None and config.signers is None:
+        extra.append(Finding(SIGNERS_PATH, 0, "signers.missing",
+            "gitjit signs every commit it writes and trusts none it cannot verify against "
+            "this file: without it, activate and reconcile refuse to run; add the lifecycle "
+            "key's public key ('gitjit local keygen' makes one for a local repository)",
+            Severity.WARNING))
     if options.now is not None:
         extra += expired(grants.grants, _landed(options.repo, grants.grants), options.now)
     findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,

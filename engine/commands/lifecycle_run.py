@@ -10,10 +10,11 @@ from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge
 from engine.adapters.remote import PublishedLedger, Remote
-from engine.commands.activate import activate
+from engine.adapters.signing import find_signer
 from engine.commands.forges import github_from_env
-from engine.commands.lifecycle import Lifecycle
-from engine.commands.reconcile import reconcile
+from engine.lifecycle.activation import activate
+from engine.lifecycle.context import Lifecycle
+from engine.lifecycle.reconciliation import reconcile
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class LifecycleOptions:
 
 def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
     repo = GitRepository(options.repo)
+    signer = find_signer(repo)
     if options.forge == "github":
         # A workflow's clone: read what was fetched, publish every write by lease.
         remote = Remote(repo)
         return Lifecycle(repo, github_from_env(), PublishedLedger(repo, remote),
-                         options.branch, remote=remote)
-    return Lifecycle(repo, LocalForge(repo), Ledger(repo), options.branch)
+                         options.branch, remote=remote, signer=signer)
+    return Lifecycle(repo, LocalForge(repo), Ledger(repo), options.branch, signer=signer)
 
 
 def run_activate(options: LifecycleOptions) -> int:

@@ -21,11 +21,13 @@ import click
 from engine.adapters import clock
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge, MergeRefusedError
+from engine.adapters.signing import generate_key, local_key_path
 from engine.commands.verdict import Verdict, judge
 from engine.core.decision import Outcome
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login, ReviewState
 from engine.core.report import PullRequestReport
+from engine.core.signers import SIGNERS_PATH
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
@@ -89,6 +91,38 @@ def group() -> None:
       gitjit local review 1 --as lea --approve
       gitjit local merge 1 --as lea
     """
+
+
+@group.command("keygen")
+@REPO
+def keygen_command(repo: Path) -> int:
+    """Make this repository's lifecycle signing key, and list it in policies/allowed_signers.
+
+    gitjit signs every commit it writes (ledger records, removals) and trusts none it cannot
+    verify against policies/allowed_signers on the default branch. In a local repository the
+    key lives in the git directory (.git/gitjit/signing_key, never committed); its public
+    line is added to policies/allowed_signers in the working tree. Commit that file (through
+    your usual review: it says who may write records), then activate and reconcile can run.
+    On GitHub the key is an environment secret instead (docs/signing.md).
+
+    \b
+    Example:
+      gitjit local keygen
+      git add policies/allowed_signers && git commit -m "gitjit's lifecycle key"
+    """
+    git = GitRepository(repo)
+    key = local_key_path(git)
+    line = generate_key(key)
+    signers = git.root / SIGNERS_PATH
+    existing = signers.read_text(encoding="ascii") if signers.is_file() else ""
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    signers.parent.mkdir(parents=True, exist_ok=True)
+    signers.write_text(existing + line + "\n", encoding="ascii")
+    click.echo(f"made the signing key {key} (keep it private; it never leaves this clone)")
+    click.echo(f"listed it in {SIGNERS_PATH}:\n  {line}")
+    click.echo(f"next: git add {SIGNERS_PATH} && git commit -m \"gitjit's lifecycle key\"")
+    return EXIT_OK
 
 
 @group.command("open")

@@ -9,6 +9,7 @@ from engine.adapters.schemas import load_schemas
 from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_config
 from engine.core.models import Config, Policy, PolicyId
 from engine.core.schema import SchemaSet
+from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
 from engine.errors import ConfigurationError, UsageError
 from engine.ports import Tree
 
@@ -51,3 +52,12 @@ def read_config(tree: Tree) -> LoadedConfig:
     files = [ConfigFile(e.path, e.mode, contents.get(e.path, b"")) for e in entries]
     blobs = {e.path: e.blob for e in entries if e.blob}
     return LoadedConfig(schemas, build_config(files, schemas), len(files), blobs)
+
+
+def read_signers(tree: Tree) -> AllowedSigners | None:
+    """The allowed signers of ``tree`` (policies/allowed_signers), even where the rest of the
+    configuration is broken; None when the file is missing or unusable."""
+    if not tree.exists(SIGNERS_PATH):
+        return None
+    signers, _problems = parse_allowed_signers(tree.read(SIGNERS_PATH))
+    return signers

@@ -29,10 +29,8 @@ from engine.adapters.git import GitRepository, scrubbed_env
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge, MergeRefusedError
 from engine.adapters.schemas import packaged_folder, packaged_schema
-from engine.commands.activate import activate
+from engine.adapters.signing import CommitSigner, generate_key, local_key_path
 from engine.commands.audit import read_lifecycles, render_text
-from engine.commands.lifecycle import Lifecycle, Report
-from engine.commands.reconcile import reconcile
 from engine.commands.verdict import Verdict, judge
 from engine.core import scenario as sc
 from engine.core.decision import Decision, Kind, Outcome
@@ -41,8 +39,12 @@ from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.grants import GRANTS_DIR, canonical_path, grant_id
 from engine.core.ledger import Event, Record
 from engine.core.models import Login, ReviewState
+from engine.core.signers import SIGNERS_PATH, parse_allowed_signers
 from engine.core.strictyaml import Limits, LoadError, load
 from engine.errors import GitjitError, UsageError
+from engine.lifecycle.activation import activate
+from engine.lifecycle.context import Lifecycle, Report
+from engine.lifecycle.reconciliation import reconcile
 from engine.reporters import jsonout
 from engine.targets.recording import RecordingTarget
 
@@ -254,16 +256,22 @@ class Simulation:
             _copy(schemas, path / "schemas")
         _init(path)
         self.repo = GitRepository(path)
+        # The simulation's own lifecycle key: its public half replaces whatever signers the
+        # copied configuration lists, since only this throwaway key signs here.
+        key = local_key_path(self.repo)
+        (path / SIGNERS_PATH).write_text(generate_key(key) + "\n", encoding="ascii")
         with _acting(GITJIT, self.now):
             self.repo.git("add", "--all")
             tree = self.repo.git("write-tree").decode("ascii").strip()
             commit = self.repo.commit_tree(tree, [], "Access configuration\n")
             self.repo.update_ref(f"refs/heads/{BRANCH}", commit, None, message="simulate")
         self.forge = LocalForge(self.repo)
-        self.ledger = Ledger(self.repo)
+        signers, _ = parse_allowed_signers((path / SIGNERS_PATH).read_bytes())
+        self.ledger = Ledger(self.repo, signers=signers, signer=CommitSigner(key))
         recording = {"path": str(self.recording)}
         self.life = Lifecycle(self.repo, self.forge, self.ledger, BRANCH,
-                              target_factory=lambda _connection: RecordingTarget(recording))
+                              target_factory=lambda _connection: RecordingTarget(recording),
+                              signer=CommitSigner(key))
 
     def run(self, emit: Callable[[str], None] | None) -> list[StepOutcome]:
         outcomes: list[StepOutcome] = []

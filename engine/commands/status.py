@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
-from engine.commands.repository import read_config
+from engine.commands.repository import read_config, read_signers
 from engine.core.changes import REGULAR_FILE
 from engine.core.grants import GRANTS_DIR, load_grant
 from engine.core.ledger import Record
@@ -23,6 +23,7 @@ from engine.core.models import Settings
 from engine.core.status import (
     SUMMARY_ORDER,
     GrantFile,
+    GrantState,
     GrantStatus,
     StatusReport,
     build_status,
@@ -68,13 +69,18 @@ def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport
         stamp = landed.get(path)
         files.append(GrantFile(path, grant, stamp.time if stamp else None))
     records: list[Record] = []
+    untrusted: list[str] = []
     try:
         ref: str | None = find_ledger_ref(repo)
     except LedgerNotFoundError:
         ref = None
     if ref is not None:
-        records = Ledger(repo, ref=ref).records()
-    return build_status(branch, files, records, now, ref)
+        # Only what gitjit signed: anything else on the ledger branch is named, never read.
+        state = Ledger(repo, ref=ref, signers=read_signers(tree)).state()
+        records = list(state.records)
+        untrusted = [f"{c.sha[:12]}: {c.untrusted}" for c in state.forged]
+        untrusted += [*state.unreadable, *([state.problem] if state.problem else [])]
+    return build_status(branch, files, records, now, ref, untrusted)
 
 
 # -- output -------------------------------------------------------------------------------
@@ -124,12 +130,22 @@ def render_text(report: StatusReport) -> str:
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
                   for row in rows]
         lines += [f"{item.grant_id}: refused: {item.detail}" for item in report.grants
-                  if item.detail]
+                  if item.detail and item.state is GrantState.REFUSED]
+        lines += [f"{item.grant_id}: {item.detail}" for item in report.grants
+                  if item.detail and item.state is GrantState.ENDED]
+        lines += [f"{item.grant_id}: BREAK-GLASS: its use must be reviewed by "
+                  f"{format_time(item.review_by)}"
+                  for item in report.grants if item.break_glass]
     else:
         lines.append(f"no grants on {report.branch}")
     if report.ledger_ref is None:
         lines.append("note: no ledger in this clone, so no grant shows as activated; fetch the "
                      "gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)")
+    if report.untrusted:
+        lines.append(f"warning: {report.ledger_ref} holds {len(report.untrusted)} commits or "
+                     "files gitjit did not write; they are ignored here (run 'gitjit audit "
+                     "verify'):")
+        lines += [f"  {text}" for text in report.untrusted]
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
 
@@ -150,6 +166,8 @@ def status_document(item: GrantStatus) -> dict[str, Any]:
         "expiry_enforced_by": item.expiry_enforced_by.value if item.expiry_enforced_by else None,
         "pull_request": item.pull_request,
         "detail": item.detail or None,
+        "break_glass": item.break_glass,
+        "review_by": format_time(item.review_by),
     }
 
 
@@ -159,6 +177,7 @@ def render_json(report: StatusReport) -> str:
         "branch": report.branch,
         "now": format_time(report.now),
         "ledger": report.ledger_ref,
+        "untrusted": list(report.untrusted),
         "summary": {state.value: report.count(state) for state, _label in SUMMARY_ORDER},
         "grants": [status_document(item) for item in report.grants],
     }, indent=2) + "\n"

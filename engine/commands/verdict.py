@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from engine.adapters.git import GitRepository, GitTree
-from engine.commands.repository import LoadedConfig, read_config
+from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
+from engine.commands.repository import LoadedConfig, read_config, read_signers
 from engine.core.changes import REGULAR_FILE, Change
 from engine.core.decide import classify, decide
 from engine.core.decision import Decision, GrantFile, Kind, PullRequest
-from engine.core.grants import GRANTS_DIR, parse_path
-from engine.core.models import Login, Review
+from engine.core.grants import GRANTS_DIR, grant_id, parse_path
+from engine.core.ledger import END_EVENTS, Event
+from engine.core.models import GrantId, Login, Review
 from engine.core.principals import TeamLookup, resolve_teams
 
 
@@ -71,7 +73,24 @@ def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
 def _deleted(repo: GitRepository, merge_base: GitTree, base: str,
              changes: list[Change]) -> tuple[GrantFile, ...]:
     paths = [c.path for c in _grant_changes(changes, "D") if c.old_mode == REGULAR_FILE]
-    return _with_activations(repo, base, merge_base.read_many(paths))
+    files = _with_activations(repo, base, merge_base.read_many(paths))
+    if not files:
+        return files
+    over = settled(repo, repo.tree(base))
+    return tuple(replace(f, settled=grant_id(f.path) in over) for f in files)
+
+
+def settled(repo: GitRepository, base: GitTree) -> frozenset[GrantId]:
+    """Grants the trusted ledger says are over (refused, or ended): deleting their files is
+    housekeeping. Only records gitjit signed count, checked against ``base``'s allowed
+    signers; without a ledger in the clone, none."""
+    try:
+        ref = find_ledger_ref(repo)
+    except LedgerNotFoundError:
+        return frozenset()
+    records = Ledger(repo, ref=ref, signers=read_signers(base)).records()
+    return frozenset(r.grant_id for r in records
+                     if r.event is Event.REFUSED or r.event in END_EVENTS)
 
 
 def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,

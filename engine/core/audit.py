@@ -23,13 +23,15 @@ class Ending(StrEnum):
     EXPIRED = "expired"
     RELINQUISHED = "relinquished"
     REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    """Ended early because a grant that extends it was activated."""
     REFUSED = "refused"
     REMOVED = "removed"
     """The file left the default branch and neither the ledger nor a trailer says why."""
 
 
 _ENDING_EVENTS = {Event.EXPIRED: Ending.EXPIRED, Event.RELINQUISHED: Ending.RELINQUISHED,
-                  Event.REVOKED: Ending.REVOKED}
+                  Event.REVOKED: Ending.REVOKED, Event.SUPERSEDED: Ending.SUPERSEDED}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class GrantHistory:
 
 @dataclass(frozen=True)
 class RemovalCommit:
-    """A commit reachable from the default branch whose trailers name removed grants."""
+    """A first-parent commit of the default branch, signed by gitjit, whose trailers name
+    removed grants. A trailer names a grant's removal only if this commit deleted its file."""
 
     sha: str
     at: datetime
@@ -76,6 +79,7 @@ class RemovalInfo:
 class Alert:
     at: datetime
     detail: str
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,14 @@ class Lifecycle:
     @property
     def approvals(self) -> tuple[CountedReview, ...]:
         return self.activation.reviews if self.activation else ()
+
+    @property
+    def break_glass(self) -> bool:
+        return self.activation.break_glass if self.activation else False
+
+    @property
+    def review_by(self) -> datetime | None:
+        return self.activation.review_by if self.activation else None
 
     def times(self) -> list[datetime]:
         """Every time something happened to the grant, for --since."""
@@ -170,6 +182,8 @@ def _lifecycle(
     with_policy = [r for r in records if r.policy]
     policy = (grant.policy if grant else with_policy[0].policy if with_policy
               else parts.policy if parts else "")
+    if trailer is not None and (history is None or history.deleted_commit != trailer[0].sha):
+        trailer = None  # a trailer counts only on the commit that deleted the file
     removal = None
     if trailer is not None:
         commit, named_removal = trailer
@@ -189,7 +203,8 @@ def _lifecycle(
         refusal=refusal,
         ended=_ended(records, refusal, trailer, history),
         removal=removal,
-        alerts=tuple(Alert(r.at, r.detail) for r in records if r.event is Event.ALERT),
+        alerts=tuple(Alert(r.at, r.detail, r.code) for r in records
+                     if r.event is Event.ALERT),
         records=tuple(r.seq for r in records),
     )
 

@@ -64,6 +64,9 @@ CODES: dict[str, CodeInfo] = {
     "config.auto-approve-not-requester": _c("auto-approve names someone who may not request", "Auto-approve only narrows: list only eligible requesters, or add them to requesters."),
     "config.auto-approve-exceeds-max": _c("auto-approve maximum exceeds the policy maximum", "Make auto_approve.max_duration at most duration.max."),
     "config.codeowners-drift": _c("CODEOWNERS differs from the policies", "Run 'gitjit codeowners --write' and commit .github/CODEOWNERS."),
+    "signers.invalid": _c("policies/allowed_signers cannot be used", "Write one 'principal key-type key' line per lifecycle key, as ssh-keygen's .pub file holds it after the principal (see docs/signing.md)."),
+    "signers.empty": _c("policies/allowed_signers lists no key", "Add the lifecycle key's line; 'gitjit local keygen' prints one."),
+    "signers.missing": _c("no policies/allowed_signers", "Add the public key of the key the lifecycle jobs sign with (docs/signing.md); until then activate and reconcile refuse to run."),
     # --- grants (grants/) -----------------------------------------------------------------
     "grant.not-regular-file": _c("not a regular file", "Only regular files may live under grants/: replace the symlink, submodule or executable file with a plain YAML file."),
     "grant.path": _c("not a canonical grant path", "Name the file grants/<policy>/<requester>-<YYYYMMDDTHHMMZ>.yaml."),
@@ -115,5 +118,7 @@ CODES: dict[str, CodeInfo] = {
     "ledger.rewritten": _c("ledger record was rewritten", "Restore the original record from a trusted clone, protect gitjit/ledger from force pushes, and find out who rewrote it."),
     "ledger.duplicate": _c("state change recorded twice", "Find out which writer bypassed gitjit's idempotency check; the later record is the duplicate."),
     "ledger.missing-commit": _c("record names a commit the repository does not hold", "Fetch the full history (fetch-depth: 0); if the commit is still missing, the record points at rewritten or invented history."),
+    "ledger.forged": _c("ledger commit not written by gitjit", "gitjit ignores it. Find out who pushed it (the forge's audit log), and restrict updates of gitjit/ledger to the gitjit App with a ruleset (docs/installation.md)."),
+    "ledger.unverifiable": _c("no allowed signers to check the ledger against", "Add policies/allowed_signers with the public key the lifecycle jobs sign with (docs/signing.md)."),
     "ledger.unrecorded-grant": _c("grant on the default branch was never verified", "Run gitjit reconcile; if it has run since the grant landed, the grant bypassed gitjit (direct push or admin merge): investigate and remove it."),
 }

@@ -36,6 +36,7 @@ from engine.core.models import (
 )
 from engine.core.principals import expand
 from engine.core.reviews import assign
+from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
 from engine.core.strictyaml import Document, Limits, LoadError, load
 
 POLICIES_DIR = "policies/"
@@ -128,14 +129,19 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet) -> ConfigRe
     """Load every file under policies/ and check them together."""
     findings: list[Finding] = []
     docs: dict[str, Document] = {}
+    signers: AllowedSigners | None = None
     for file in sorted(files, key=lambda f: f.path):
+        if file.path == SIGNERS_PATH:
+            signers, problems = _signers(file)
+            findings += problems
+            continue
         kinds = expected_kind(file.path)
         if kinds is None:
             if not file.path.endswith(".md"):
                 findings.append(Finding(file.path, 0, "config.unexpected-file",
                     "no gitjit file belongs here: policies are policies/<id>.yaml, groups "
                     "policies/groups.yaml, settings policies/settings.yaml, tests "
-                    "policies/tests/*.yaml"))
+                    "policies/tests/*.yaml, gitjit's signing keys policies/allowed_signers"))
             continue
         if file.mode != REGULAR_FILE:
             findings.append(Finding(file.path, 0, "config.unexpected-file",
@@ -170,9 +176,17 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet) -> ConfigRe
 
     tests = tuple(docs[p] for p in sorted(docs) if p.startswith(TESTS_DIR))
     findings.sort()
-    config = Config(policies, groups, settings)
+    config = Config(policies, groups, settings, signers)
     has_errors = any(f.severity.value == "error" for f in findings)
     return ConfigResult(None if has_errors else config, tuple(findings), tests)
+
+
+def _signers(file: ConfigFile) -> tuple[AllowedSigners | None, list[Finding]]:
+    if file.mode != REGULAR_FILE:
+        return None, [Finding(file.path, 0, "signers.invalid",
+                              f"must be a regular file (mode {file.mode}); replace it with a "
+                              "plain file")]
+    return parse_allowed_signers(file.raw, file.path)
 
 
 def _build_groups(doc: Document) -> tuple[Groups, list[Finding]]:
@@ -190,15 +204,21 @@ def _build_groups(doc: Document) -> tuple[Groups, list[Finding]]:
 def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
     data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
     limits = data.get("limits", {})
+    out = _Findings(doc)
+    for index, channel in enumerate(data.get("alerts", [])):
+        if channel not in data.get("notify", {}):
+            out.add("config.unknown-channel", f"unknown notification channel {channel!r} in "
+                    f"alerts: define it under notify in {doc.path}", "alerts", index)
     return Settings(
         channels={k: dict(v) for k, v in data.get("notify", {}).items()},
         connections={k: dict(v) for k, v in data.get("connections", {}).items()},
-        removal=RemovalMode(data.get("removal", RemovalMode.PUSH.value)),
+        removal=RemovalMode(data["removal"]) if "removal" in data else None,
+        alerts=tuple(data.get("alerts", [])),
         admins=tuple(data.get("admins", [])),
         max_grant_bytes=int(limits.get("grant_bytes", 64 * 1024)),
         max_config_bytes=int(limits.get("config_bytes", 512 * 1024)),
         path=doc.path,
-    ), []
+    ), out.items
 
 
 def _principals(out: _Findings, *keys: str | int) -> tuple[Principal, ...]:

@@ -257,6 +257,8 @@ def describe_hours(hours: ActiveHours) -> str:
 
 def _live(file: GrantFile, grant: Grant, now: datetime) -> bool:
     """Live = active or scheduled. A grant without a known activation counts as live."""
+    if file.settled:
+        return False
     if file.activated_at is None:
         return True
     return window(grant, file.activated_at).state(now) is not State.EXPIRED

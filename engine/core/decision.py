@@ -42,6 +42,9 @@ class GrantFile:
     path: str
     raw: bytes
     activated_at: datetime | None = None
+    settled: bool = False
+    """The trusted ledger says the grant is over: refused at activation, or ended (expired,
+    relinquished, revoked, superseded). Deleting its file revokes nothing."""
 
 
 @dataclass(frozen=True)

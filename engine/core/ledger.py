@@ -40,6 +40,13 @@ class Event(StrEnum):
     EXPIRED = "expired"
     RELINQUISHED = "relinquished"
     REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    """A live grant ended early because a grant that ``extends`` it was activated."""
+    RETARGETED = "retargeted"
+    """A live grant was moved to its policy's new target (the old one was revoked)."""
+    DEFERRED = "deferred"
+    """Activation could not verify the grant this time (the forge or the head unreadable);
+    after MAX_DEFERRALS of these the grant is refused."""
     ALERT = "alert"
 
 
@@ -52,10 +59,17 @@ class ExpiryEnforcer(StrEnum):
 
 # Events that settle whether a grant on the default branch was ever verified.
 VERDICT_EVENTS = frozenset({Event.ACTIVATED, Event.REFUSED})
-# Refusals and alerts may concern a file that is not a valid grant (a direct push of anything
-# under grants/), so its policy and requester can be unknown.
-_UNKNOWN_ALLOWED = frozenset({Event.REFUSED, Event.ALERT})
-_NEEDS_DETAIL = frozenset({Event.REFUSED, Event.ALERT})
+# Events that end a verified grant's access.
+END_EVENTS = frozenset({Event.EXPIRED, Event.RELINQUISHED, Event.REVOKED, Event.SUPERSEDED})
+# Refusals, deferrals and alerts may concern a file that is not a valid grant (a direct push
+# of anything under grants/), so its policy and requester can be unknown.
+_UNKNOWN_ALLOWED = frozenset({Event.REFUSED, Event.DEFERRED, Event.ALERT})
+_NEEDS_DETAIL = frozenset({Event.REFUSED, Event.DEFERRED, Event.ALERT})
+MAX_DEFERRALS = 5
+"""Activation attempts that could not verify a grant before it is refused: a grant whose
+pull request cannot be read is never activated on a later, luckier day."""
+_CODE = re.compile(r"[a-z]+(?:\.[a-z]+(?:-[a-z]+)*)?")
+_SUBJECT = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/+@-]{0,199}")
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -67,7 +81,7 @@ _TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z"
 )
 _TIME_EXAMPLE = "2026-01-05T09:00:00Z"
-_FILE = re.compile(r"records/([0-9]{8})-[a-z]+-[^/]+\.json")
+_FILE = re.compile(r"records/([0-9]{8})-[a-z]+(?:-[^/]+)?\.json")
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -88,6 +102,18 @@ class CountedReview:
     """The commit SHA the review was given on."""
     submitted_at: datetime | None
     """When the forge says it was submitted (UTC); None where the forge gave no time."""
+
+
+@dataclass(frozen=True)
+class AppliedTarget:
+    """Where a grant's access was put: revocation goes exactly there, whatever the policy
+    says by then."""
+
+    provider: str
+    connection: str | None
+    """The settings connection's name; None for a provider used without one."""
+    params: tuple[tuple[str, str], ...]
+    """The policy's target parameters at the time (role, team ...), sorted by key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +146,17 @@ class Record:
     expiry_enforced_by: ExpiryEnforcer | None = None
     detail: str = ""
     """Free text: why a grant was refused, what an alert is about."""
+    code: str = ""
+    """What an alert (or deferral) is about, as a stable code (e.g. 'ledger.forged'); ""
+    for other events."""
+    subject: str = ""
+    """What distinguishes this record from others of the same event and grant (a forged
+    commit's SHA, an attempt number, a new target's digest); part of the idempotency key."""
+    target: AppliedTarget | None = None
+    """Where access was applied (activated, retargeted records)."""
+    break_glass: bool = False
+    """An emergency grant, approved without review: it must be reviewed by ``review_by``."""
+    review_by: datetime | None = None
     prev: str = ""
     """SHA-256 (hex) of the previous record's canonical JSON; "" for record 1 and drafts."""
 
@@ -142,7 +179,9 @@ def _problem(record: Record) -> str:
         return f"seq must be a whole number from 1 (0 for a draft), got {record.seq!r}"
     if not isinstance(event, Event):
         return f"event must be one of {', '.join(Event)}, got {event!r}"
-    if (
+    if record.grant_id == "" and event is Event.ALERT:
+        pass  # an alert about the ledger itself, e.g. a forged commit that names no grant
+    elif (
         not isinstance(record.grant_id, str)
         or len(record.grant_id) > _GRANT_ID_MAX
         or not _GRANT_ID.fullmatch(record.grant_id)
@@ -156,7 +195,7 @@ def _problem(record: Record) -> str:
         return f"policy {record.policy!r} is not a policy id"
     if not (record.requester == "" and unknown_ok) and not _is_login(record.requester):
         return f"requester {record.requester!r} is not a lower-case login"
-    for name in ("at", "activated_at", "expires_at"):
+    for name in ("at", "activated_at", "expires_at", "review_by"):
         when = getattr(record, name)
         if when is None and name != "at":
             continue
@@ -203,11 +242,56 @@ def _problem(record: Record) -> str:
         return "expires_at must be after activated_at"
     if record.event in _NEEDS_DETAIL and not record.detail.strip():
         return f"a {record.event} record needs a detail saying why"
+    if not isinstance(record.code, str) or (record.code and not _CODE.fullmatch(record.code)):
+        return f"code {record.code!r} is not a code such as 'ledger.forged'"
+    if not isinstance(record.subject, str) or (
+        record.subject and not _SUBJECT.fullmatch(record.subject)
+    ):
+        return f"subject {record.subject!r} is not a short name (letters, digits, ._:/+@-)"
+    if record.event in (Event.ACTIVATED, Event.RETARGETED) and record.target is None:
+        return f"an {record.event} record needs the target it applied"
+    if record.target is not None:
+        problem = _target_problem(record.target)
+        if problem:
+            return problem
+    break_glass: object = record.break_glass
+    if type(break_glass) is not bool:
+        return f"break_glass must be true or false, got {break_glass!r}"
+    if record.break_glass and record.event is Event.ACTIVATED and record.review_by is None:
+        return "a break-glass activation needs review_by"
     if record.seq <= 1 and record.prev != "":
         return f"record {record.seq} has no predecessor, so prev must be empty"
     if record.seq > 1 and not (isinstance(record.prev, str) and _HASH.fullmatch(record.prev)):
         return f"prev must be the SHA-256 (64 hex digits) of record {record.seq - 1}"
     return ""
+
+
+def _target_problem(target: object) -> str:
+    if not isinstance(target, AppliedTarget):
+        return f"target must be an AppliedTarget, got {target!r}"
+    if not isinstance(target.provider, str) or not _POLICY.fullmatch(target.provider):
+        return f"target provider {target.provider!r} is not a provider name"
+    if target.connection is not None and not (
+        isinstance(target.connection, str) and _SUBJECT.fullmatch(target.connection)
+    ):
+        return f"target connection {target.connection!r} is not a connection name"
+    keys = [key for key, _ in target.params]
+    if keys != sorted(set(keys)) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in target.params
+    ):
+        return "target params must be distinct text keys, sorted, with text values"
+    return ""
+
+
+def target_digest(target: AppliedTarget) -> str:
+    """A short digest naming a target, for the subject of a retargeted record."""
+    text = json.dumps(_target_document(target), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _target_document(target: AppliedTarget) -> dict[str, Any]:
+    return {"provider": target.provider, "connection": target.connection,
+            "params": dict(target.params)}
 
 
 def _is_login(text: object) -> bool:
@@ -279,6 +363,11 @@ def to_document(record: Record) -> dict[str, Any]:
             None if record.expiry_enforced_by is None else str(record.expiry_enforced_by)
         ),
         "detail": record.detail,
+        "code": record.code,
+        "subject": record.subject,
+        "target": None if record.target is None else _target_document(record.target),
+        "break_glass": record.break_glass,
+        "review_by": _time(record.review_by),
         "prev": record.prev,
     }
 
@@ -300,8 +389,9 @@ _FIELDS = frozenset({
     "apiVersion", "kind", "seq", "event", "grant_id", "policy", "requester", "at",
     "pull_request", "base_sha", "head_sha", "merge_sha", "reviews", "policy_blob",
     "groups_blob", "engine_version", "activated_at", "expires_at", "expiry_enforced_by",
-    "detail", "prev",
+    "detail", "code", "subject", "target", "break_glass", "review_by", "prev",
 })
+_TARGET_FIELDS = frozenset({"provider", "connection", "params"})
 _REVIEW_FIELDS = frozenset({"reviewer", "state", "commit", "submitted_at"})
 
 
@@ -404,8 +494,35 @@ def _record(doc: Mapping[str, Any]) -> Record:
             None if enforcer is None else _enum(ExpiryEnforcer, doc, "expiry_enforced_by")
         ),
         detail=_text(doc, "detail"),
+        code=_text(doc, "code"),
+        subject=_text(doc, "subject"),
+        target=None if doc["target"] is None else _target(doc["target"]),
+        break_glass=_bool(doc, "break_glass"),
+        review_by=_optional_time(doc, "review_by"),
         prev=_text(doc, "prev"),
     )
+
+
+def _target(value: Any) -> AppliedTarget:
+    if not isinstance(value, dict) or value.keys() != _TARGET_FIELDS:
+        raise ValueError(
+            f"field 'target' must be an object with exactly {', '.join(sorted(_TARGET_FIELDS))}"
+        )
+    params = value["params"]
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise ValueError("field 'target.params' must be an object of text values")
+    return AppliedTarget(
+        provider=_text(value, "provider"),
+        connection=_optional_text(value, "connection"),
+        params=tuple(sorted(params.items())),
+    )
+
+
+def _bool(doc: Mapping[str, Any], key: str) -> bool:
+    value = doc[key]
+    if type(value) is not bool:
+        raise ValueError(f"field {key!r} must be true or false, got {value!r}")
+    return value
 
 
 def _int(doc: Mapping[str, Any], key: str) -> int:
@@ -467,7 +584,8 @@ def record_key(record: Record) -> str:
     A rerun after a crash, or a second reconcile racing the first, finds the key already
     recorded and writes nothing.
     """
-    return f"{record.event} {record.grant_id}"
+    key = f"{record.event} {record.grant_id}"
+    return f"{key} {record.subject}" if record.subject else key
 
 
 def chain(draft: Record, previous: Record | None) -> Record:
@@ -479,18 +597,29 @@ def chain(draft: Record, previous: Record | None) -> Record:
 
 def record_path(record: Record) -> str:
     """Where the record lives on the ledger branch; seq first, so names sort in order."""
+    if not record.grant_id:
+        return f"{RECORDS_DIR}{record.seq:08d}-{record.event}.json"
     flat = record.grant_id.replace("/", "_")
     return f"{RECORDS_DIR}{record.seq:08d}-{record.event}-{flat}.json"
 
 
 def commit_message(record: Record) -> str:
     """The ledger commit's message: a subject for people, trailers for tools."""
+    about = record.grant_id or "(the ledger)"
+    grant = f"Gitjit-Grant: {record.grant_id}\n" if record.grant_id else ""
     return (
-        f"gitjit: {record.event} {record.grant_id}\n\n"
+        f"gitjit: {record.event} {about}\n\n"
         f"Gitjit-Event: {record.event}\n"
-        f"Gitjit-Grant: {record.grant_id}\n"
+        f"{grant}"
         f"Gitjit-Seq: {record.seq}\n"
     )
+
+
+def is_ledger_message(message: str) -> bool:
+    """Whether a commit message is one ``commit_message`` writes: a gitjit-signed commit
+    with another message (a removal on the default branch) is never read as a ledger commit."""
+    found = _trailers(message)
+    return message.startswith("gitjit: ") and "Gitjit-Event" in found and "Gitjit-Seq" in found
 
 
 # -- verification ------------------------------------------------------------------------
@@ -508,6 +637,10 @@ class LedgerCommit:
     first)."""
     blobs: Mapping[str, bytes] = field(default_factory=dict)
     """The content of the files the commit added, by blob SHA."""
+    untrusted: str = ""
+    """Why the commit cannot be gitjit's ("" when it is: a valid signature of a key in
+    policies/allowed_signers on a ledger commit). Untrusted commits add nothing to the story;
+    their ``changes`` are against their first parent, to say what they claim."""
 
 
 @dataclass(frozen=True)
@@ -544,14 +677,22 @@ def chain_records(commits: Sequence[LedgerCommit]) -> list[Record]:
 
 
 def read_chain(commits: Sequence[LedgerCommit]) -> tuple[list[StoredRecord], list[Finding]]:
-    """The records the commits hold and every finding about the chain's integrity."""
+    """The records the trusted commits hold and every finding about the chain's integrity.
+
+    A trusted commit's ``changes`` are against the trusted commit before it (commits of
+    others in between are not part of the story); an untrusted one is a ``ledger.forged``
+    finding that says what it claims.
+    """
     stored: list[StoredRecord] = []
     findings: list[Finding] = []
     unreadable_seqs: set[int] = set()
-    previous_sha: str | None = None
+    first = True
     for commit in commits:
-        findings += _shape(commit, previous_sha)
-        previous_sha = commit.sha
+        if commit.untrusted:
+            findings.append(forged_finding(commit))
+            continue
+        findings += _shape(commit, first)
+        first = False
         added = added_records(commit)
         for change in added:
             raw = commit.blobs.get(change.new_blob, b"")
@@ -585,17 +726,45 @@ def _finding(path: str, code: str, message: str) -> Finding:
     return Finding(path=path, line=0, code=code, message=message)
 
 
-def _shape(commit: LedgerCommit, previous_sha: str | None) -> list[Finding]:
+def forged_finding(commit: LedgerCommit) -> Finding:
+    """A commit on the ledger branch that gitjit did not sign: what it claims, and why it is
+    not believed."""
+    return _finding(
+        next((c.path for c in commit.changes), ""), "ledger.forged",
+        f"ledger commit {commit.sha[:12]} {describe_claims(commit)}, but {commit.untrusted}: "
+        "gitjit ignores it (it grants, ends and hides nothing)",
+    )
+
+
+def describe_claims(commit: LedgerCommit) -> str:
+    """What a commit on the ledger branch changes, in words: 'adds records/... (activated x)'."""
+    verbs = {"A": "adds", "D": "deletes", "M": "modifies", "T": "changes the type of"}
+    parts = []
+    for change in commit.changes[:5]:
+        text = f"{verbs.get(change.status, 'changes')} {change.path}"
+        raw = commit.blobs.get(change.new_blob) if change.status in "AM" else None
+        if raw is not None:
+            try:
+                record = parse_record(raw, source=change.path)
+            except RecordError:
+                text += " (not a readable record)"
+            else:
+                text += f" ({record.event} {record.grant_id or 'the ledger'})"
+        parts.append(text)
+    if len(commit.changes) > 5:
+        parts.append(f"and {len(commit.changes) - 5} more")
+    return ", ".join(parts) if parts else "changes nothing"
+
+
+def _shape(commit: LedgerCommit, first: bool) -> list[Finding]:
     short = commit.sha[:12]
     findings = []
-    expected = () if previous_sha is None else (previous_sha,)
-    if commit.parents != expected:
-        wanted = "no parent" if previous_sha is None else f"the single parent {previous_sha[:12]}"
+    if len(commit.parents) > 1 or (not first and not commit.parents):
         got = ", ".join(p[:12] for p in commit.parents) or "none"
         findings.append(_finding(
             "", "ledger.not-linear",
-            f"ledger commit {short} has parents {got} where it should have {wanted}: the "
-            "ledger is one straight line of commits, never merged or rebased",
+            f"ledger commit {short} has parents {got} where it should have one: the "
+            "ledger is one straight line of commits, never merged or started again",
         ))
     added = added_records(commit)
     verbs = {"A": "adds", "D": "deletes", "M": "modifies", "T": "changes the type of"}
@@ -791,3 +960,22 @@ def verify_coverage(
             "landed if reconcile has run since",
         ))
     return findings
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """The ledger as a run may trust it."""
+
+    tip: str | None
+    """The ledger branch's newest commit, whoever made it."""
+    trusted: str | None
+    """The newest commit on its first-parent line that gitjit signed; None when there is none."""
+    records: tuple[Record, ...]
+    """The records of the trusted commit's tree, oldest first: everything gitjit believes."""
+    forged: tuple[LedgerCommit, ...]
+    """Commits after the trusted one, oldest first, with what each claims and why it is not
+    believed."""
+    unreadable: tuple[str, ...]
+    """Files of the trusted tree that are not records (skipped, never fatal)."""
+    problem: str = ""
+    """Why nothing could be trusted at all, when that is so."""

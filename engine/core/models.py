@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
+
+if TYPE_CHECKING:
+    from engine.core.signers import AllowedSigners
 
 Login = NewType("Login", str)
 """A forge login, validated and lower-cased."""
@@ -129,12 +132,24 @@ class Settings:
     """Notification channels by name: {'url_env': 'TEAMS_URL', ...}."""
     connections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Target connections by name; secrets are named by environment variable only."""
-    removal: RemovalMode = RemovalMode.PUSH
+    removal: RemovalMode | None = None
+    """How gitjit removes grant files; None: not set, so the mode's default applies (pull
+    requests on GitHub, where the default branch takes changes only through them; a push in a
+    local repository). See ``removal_mode``."""
+    alerts: tuple[str, ...] = ()
+    """Channels told of every alert (refusals, forged records, unapproved deletions ...), in
+    addition to the policy's own: alerts about the ledger itself name no policy."""
     admins: tuple[str, ...] = ()
     """The policy admins as GitHub owners ('@org/team', '@login'): owners of the control plane."""
     max_grant_bytes: int = 64 * 1024
     max_config_bytes: int = 512 * 1024
     path: str = "policies/settings.yaml"
+
+
+def removal_mode(settings: Settings, *, on_github: bool) -> RemovalMode:
+    if settings.removal is not None:
+        return settings.removal
+    return RemovalMode.PULL_REQUEST if on_github else RemovalMode.PUSH
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,9 @@ class Config:
     policies: Mapping[PolicyId, Policy]
     groups: Groups
     settings: Settings
+    signers: AllowedSigners | None = None
+    """The keys that may sign gitjit's own commits (policies/allowed_signers); None when the
+    file is missing: then no record, removal or trailer of gitjit's can be trusted."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from engine.core.grants import grant_id, parse_path
-from engine.core.ledger import VERDICT_EVENTS, Event, ExpiryEnforcer, Record
+from engine.core.ledger import END_EVENTS, VERDICT_EVENTS, Event, ExpiryEnforcer, Record
 from engine.core.lifecycle import State, Window, window
 from engine.core.models import Grant, GrantId
 
@@ -30,6 +30,9 @@ class GrantState(StrEnum):
     """On the default branch, but the ledger holds no verdict on it yet."""
     REFUSED = "refused-awaiting-removal"
     """Failed re-verification, never activated; the removal commit has not landed yet."""
+    ENDED = "ended-awaiting-removal"
+    """Its access ended before its expiry (superseded by a grant that extends it, or revoked
+    because its record disagreed with the branch); the removal has not landed yet."""
 
 
 SUMMARY_ORDER = (
@@ -38,6 +41,7 @@ SUMMARY_ORDER = (
     (GrantState.EXPIRED, "expired awaiting removal"),
     (GrantState.AWAITING_ACTIVATION, "awaiting activation"),
     (GrantState.REFUSED, "refused awaiting removal"),
+    (GrantState.ENDED, "ended awaiting removal"),
 )
 
 
@@ -69,7 +73,10 @@ class GrantStatus:
     expiry_enforced_by: ExpiryEnforcer | None
     pull_request: int | None
     detail: str
-    """Why a grant was refused; "" otherwise."""
+    """Why a grant was refused, or how it ended early; "" otherwise."""
+    break_glass: bool = False
+    review_by: datetime | None = None
+    """For a break-glass grant: by when its use must be reviewed."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class StatusReport:
     ledger_ref: str | None
     """The ref the records were read from; None when the clone has no ledger."""
     grants: tuple[GrantStatus, ...]
+    untrusted: tuple[str, ...] = ()
+    """What the ledger holds that gitjit did not write (ignored here, but worth saying)."""
 
     def count(self, state: GrantState) -> int:
         return sum(1 for g in self.grants if g.state is state)
@@ -101,7 +110,8 @@ def verdicts(records: Iterable[Record]) -> dict[GrantId, Record]:
     return found
 
 
-def grant_status(file: GrantFile, verdict: Record | None, now: datetime) -> GrantStatus:
+def grant_status(file: GrantFile, verdict: Record | None, now: datetime,
+                 ended: Record | None = None) -> GrantStatus:
     gid = grant_id(file.path)
     grant = file.grant
     parts = parse_path(file.path)
@@ -116,6 +126,9 @@ def grant_status(file: GrantFile, verdict: Record | None, now: datetime) -> Gran
         enforcer = verdict.expiry_enforced_by
         assert activated_at is not None and expires_at is not None  # Record guarantees it
         state = _BY_TIME[Window(activated_at, expires_at).state(now)]
+        if ended is not None and ended.event is not Event.EXPIRED and ended.at < expires_at:
+            state = GrantState.ENDED if now >= ended.at else state
+            detail = f"{ended.event}: {ended.detail}" if now >= ended.at else ""
     elif verdict is not None:
         state = GrantState.REFUSED
         detail = verdict.detail
@@ -138,6 +151,8 @@ def grant_status(file: GrantFile, verdict: Record | None, now: datetime) -> Gran
         expiry_enforced_by=enforcer,
         pull_request=verdict.pull_request if verdict else None,
         detail=detail,
+        break_glass=bool(verdict and verdict.break_glass),
+        review_by=verdict.review_by if verdict else None,
     )
 
 
@@ -147,8 +162,14 @@ def build_status(
     records: Iterable[Record],
     now: datetime,
     ledger_ref: str | None,
+    untrusted: Sequence[str] = (),
 ) -> StatusReport:
     """Every grant file's status at ``now``, sorted by grant id."""
+    records = list(records)
     latest: Mapping[GrantId, Record] = verdicts(records)
-    rows = [grant_status(f, latest.get(grant_id(f.path)), now) for f in files]
-    return StatusReport(branch, now, ledger_ref, tuple(sorted(rows, key=lambda r: r.grant_id)))
+    ends = {r.grant_id: r for r in sorted(records, key=lambda r: r.seq)
+            if r.event in END_EVENTS}
+    rows = [grant_status(f, latest.get(grant_id(f.path)), now, ends.get(grant_id(f.path)))
+            for f in files]
+    return StatusReport(branch, now, ledger_ref, tuple(sorted(rows, key=lambda r: r.grant_id)),
+                        tuple(untrusted))

@@ -36,17 +36,22 @@ class RecordingTarget:
 
     def apply(self, assignment: Assignment) -> None:
         state = self._load()
-        if assignment.grant_id in state["assignments"]:
-            return
         record = assignment.to_json()
+        held = state["assignments"].get(assignment.grant_id)
+        if held is not None and held["target"] == record["target"]:
+            return
+        # One grant holds one assignment here: applying it elsewhere (a policy's new target)
+        # replaces the old one.
         state["assignments"][assignment.grant_id] = record
         state["events"].append({"action": "apply", **record})
         self._save(state)
 
     def revoke(self, assignment: Assignment) -> None:
         state = self._load()
-        if state["assignments"].pop(assignment.grant_id, None) is None:
-            return
+        held = state["assignments"].get(assignment.grant_id)
+        if held is None or held["target"] != assignment.to_json()["target"]:
+            return  # nothing of this assignment is held here
+        del state["assignments"][assignment.grant_id]
         state["events"].append({"action": "revoke", **assignment.to_json()})
         self._save(state)
 

@@ -15,8 +15,10 @@ import pytest
 
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import LEDGER_REF, Ledger
+from engine.adapters.signing import CommitSigner
 from engine.core.findings import Finding
 from engine.core.ledger import (
+    AppliedTarget,
     CountedReview,
     Event,
     ExpiryEnforcer,
@@ -27,6 +29,8 @@ from engine.core.ledger import (
     to_json,
 )
 from engine.core.models import GrantId, ReviewState
+from engine.core.signers import parse_allowed_signers
+from tests import signing
 from tests.gitrepo import GitRepoBuilder
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -34,6 +38,15 @@ AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 BOB = GrantId("prod-db/bob-20260105T0900Z")
 ALICE = GrantId("prod-db/alice-20260105T1000Z")
 CAROL = GrantId("prod-db/carol-20260105T1100Z")
+
+
+SIGNERS = parse_allowed_signers(signing.signers_line(signing.key()).encode() + b"\n")[0]
+TARGET = AppliedTarget("postgres", "orders", (("connection", "orders"), ("role", "admin")))
+
+
+def signed(repo: GitRepository) -> Ledger:
+    """The ledger as gitjit reads and writes it: trusting the test key, signing with it."""
+    return Ledger(repo, signers=SIGNERS, signer=CommitSigner(signing.key()))
 
 
 def activated(repo: GitRepoBuilder, grant: GrantId = BOB, **changes: object) -> Record:
@@ -56,6 +69,7 @@ def activated(repo: GitRepoBuilder, grant: GrantId = BOB, **changes: object) -> 
         activated_at=AT,
         expires_at=AT + timedelta(hours=2),
         expiry_enforced_by=ExpiryEnforcer.GITJIT,
+        target=TARGET,
     )
     return replace(record, **changes)  # type: ignore[arg-type]
 
@@ -73,7 +87,7 @@ def expired(grant: GrantId = BOB) -> Record:
 
 def three(repo: GitRepoBuilder) -> tuple[Ledger, list[Record]]:
     """A ledger holding: 1 bob activated, 2 alice activated, 3 bob expired."""
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     drafts = [activated(repo), activated(repo, ALICE), expired()]
     written = [ledger.append(d) for d in drafts]
     records = [r for r in written if r is not None]
@@ -85,11 +99,13 @@ def ledger_files(repo: GitRepoBuilder) -> list[str]:
     return repo.git("ls-tree", "-r", "--name-only", LEDGER_REF).split()
 
 
-def rewrite_history(repo: GitRepoBuilder, contents: Sequence[bytes]) -> None:
+def rewrite_history(repo: GitRepoBuilder, contents: Sequence[bytes], *,
+                    key: Path | None = None) -> None:
     """Replace the ledger with a fresh straight line of commits, one per record given.
 
     What someone with push rights could do by hand: every commit well formed, trailers
-    right, only the records themselves tell.
+    right, only the records themselves tell. With ``key`` the commits are signed with it (an
+    insider holding the lifecycle key, or another key).
     """
     index = repo.path.parent / f"{repo.path.name}-forged-index"
     env = {"GIT_INDEX_FILE": str(index)}
@@ -104,6 +120,8 @@ def rewrite_history(repo: GitRepoBuilder, contents: Sequence[bytes]) -> None:
         args = ["commit-tree", tree, "-m", commit_message(record).rstrip("\n")]
         if parent:
             args += ["-p", parent]
+        if key is not None:
+            args = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={key}", *args, "-S"]
         parent = repo.git(*args, env=env).strip()
     assert parent is not None
     repo.git("update-ref", LEDGER_REF, parent)
@@ -128,7 +146,7 @@ def blob_at(repo: GitRepoBuilder, record: Record) -> bytes:
 
 
 def test_an_empty_ledger(repo: GitRepoBuilder) -> None:
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     assert ledger.tip() is None
     assert ledger.records() == []
     assert ledger.verify("main") == []
@@ -145,7 +163,7 @@ def test_append_and_read_back_without_touching_the_checkout(repo: GitRepoBuilder
     assert [(r.seq, r.event, r.grant_id) for r in records] == [
         (1, Event.ACTIVATED, BOB), (2, Event.ACTIVATED, ALICE), (3, Event.EXPIRED, BOB),
     ]
-    assert Ledger(GitRepository(repo.path)).records() == records
+    assert signed(GitRepository(repo.path)).records() == records
     assert ledger_files(repo) == [
         "records/00000001-activated-prod-db_bob-20260105T0900Z.json",
         "records/00000002-activated-prod-db_alice-20260105T1000Z.json",
@@ -167,7 +185,7 @@ def test_append_and_read_back_without_touching_the_checkout(repo: GitRepoBuilder
 
 
 def test_append_is_idempotent(repo: GitRepoBuilder) -> None:
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     first = ledger.append(activated(repo))
     tip = ledger.tip()
     assert first is not None
@@ -178,7 +196,7 @@ def test_append_is_idempotent(repo: GitRepoBuilder) -> None:
 
 
 def test_append_takes_only_drafts(repo: GitRepoBuilder) -> None:
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     record = ledger.append(expired())
     assert record is not None
     with pytest.raises(ValueError) as info:
@@ -207,9 +225,9 @@ class Meddling(GitRepository):
 
 
 def test_a_writer_that_loses_the_race_retries_after_the_winner(repo: GitRepoBuilder) -> None:
-    other = Ledger(GitRepository(repo.path))
+    other = signed(GitRepository(repo.path))
     won = []
-    slow = Ledger(Meddling(repo.path, lambda: won.append(other.append(activated(repo, ALICE)))))
+    slow = signed(Meddling(repo.path, lambda: won.append(other.append(activated(repo, ALICE)))))
 
     late = slow.append(activated(repo))
 
@@ -222,9 +240,9 @@ def test_a_writer_that_loses_the_race_retries_after_the_winner(repo: GitRepoBuil
 def test_a_writer_that_loses_the_race_to_the_same_change_records_nothing(
     repo: GitRepoBuilder,
 ) -> None:
-    other = Ledger(GitRepository(repo.path))
+    other = signed(GitRepository(repo.path))
     won = []
-    slow = Ledger(Meddling(repo.path, lambda: won.append(other.append(activated(repo)))))
+    slow = signed(Meddling(repo.path, lambda: won.append(other.append(activated(repo)))))
 
     assert slow.append(activated(repo)) is None
     assert other.records() == [won[0]]
@@ -239,7 +257,13 @@ _WRITER = textwrap.dedent(
     from engine.core.ledger import Event, Record
     from engine.core.models import GrantId
 
-    ledger = Ledger(GitRepository(sys.argv[1]))
+    from engine.adapters.signing import CommitSigner
+    from engine.core.signers import parse_allowed_signers
+    from pathlib import Path
+
+    signers = parse_allowed_signers(sys.argv[4].encode())[0]
+    ledger = Ledger(GitRepository(sys.argv[1]), signers=signers,
+                    signer=CommitSigner(Path(sys.argv[3])))
     for hour in range(20):
         ledger.append(Record(
             event=Event.EXPIRED, grant_id=GrantId(f"prod-db/{sys.argv[2]}-20260105T{hour:02d}00Z"),
@@ -253,7 +277,8 @@ _WRITER = textwrap.dedent(
 def test_two_processes_appending_at_once_lose_nothing(repo: GitRepoBuilder) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(repo.path), name],
+            [sys.executable, "-c", _WRITER, str(repo.path), name, str(signing.key()),
+             signing.signers_line(signing.key())],
             cwd=PROJECT, env=dict(os.environ), stderr=subprocess.PIPE,
         )
         for name in ("alice", "bob")
@@ -262,7 +287,7 @@ def test_two_processes_appending_at_once_lose_nothing(repo: GitRepoBuilder) -> N
         _, stderr = writer.communicate(timeout=120)
         assert writer.returncode == 0, stderr.decode()
 
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     records = ledger.records()
     assert [r.seq for r in records] == list(range(1, 41))
     assert len({r.grant_id for r in records}) == 40
@@ -284,21 +309,33 @@ def test_a_record_changed_by_a_later_commit(repo: GitRepoBuilder) -> None:
 
     assert ledger.verify("main") == [
         Finding(
-            "", 0, "ledger.commit-shape",
-            f"ledger commit {tampering[:12]} adds no record under records/",
-        ),
-        Finding(
-            path, 0, "ledger.commit-shape",
-            f"ledger commit {tampering[:12]} modifies {path}: a ledger commit only adds one new "
-            "record under records/, and records are never changed or removed",
+            path, 0, "ledger.forged",
+            f"ledger commit {tampering[:12]} modifies {path} (activated "
+            "prod-db/bob-20260105T0900Z), but it is not signed: gitjit ignores it (it grants, "
+            "ends and hides nothing)",
         ),
     ]
+    # What gitjit reads is still what it signed.
+    assert ledger.records() == records
+    assert [c.sha for c in ledger.state().forged] == [tampering]
+
+
+def test_a_record_signed_by_another_key_is_forged(repo: GitRepoBuilder) -> None:
+    ledger, records = three(repo)
+    forged = replace(records[0], expires_at=AT + timedelta(days=30))
+    rewrite_history(repo, [to_json(forged)], key=signing.key("mallory"))
+
+    findings = ledger.verify("main")
+    assert [f.code for f in findings] == ["ledger.forged"]
+    assert "signed by a key that policies/allowed_signers does not list" in findings[0].message
+    assert ledger.records() == []
 
 
 def test_a_record_rewritten_in_history(repo: GitRepoBuilder) -> None:
     ledger, records = three(repo)
     forged = replace(records[1], expires_at=AT + timedelta(days=30))
-    rewrite_history(repo, [to_json(records[0]), to_json(forged), to_json(records[2])])
+    rewrite_history(repo, [to_json(records[0]), to_json(forged), to_json(records[2])],
+                    key=signing.key())
 
     assert ledger.verify("main") == [
         Finding(
@@ -312,7 +349,7 @@ def test_a_record_rewritten_in_history(repo: GitRepoBuilder) -> None:
 
 def test_a_record_removed_from_history(repo: GitRepoBuilder) -> None:
     ledger, records = three(repo)
-    rewrite_history(repo, [to_json(records[0]), to_json(records[2])])
+    rewrite_history(repo, [to_json(records[0]), to_json(records[2])], key=signing.key())
 
     assert ledger.verify("main") == [
         Finding(
@@ -325,7 +362,8 @@ def test_a_record_removed_from_history(repo: GitRepoBuilder) -> None:
 
 def test_two_records_swapped_in_history(repo: GitRepoBuilder) -> None:
     ledger, records = three(repo)
-    rewrite_history(repo, [to_json(records[0]), to_json(records[2]), to_json(records[1])])
+    rewrite_history(repo, [to_json(records[0]), to_json(records[2]), to_json(records[1])],
+                    key=signing.key())
 
     assert ledger.verify("main") == [
         Finding(
@@ -337,7 +375,7 @@ def test_two_records_swapped_in_history(repo: GitRepoBuilder) -> None:
 
 
 def test_a_record_naming_a_merge_that_does_not_exist(repo: GitRepoBuilder) -> None:
-    ledger = Ledger(GitRepository(repo.path))
+    ledger = signed(GitRepository(repo.path))
     ghost = "0123456789abcdef" * 2 + "01234567"
     record = ledger.append(activated(repo, merge_sha=ghost))
     assert record is not None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import signing
 from tests.gitrepo import GitRepoBuilder, RepoFactory
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -64,5 +65,6 @@ def small_repo(repo_factory: RepoFactory) -> GitRepoBuilder:
     repo.write("policies/settings.yaml", SETTINGS)
     repo.write("policies/reports-read.yaml", POLICY)
     repo.write(GRANT_PATH, GRANT)
+    signing.install(repo.path)  # the lifecycle key, as 'gitjit local keygen' sets it up
     repo.commit("a small access repository")
     return repo

@@ -15,6 +15,7 @@ from engine.adapters.ledger import LEDGER_REF, REMOTE_LEDGER_REF, find_ledger_re
 from engine.cli import run
 from engine.core import trailers
 from engine.core.ledger import Event, Record
+from tests import signing
 from tests.commands.conftest import GRANT, GRANT_PATH
 from tests.commands.test_status import (
     ANA,
@@ -44,7 +45,7 @@ def history(small_repo: GitRepoBuilder) -> GitRepoBuilder:
         ))
     repo.remove(BEN_PATH)
     repo.commit(f"gitjit: remove refused grant\n\n{trailers.format_refused(BEN)}\n",
-                date=T0 + timedelta(minutes=22))
+                date=T0 + timedelta(minutes=22), signing_key=signing.key())
     book.append(Record(
         event=Event.EXPIRED, grant_id=ANA, policy="reports-read", requester="ana",
         at=T0 + timedelta(hours=1, seconds=40), activated_at=T0,
@@ -54,7 +55,7 @@ def history(small_repo: GitRepoBuilder) -> GitRepoBuilder:
     trailer = trailers.format_removed(ANA, T0 + timedelta(hours=1),
                                       T0 + timedelta(hours=1, seconds=40))
     repo.commit(f"gitjit: remove 1 expired grant\n\n{trailer}\n",
-                date=T0 + timedelta(hours=1, minutes=1))
+                date=T0 + timedelta(hours=1, minutes=1), signing_key=signing.key())
     return repo
 
 
@@ -112,6 +113,7 @@ def test_json_shape(history: GitRepoBuilder, capsys: pytest.CaptureFixture[str])
         "activation": {
             "verified_at": "2026-01-05T09:00:30Z", "activated_at": "2026-01-05T09:00:00Z",
             "expires_at": "2026-01-05T10:00:00Z", "expiry_enforced_by": "gitjit",
+            "break_glass": False, "review_by": None,
             "base_sha": history.sha("main~4"), "head_sha": landed, "merge_sha": landed,
             "policy_blob": "e" * 40, "groups_blob": "f" * 40, "engine_version": "0.1.0",
         },
@@ -135,12 +137,12 @@ def test_csv(history: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> Non
     assert rows[0] == [
         "grant_id", "policy", "requester", "duration", "start", "justification", "ticket",
         "landed_commit", "landed_at", "pull_request", "approvals", "activated_at",
-        "expires_at", "expiry_enforced_by", "ended", "ended_at", "removal_commit",
-        "removed_at", "detail",
+        "expires_at", "expiry_enforced_by", "break_glass", "review_by", "ended", "ended_at",
+        "removal_commit", "removed_at", "detail",
     ]
     assert [row[0] for row in rows[1:]] == [ANA, BEN]
-    assert rows[1][9:16] == ["1", "lea@2026-01-05T08:57:00Z", "2026-01-05T09:00:00Z",
-                             "2026-01-05T10:00:00Z", "gitjit", "expired",
+    assert rows[1][9:18] == ["1", "lea@2026-01-05T08:57:00Z", "2026-01-05T09:00:00Z",
+                             "2026-01-05T10:00:00Z", "gitjit", "", "", "expired",
                              "2026-01-05T10:00:40Z"]
 
 
@@ -212,12 +214,16 @@ def test_verify_reports_a_hand_edited_record(
 
     assert run(["audit", "verify", "--repo", str(history.path)]) == 1
     assert capsys.readouterr().out == (
-        f"ledger.commit-shape: ledger commit {commit[:12]} adds no record under records/\n"
-        f"{name}: ledger.commit-shape: ledger commit {commit[:12]} modifies {name}: a ledger "
-        "commit only adds one new record under records/, and records are never changed or "
-        "removed\n"
-        "ledger refs/heads/gitjit/ledger: 2 findings\n"
+        f"{name}: ledger.forged: ledger commit {commit[:12]} modifies {name} (activated "
+        "reports-read/ana-20261130T0900Z), but it is not signed: gitjit ignores it (it "
+        "grants, ends and hides nothing)\n"
+        "ledger refs/heads/gitjit/ledger: 1 findings\n"
     )
+    # audit itself says so first, and tells the story gitjit signed: lea approved.
+    assert run(["audit", "--repo", str(history.path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("LEDGER NOT INTACT: refs/heads/gitjit/ledger holds 1 problems")
+    assert "approved by lea" in out and "approved by ana" not in out
 
 
 def test_audit_group_help_names_verify(capsys: pytest.CaptureFixture[str]) -> None:

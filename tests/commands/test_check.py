@@ -132,7 +132,7 @@ def test_a_clean_repository_in_json(small_repo: GitRepoBuilder,
     assert json.loads(out) == {
         "version": 1,
         "ok": True,
-        "summary": {"policies": 1, "grants": 1, "files": 4, "errors": 0, "warnings": 0,
+        "summary": {"policies": 1, "grants": 1, "files": 5, "errors": 0, "warnings": 0,
                     "notices": 0},
         "findings": [],
     }

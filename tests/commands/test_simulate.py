@@ -142,15 +142,17 @@ def test_demo_tells_the_whole_story(tmp_path: Path, capsys: pytest.CaptureFixtur
         "09:20  activate   activated prod-db-admin/bob-20261130T0900Z until 11:20",
         "09:30  merge      root merges PR #2 as admin: merged, bypassing gitjit's verdict "
         "(pending -- step 1 (group:dba) needs 1 more, step 2 (group:security) needs 1 more)",
+        "09:30  merge      dave merges PR #3: merged -- verdict approved (housekeeping)",
         "11:30  reconcile  revoked prod-db-admin/bob-20261130T0900Z (expired); opened removal "
-        "pull request #3 for 1 expired grant file",
-        "simulate: 17 steps, 23 expectations: all hold",
+        "pull request #4 for 1 expired grant file",
+        "simulate: 18 steps, 26 expectations: all hold",
         "  2 grants: 2 ended, 0 not ended",
         f"  gitjit audit --repo {workdir / 'repo'}               every grant's lifecycle",
     ]:
         assert line in out.splitlines()
     assert "09:30  activate   refused prod-db-admin/carol-20261130T0930Z: merged while the " \
         "verdict was pending" in out
+    assert "opened removal pull request #3 for 1 refused grant file" in out
     assert "FAILED" not in out
     # What it leaves behind is a real access repository that the other commands read.
     assert run(["audit", "verify", "--repo", str(workdir / "repo")]) == 0
@@ -192,7 +194,7 @@ def test_the_wheel_ships_the_demo_and_its_configuration(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, env=env, check=False,
     )
     assert (result.returncode, result.stderr) == (0, "")
-    assert "simulate: 17 steps, 23 expectations: all hold" in result.stdout
+    assert "simulate: 18 steps, 26 expectations: all hold" in result.stdout
 
 
 def test_the_documented_output_is_real(capsys: pytest.CaptureFixture[str],

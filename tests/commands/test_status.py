@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.cli import run
-from engine.core.ledger import CountedReview, Event, ExpiryEnforcer, Record
+from engine.core.ledger import AppliedTarget, CountedReview, Event, ExpiryEnforcer, Record
 from engine.core.models import GrantId, ReviewState
+from tests import signing
 from tests.commands.conftest import GRANT, GRANT_PATH
 from tests.gitrepo import GitRepoBuilder
 
@@ -46,11 +46,13 @@ def activated(repo: GitRepoBuilder, gid: GrantId, *, at: datetime, start: dateti
         policy_blob="e" * 40, groups_blob="f" * 40, engine_version="0.1.0",
         activated_at=start, expires_at=start + timedelta(hours=hours),
         expiry_enforced_by=enforced,
+        target=AppliedTarget("postgres", "reports", (("connection", "reports"),
+                                                     ("role", "reports_read"))),
     )
 
 
 def ledger(repo: GitRepoBuilder) -> Ledger:
-    return Ledger(GitRepository(repo.path))
+    return signing.ledger(repo.path)
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_text_output(two_grants: GitRepoBuilder, capsys: pytest.CaptureFixture[s
         "reports-read/ben-20260105T1000Z  ben        reports-read  awaiting-activation  "
         "2026-01-05T10:00:00Z  2026-01-05T11:00:00Z  -          -\n"
         "1 active, 0 scheduled, 0 expired awaiting removal, 1 awaiting activation, "
-        "0 refused awaiting removal\n"
+        "0 refused awaiting removal, 0 ended awaiting removal\n"
     )
 
 
@@ -85,14 +87,14 @@ def test_expiry_is_a_fact_of_time(two_grants: GitRepoBuilder,
     document = json.loads(capsys.readouterr().out)
     assert document["summary"] == {
         "active": 0, "scheduled": 0, "expired-awaiting-removal": 1, "awaiting-activation": 1,
-        "refused-awaiting-removal": 0,
+        "refused-awaiting-removal": 0, "ended-awaiting-removal": 0,
     }
     assert document["grants"][0] == {
         "grant_id": ANA, "path": GRANT_PATH, "requester": "ana", "policy": "reports-read",
         "state": "expired-awaiting-removal", "landed_at": "2026-01-05T09:00:00Z",
         "activated_at": "2026-01-05T09:00:00Z", "expires_at": "2026-01-05T10:00:00Z",
         "remaining_seconds": None, "expiry_enforced_by": "gitjit", "pull_request": 1,
-        "detail": None,
+        "detail": None, "break_glass": False, "review_by": None,
     }
     assert {key: document[key] for key in ("version", "branch", "now", "ledger")} == {
         "version": 1, "branch": "main", "now": "2026-01-05T10:00:00Z",
@@ -127,7 +129,7 @@ def test_scheduled_refused_and_target_enforced(
         "reports-read/ben-20260105T1000Z: refused: merged without an approval on the head "
         "commit",
         "0 active, 1 scheduled, 1 expired awaiting removal, 0 awaiting activation, "
-        "1 refused awaiting removal",
+        "1 refused awaiting removal, 0 ended awaiting removal",
     ]
 
 
@@ -142,7 +144,7 @@ def test_reads_the_branch_not_the_working_tree(
         "note: no ledger in this clone, so no grant shows as activated; fetch the "
         "gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)",
         "0 active, 0 scheduled, 0 expired awaiting removal, 1 awaiting activation, "
-        "0 refused awaiting removal",
+        "0 refused awaiting removal, 0 ended awaiting removal",
     ]
 
 

@@ -11,7 +11,7 @@ from engine.core.audit import (
     build_lifecycles,
     since,
 )
-from engine.core.ledger import Event, ExpiryEnforcer, Record
+from engine.core.ledger import AppliedTarget, Event, ExpiryEnforcer, Record
 from engine.core.models import GrantId
 from engine.core.trailers import Removal, RemovalKind
 
@@ -19,6 +19,7 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 GID = GrantId("db/bob-20261130T0900Z")
 PATH = f"grants/{GID}.yaml"
 C1, C2, C3 = "1" * 40, "2" * 40, "3" * 40
+TARGET = AppliedTarget("recording", None, (("role", "admin"),))
 
 
 def record(event: Event, seq: int, at: datetime, gid: GrantId = GID, **extra: object) -> Record:
@@ -33,7 +34,7 @@ def test_ledger_end_wins_over_trailer_and_deletion() -> None:
     history = GrantHistory(PATH, None, C1, T0, C2, T0 + timedelta(hours=1))
     records = [
         record(Event.ACTIVATED, 1, T0, activated_at=T0, expires_at=T0 + timedelta(hours=1),
-               expiry_enforced_by=ExpiryEnforcer.GITJIT),
+               expiry_enforced_by=ExpiryEnforcer.GITJIT, target=TARGET),
         record(Event.RELINQUISHED, 2, T0 + timedelta(minutes=10), pull_request=9),
     ]
     (life,) = build_lifecycles([history], records, [])
@@ -43,13 +44,26 @@ def test_ledger_end_wins_over_trailer_and_deletion() -> None:
 
 
 def test_trailer_names_the_removal_commit_and_the_end() -> None:
-    history = GrantHistory(PATH, None, C1, T0, C2, T0 + timedelta(hours=2))
+    history = GrantHistory(PATH, None, C1, T0, C3, T0 + timedelta(hours=2))
     expired, revoked = T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=1)
     removal = RemovalCommit(C3, T0 + timedelta(hours=2),
                             (Removal(RemovalKind.EXPIRED, GID, expired, revoked),))
     (life,) = build_lifecycles([history], [], [removal])
     assert life.ended == Ended(Ending.EXPIRED, revoked)
     assert life.removal == RemovalInfo(C3, T0 + timedelta(hours=2), expired, revoked)
+
+
+def test_a_trailer_counts_only_on_the_commit_that_deleted_the_file() -> None:
+    expired, revoked = T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=1)
+    removal = RemovalCommit(C3, T0 + timedelta(hours=2),
+                            (Removal(RemovalKind.EXPIRED, GID, expired, revoked),))
+    still_there = GrantHistory(PATH, None, C1, T0)
+    (life,) = build_lifecycles([still_there], [], [removal])
+    assert (life.ended, life.removal) == (None, None)
+    deleted_elsewhere = GrantHistory(PATH, None, C1, T0, C2, T0 + timedelta(hours=3))
+    (life,) = build_lifecycles([deleted_elsewhere], [], [removal])
+    assert life.ended == Ended(Ending.REMOVED, T0 + timedelta(hours=3))
+    assert life.removal == RemovalInfo(C2, T0 + timedelta(hours=3))
 
 
 def test_deleted_without_any_word_is_removed() -> None:

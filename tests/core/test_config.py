@@ -63,7 +63,7 @@ break_glass: {max_duration: 1h, review_within: 1d}
         Principal("user", "carol"),)
     assert policy.break_glass is not None and policy.break_glass.review_within == timedelta(1)
     assert result.config.groups.members["sre"] == frozenset({"alice", "bob", "carol", "erin"})
-    assert result.config.settings.removal is RemovalMode.PUSH
+    assert result.config.settings.removal is None
 
 
 def test_unknown_group() -> None:
@@ -176,7 +176,7 @@ def test_unexpected_file(path: str) -> None:
     assert rendered(files) == [
         f"{path}: config.unexpected-file: no gitjit file belongs here: policies are "
         "policies/<id>.yaml, groups policies/groups.yaml, settings policies/settings.yaml, "
-        "tests policies/tests/*.yaml"]
+        "tests policies/tests/*.yaml, gitjit's signing keys policies/allowed_signers"]
 
 
 def test_markdown_is_allowed() -> None:

@@ -14,6 +14,7 @@ import pytest
 from engine.core.changes import NO_FILE, REGULAR_FILE, Change
 from engine.core.findings import Finding
 from engine.core.ledger import (
+    AppliedTarget,
     CountedReview,
     Event,
     ExpiryEnforcer,
@@ -63,6 +64,7 @@ def draft(event: Event = Event.ACTIVATED, grant: str = GRANT, **changes: Any) ->
             "activated_at": AT,
             "expires_at": AT + timedelta(hours=2),
             "expiry_enforced_by": ExpiryEnforcer.TARGET,
+            "target": AppliedTarget("postgres", "orders", (("role", "admin"),)),
         }
     if event in (Event.REFUSED, Event.ALERT):
         fields["detail"] = "merged without the required approvals"
@@ -137,7 +139,10 @@ def test_canonical_json_is_sorted_compact_and_ends_with_a_newline() -> None:
         b'"groups_blob":null,"head_sha":null,"kind":"LedgerRecord","merge_sha":null,'
         b'"policy":"prod-db","policy_blob":null,"prev":"","pull_request":null,'
         b'"requester":"bob","reviews":[],"seq":1}\n'
-    )
+    ).replace(b'"at":', b'"at":', 1).replace(
+        b'"base_sha":null,', b'"base_sha":null,"break_glass":false,"code":"",', 1).replace(
+        b'"requester":"bob","reviews":[],"seq":1}',
+        b'"requester":"bob","review_by":null,"reviews":[],"seq":1,"subject":"","target":null}')
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -195,7 +200,7 @@ def _edited(**fields: Any) -> bytes:
         (
             {"event": "granted"},
             "field 'event' must be one of activated, refused, expired, relinquished, "
-            "revoked, alert, got 'granted'",
+            "revoked, superseded, retargeted, deferred, alert, got 'granted'",
         ),
         (
             {"at": "2026-01-05T09:30:00+00:00"},
@@ -262,7 +267,7 @@ def test_a_record_not_in_canonical_form_is_refused() -> None:
         (
             {"event": "activated"},
             "event must be one of activated, refused, expired, relinquished, revoked, "
-            "alert, got 'activated'",
+            "superseded, retargeted, deferred, alert, got 'activated'",
         ),
         ({"pull_request": 0}, "pull_request must be a pull request number from 1, got 0"),
         ({"policy": ""}, "policy '' is not a policy id"),
@@ -427,10 +432,9 @@ def test_a_merge_or_a_second_root_is_not_linear() -> None:
     commits[2] = replace(commits[2], parents=())
     assert [f.message for f in verify_chain(commits)] == [
         f"ledger commit {sha(2)[:12]} has parents {sha(1)[:12]}, {sha(99)[:12]} where it should "
-        f"have the single parent {sha(1)[:12]}: the ledger is one straight line of commits, "
-        "never merged or rebased",
-        f"ledger commit {sha(3)[:12]} has parents none where it should have the single parent "
-        f"{sha(2)[:12]}: the ledger is one straight line of commits, never merged or rebased",
+        "have one: the ledger is one straight line of commits, never merged or started again",
+        f"ledger commit {sha(3)[:12]} has parents none where it should have one: the ledger is "
+        "one straight line of commits, never merged or started again",
     ]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.core.ledger import Event, ExpiryEnforcer, Record
+from engine.core.ledger import AppliedTarget, Event, ExpiryEnforcer, Record
 from engine.core.models import Grant, GrantId, Login, PolicyId
 from engine.core.status import GrantFile, GrantState, build_status
 
@@ -22,7 +22,8 @@ def activated(gid: GrantId = GID, *, seq: int = 1, start: datetime = T0) -> Reco
                   grant_id=gid, policy="db", requester=gid.split("/")[1].split("-")[0],
                   at=start, engine_version="0.1.0", activated_at=start,
                   expires_at=start + timedelta(hours=2), pull_request=3,
-                  expiry_enforced_by=ExpiryEnforcer.TARGET)
+                  expiry_enforced_by=ExpiryEnforcer.TARGET,
+                  target=AppliedTarget("recording", None, ()))
 
 
 def state_at(now: datetime, records: list[Record]) -> GrantState:
@@ -67,5 +68,5 @@ def test_remaining_enforcer_and_summary() -> None:
         timedelta(hours=1, minutes=30), ExpiryEnforcer.TARGET, 3)
     assert report.summary() == (
         "1 active, 0 scheduled, 0 expired awaiting removal, 1 awaiting activation, "
-        "0 refused awaiting removal"
+        "0 refused awaiting removal, 0 ended awaiting removal"
     )

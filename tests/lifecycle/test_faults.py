@@ -16,12 +16,12 @@ import pytest
 
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
-from engine.commands.activate import activate
-from engine.commands.lifecycle import Lifecycle
-from engine.commands.reconcile import reconcile
 from engine.core.ledger import Record
 from engine.core.models import Login
 from engine.errors import GitjitError
+from engine.lifecycle.activation import activate
+from engine.lifecycle.context import Lifecycle
+from engine.lifecycle.reconciliation import reconcile
 from engine.targets.base import Assignment, ManagedAssignment, TargetPlugin
 from engine.targets.registry import create_target
 from tests.gitrepo import GitRepoBuilder
@@ -66,7 +66,7 @@ class FaultyTarget:
 
 class FaultyLedger(Ledger):
     def __init__(self, repo: GitRepository, faults: Faults) -> None:
-        super().__init__(repo)
+        super().__init__(repo)  # open_run trusts it with the branch's signers
         self.faults = faults
 
     def append(self, draft: Record) -> Record | None:
@@ -92,7 +92,8 @@ def _life(world: World, faults: Faults) -> Lifecycle:
     def factory(connection: Mapping[str, str]) -> TargetPlugin:
         return FaultyTarget(create_target(connection), faults)
 
-    return Lifecycle(repo, world.forge, FaultyLedger(repo, faults), "main", factory)
+    return Lifecycle(repo, world.forge, FaultyLedger(repo, faults), "main", factory,
+                     signer=world.signer)
 
 
 def _story(world: World) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +19,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from engine.core.ledger import Event
 from tests.gitrepo import GitRepoBuilder
 from tests.lifecycle.world import POLICY, SETTINGS, T0, World, hours
+from tests.receivers import HttpReceiver
 
 GID = "db/bob-20261130T0900Z"
 ENV = "GITJIT_TEST_OPS_URL"
-
-
-class HttpReceiver:
-    """A loopback HTTP server keeping every JSON document POSTed to it."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", "0"))
-                received.append({"path": self.path,
-                                 **json.loads(self.rfile.read(length))})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # quiet test output
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/gitjit-hook"
-
-    def titles(self) -> list[str]:
-        return [str(m["title"]) for m in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 class MailHandler:

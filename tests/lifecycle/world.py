@@ -11,10 +11,13 @@ from typing import Any
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge
+from engine.adapters.signing import find_signer
 from engine.cli import run
-from engine.commands.lifecycle import Lifecycle
+from engine.commands.repository import read_signers
 from engine.core.ledger import Record
 from engine.core.models import Login, ReviewState
+from engine.lifecycle.context import Lifecycle
+from tests import signing
 from tests.gitrepo import GitRepoBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,22 +62,27 @@ class World:
     """The repository, its forge and ledger, and the recording target's file."""
 
     def __init__(self, builder: GitRepoBuilder, tmp: Path, removal: str = "push",
-                 roles: dict[str, str] | None = None) -> None:
+                 roles: dict[str, str] | None = None, settings: str = "",
+                 policy_extra: str = "") -> None:
         self.builder = builder
         self.recording = tmp / "recording.json"
         shutil.copytree(ROOT / "schemas", builder.path / "schemas")
         for policy, role in (roles or {"db": "admin"}).items():
-            builder.write(f"policies/{policy}.yaml", POLICY.format(id=policy, role=role))
+            builder.write(f"policies/{policy}.yaml",
+                          POLICY.format(id=policy, role=role) + policy_extra)
         builder.write("policies/groups.yaml", GROUPS)
         builder.write("policies/settings.yaml",
-                      SETTINGS.format(path=self.recording, removal=removal))
+                      SETTINGS.format(path=self.recording, removal=removal) + settings)
+        signing.install(builder.path)
         builder.commit("access configuration")
         self.repo = GitRepository(builder.path)
         self.forge = LocalForge(self.repo)
-        self.ledger = Ledger(self.repo)
+        self.signer = find_signer(self.repo)
+        self.ledger = Ledger(self.repo, signers=read_signers(self.repo.tree("main")),
+                             signer=self.signer)
 
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.repo, self.forge, self.ledger, "main")
+        return Lifecycle(self.repo, self.forge, self.ledger, "main", signer=self.signer)
 
     def request(self, requester: str, at: datetime, *, policy: str = "db",
                 duration: str = "2h") -> tuple[int, str]:

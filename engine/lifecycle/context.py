@@ -1,4 +1,5 @@
-"""What activate and reconcile share: their collaborators, their report, the branch's grants."""
+"""What activate and reconcile share: their collaborators, their report, and the opening of a
+run (the branch's tip, its configuration, and the ledger as gitjit may trust it)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ from engine import __version__
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.remote import Remote
+from engine.adapters.signing import NOT_CONFIGURED, CommitSigner, listed
 from engine.commands.repository import LoadedConfig, read_config, require_config
 from engine.core.grants import GRANTS_DIR, grant_id
-from engine.core.ledger import Event, Record
-from engine.core.models import Config, GrantId
+from engine.core.ledger import END_EVENTS, Event, LedgerState, Record
+from engine.core.models import Config, GrantId, RemovalMode, removal_mode
 from engine.ports import Forge
 from engine.targets.base import TargetPlugin
 from engine.targets.registry import create_target
 
 ENGINE_VERSION = __version__
 T = TypeVar("T")
-END_EVENTS = frozenset({Event.EXPIRED, Event.RELINQUISHED, Event.REVOKED})
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Lifecycle:
     target_factory: Callable[[Mapping[str, str]], TargetPlugin] = create_target
     remote: Remote | None = None
     """Set in GitHub mode: branches are fetched first and every write is pushed by lease."""
+    signer: CommitSigner | None = None
+    """The key gitjit signs its commits with; None: this run cannot write."""
 
     def tip(self) -> str:
         if self.remote is not None:
@@ -53,6 +56,46 @@ class Lifecycle:
 
     def grant_paths(self, tip: str) -> dict[GrantId, str]:
         return {grant_id(e.path): e.path for e in self.repo.tree(tip).entries(GRANTS_DIR)}
+
+    def removal(self, config: Config) -> RemovalMode:
+        return removal_mode(config.settings, on_github=self.remote is not None)
+
+    def signing(self) -> Mapping[str, str]:
+        """The git configuration that signs one commit of gitjit's."""
+        if self.signer is None:
+            raise AssertionError("a run without a signing key never writes")
+        return self.signer.config()
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run starts from."""
+
+    tip: str
+    loaded: LoadedConfig
+    config: Config
+    state: LedgerState
+    """The ledger as gitjit may trust it, when the run opened."""
+    cannot_write: str
+    """Why this run cannot write records or commits ("" when it can)."""
+
+
+def open_run(life: Lifecycle) -> Run:
+    """The tip, its configuration, and the ledger read with the tip's allowed signers."""
+    tip = life.tip()
+    loaded, config = life.config(tip)
+    life.ledger.trust(config.signers, life.signer)
+    cannot_write = ""
+    if config.signers is None:
+        cannot_write = f"{NOT_CONFIGURED}; gitjit writes nothing that nobody could verify"
+    elif life.signer is None:
+        cannot_write = ("this run has no signing key (set GITJIT_SIGNING_KEY, or run 'gitjit "
+                        "local keygen' in a local repository), so it can write no record")
+    elif not listed(life.signer, config.signers):
+        cannot_write = (f"the signing key {life.signer.fingerprint()} is not listed in "
+                        f"{config.signers.path}, so nothing it signs would be trusted; add its "
+                        "line there (through a reviewed pull request)")
+    return Run(tip, loaded, config, life.ledger.state(), cannot_write)
 
 
 @dataclass(frozen=True)
