@@ -7,6 +7,8 @@ sessions, and says plainly what it did not believe or could not undo.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -42,6 +44,14 @@ def record(admin: Conn, a: Assignment) -> tuple[object, ...] | None:
                          " WHERE grant_id = %s", [a.grant_id]).fetchone()
 
 
+def activated_after(admin: Conn, login: str) -> datetime:
+    """An activation time just after the login's newest session started (the merge came later)."""
+    row = admin.execute("SELECT max(backend_start) FROM pg_stat_activity WHERE usename = %s",
+                        [login]).fetchone()
+    assert row is not None and isinstance(row[0], datetime)
+    return row[0] + timedelta(milliseconds=1)
+
+
 def people(admin: Conn, uniq: str, *, role_options: str = "NOLOGIN") -> tuple[str, str]:
     login, role = f"mallory-{uniq}", f"orders_admin_{uniq}"
     create_role(admin, login, login=True)
@@ -60,9 +70,9 @@ def test_a_session_opened_before_the_grant_cannot_keep_the_role_after_revocation
     db = f"{dbname}_{uniq}" if dbname != "postgres" else dbname
     if db != "postgres":
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
-    a = assignment(login, role, dsn_env)
     try:
         with psycopg.connect(pg_server.dsn(login, dbname=db), autocommit=True) as early:
+            a = assignment(login, role, dsn_env, activated=activated_after(admin, login))
             target(dsn_env).apply(a)
             set_role(early, role)
             assert current_user(early) == role
@@ -79,8 +89,9 @@ def test_a_session_opened_before_the_grant_cannot_keep_the_role_after_revocation
 def test_since_activation_ends_earlier_sessions_when_the_grant_starts(
         pg_server: PgServer, admin: Conn, dsn_env: str, uniq: str) -> None:
     login, role = people(admin, uniq)
-    a = assignment(login, role, dsn_env, terminate_sessions="since-activation")
     with pg_server.connect(login) as early:
+        a = assignment(login, role, dsn_env, activated=activated_after(admin, login),
+                       terminate_sessions="since-activation")
         target(dsn_env).apply(a)
 
         # Ended right after the GRANT, before it could switch to the role.
@@ -158,9 +169,9 @@ def test_a_superuser_grantee_who_drops_their_own_membership_early_loses_the_sess
     # With the membership already gone, there is nothing to REVOKE; the session that switched
     # to the role must end all the same.
     login, role = people(admin, uniq, role_options="SUPERUSER NOLOGIN")
-    a = assignment(login, role, dsn_env)
-    target(dsn_env).apply(a)
     with pg_server.connect(login) as attacker:
+        a = assignment(login, role, dsn_env, activated=activated_after(admin, login))
+        target(dsn_env).apply(a)
         set_role(attacker, role)
         attacker.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role),
                                                              sql.Identifier(login)))
