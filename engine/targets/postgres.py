@@ -120,12 +120,14 @@ class PostgresTarget:
                 # could switch to the role with SET ROLE, then keep it past the revocation.
                 _end_sessions(conn, assignment.login, None,
                               f"gitjit granted {role!r} to {assignment.login!r} (grant "
-                              f"{assignment.grant_id}), but with terminate_sessions: "
-                              f"since-activation the sessions opened before it must end, and")
+                              f"{assignment.grant_id}) and, as terminate_sessions: "
+                              f"since-activation asks, ended the sessions opened before, but",
+                              "revocation ends them in any case")
 
     def revoke(self, assignment: Assignment) -> None:
+        # terminate_sessions is not read: whatever it says, revocation ends every session
+        # that could have used the role, and a bad value must not stop a revocation.
         mode = _mode(assignment)
-        _terminate(assignment)  # an unknown value is an error here too, not a silent default
         with self._connect(assignment.setting) as conn:
             if mode == "membership":
                 _revoke_membership(conn, assignment, _role(assignment))
@@ -450,7 +452,8 @@ def _holds(conn: Conn, member: str, role: str) -> bool:
     return row is not None and bool(row[0])
 
 
-def _end_sessions(conn: Conn, user: str, started_by: datetime | None, context: str) -> None:
+def _end_sessions(conn: Conn, user: str, started_by: datetime | None, context: str,
+                  then: str = "run reconcile again to retry") -> None:
     """Ends ``user``'s sessions in every database (those started by ``started_by``, if given).
 
     A role is cluster-wide, so a session in any database could have switched to it. Without
@@ -466,8 +469,7 @@ def _end_sessions(conn: Conn, user: str, started_by: datetime | None, context: s
     if survivors:
         raise TargetError(
             f"postgres target: {context} sessions {survivors} of {user!r} did not end within "
-            f"{TERMINATE_WAIT_MS} ms; the connecting user needs pg_signal_backend; run "
-            f"reconcile again to retry")
+            f"{TERMINATE_WAIT_MS} ms; the connecting user needs pg_signal_backend; {then}")
 
 
 # -- membership mode ----------------------------------------------------------------------

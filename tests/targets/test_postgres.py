@@ -332,6 +332,23 @@ def test_an_unknown_mode_lists_the_modes(dsn_env: str) -> None:
                               "use one of: membership, login-role")
 
 
+def test_a_bad_terminate_sessions_fails_apply_but_never_stops_a_revocation(
+        admin: Conn, dsn_env: str, uniq: str) -> None:
+    login, role = f"hal-{uniq}", f"orders_admin_{uniq}"
+    create_role(admin, login, login=True)
+    create_role(admin, role)
+    bad = assignment(login, role, dsn_env, terminate_sessions="sometimes")
+
+    with pytest.raises(TargetError) as err:
+        target(dsn_env).apply(bad)
+    assert str(err.value) == ("postgres target: unknown terminate_sessions 'sometimes' in policy "
+                              "prod-db-admin; use one of: all, since-activation")
+
+    target(dsn_env).apply(assignment(login, role, dsn_env))
+    target(dsn_env).revoke(bad)
+    assert not is_member(admin, login, role)
+
+
 def test_the_registry_builds_the_postgres_target(dsn_env: str) -> None:
     plugin = create_target({"provider": "postgres", "dsn_env": dsn_env})
     assert isinstance(plugin, PostgresTarget)
