@@ -6,11 +6,16 @@ standard input: the assignment for apply/revoke (see ``Assignment.to_json``), an
 ``{"connection": {...}}`` for list. ``list`` must print a JSON array of objects with
 ``principal``, ``privilege`` and optionally ``grant_id`` and ``expires_at``.
 A non-zero exit fails the operation; apply and revoke must be idempotent.
+
+The program's environment holds ``PATH`` and the variables that the connection's own ``*_env``
+settings name, nothing else: gitjit's environment also holds the App token, the signing
+setup and every other connection's secrets, which a hook has no business reading.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
@@ -22,6 +27,15 @@ from engine.targets.base import Assignment, ManagedAssignment, TargetError
 
 DEFAULT_TIMEOUT = 60.0
 _STDERR_TAIL = 2000
+
+
+def child_environment(connection: Mapping[str, str]) -> dict[str, str]:
+    """``PATH`` and the set variables that the connection's ``*_env`` settings name."""
+    env = {"PATH": os.environ.get("PATH", os.defpath)}
+    for key, variable in sorted(connection.items()):
+        if key.endswith("_env") and variable in os.environ:
+            env[variable] = os.environ[variable]
+    return env
 
 
 def _tail(data: bytes) -> str:
@@ -39,13 +53,15 @@ class CommandTarget:
         return (assignment.setting("native_expiry") or "false").lower() == "true"
 
     def apply(self, assignment: Assignment) -> None:
-        self._run(assignment.setting, "apply", assignment.to_json())
+        self._run(assignment.setting, assignment.connection, "apply", assignment.to_json())
 
     def revoke(self, assignment: Assignment) -> None:
-        self._run(assignment.setting, "revoke", assignment.to_json())
+        self._run(assignment.setting, assignment.connection, "revoke",
+                  assignment.to_json())
 
     def list_managed(self) -> list[ManagedAssignment]:
-        out = self._run(self._connection.get, "list", {"connection": self._connection})
+        out = self._run(self._connection.get, self._connection, "list",
+                        {"connection": self._connection})
         try:
             items = json.loads(out)
             if not isinstance(items, list):
@@ -67,7 +83,8 @@ class CommandTarget:
             ) from exc
 
     def _run(
-        self, setting: Callable[[str], str | None], action: str, payload: Mapping[str, Any]
+        self, setting: Callable[[str], str | None], connection: Mapping[str, str], action: str,
+        payload: Mapping[str, Any],
     ) -> str:
         raw = setting("command")
         if not raw:
@@ -91,6 +108,7 @@ class CommandTarget:
                 [*argv, action],
                 input=json.dumps(payload, sort_keys=True).encode("utf-8"),
                 capture_output=True,
+                env=child_environment(connection),
                 timeout=timeout,
                 check=False,
             )

@@ -9,14 +9,25 @@ Settings (connection entries, or the policy's target params, which win):
 - ``mode``: ``membership`` (default) grants ``role`` to the PostgreSQL role named like the
   requester's login; ``login-role`` creates a role per grant, ``gitjit_<login>_<hash>``,
   ``LOGIN PASSWORD NULL VALID UNTIL <expiry> IN ROLE <role>``.
-- ``terminate_sessions``: which sessions revocation ends: ``since-activation`` (default: those
-  that started while the grant was live) or ``all`` (every session started before revocation).
+- ``terminate_sessions`` (membership mode): when the login's sessions that predate the grant
+  end. ``all`` (default): at revocation, with every other session of the login. A session
+  keeps a role it switched to with ``SET ROLE`` after the REVOKE, and any session alive during
+  the grant could have switched, so revocation ends all of them. ``since-activation``: at
+  apply, right after the GRANT, so revocation then only meets sessions opened during the grant
+  (and still ends all of them).
 
 Bookkeeping: gitjit records every assignment in ``gitjit.managed`` (created on first use), so
 revocation takes away only what gitjit gave: a membership the login already held before its
 first grant is left alone, and overlapping grants keep the membership until the last one ends.
 Rows are kept with ``revoked_at`` set, as history. Per-grant roles also carry
 ``COMMENT ON ROLE ... IS 'gitjit grant <id>'``, so they are found even without the table.
+
+The table lives in the target database, so it is believed only where no grantee could have
+written it: it must be owned by gitjit's own database user and shared with no one, and the
+login and the granted role must not be able to become a superuser, a CREATEROLE role,
+``pg_write_all_data`` or gitjit's user. Where they can, revocation takes the membership away
+whatever the table says, and every revocation checks the catalog afterwards
+(``pg_auth_members``, ``pg_roles``) and fails if the login still holds the role.
 
 Every identifier goes through ``psycopg.sql.Identifier`` and every value through a bound
 parameter or ``sql.Literal``; nothing is formatted into SQL text.
@@ -28,6 +39,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +52,7 @@ from engine.targets.base import Assignment, ManagedAssignment, TargetError
 Setting = Callable[[str], str | None]
 
 MODES = ("membership", "login-role")
-TERMINATE = ("since-activation", "all")
+TERMINATE = ("all", "since-activation")
 SCHEMA = "gitjit"
 COMMENT_PREFIX = "gitjit grant "
 TERMINATE_WAIT_MS = 5000
@@ -92,20 +104,33 @@ class PostgresTarget:
 
     def apply(self, assignment: Assignment) -> None:
         mode, role = _mode(assignment), _role(assignment)
-        with self._connect(assignment.setting) as conn, conn.transaction():
-            _ensure_bookkeeping(conn)
-            _require_role(conn, role, "the granted role",
-                          f"create it, or fix 'role' in policy {assignment.policy}")
-            if mode == "membership":
-                _apply_membership(conn, assignment, role)
-            else:
-                _apply_login_role(conn, assignment, role)
+        terminate = _terminate(assignment)
+        with self._connect(assignment.setting) as conn:
+            with conn.transaction():
+                _ensure_bookkeeping(conn)
+                _require_role(conn, role, "the granted role",
+                              f"create it, or fix 'role' in policy {assignment.policy}")
+                if mode == "membership":
+                    granted = _apply_membership(conn, assignment, role)
+                else:
+                    _apply_login_role(conn, assignment, role)
+                    granted = False
+            if granted and terminate == "since-activation":
+                # After the commit: every session that exists now predates the membership and
+                # could switch to the role with SET ROLE, then keep it past the revocation.
+                _end_sessions(conn, assignment.login, None,
+                              f"gitjit granted {role!r} to {assignment.login!r} (grant "
+                              f"{assignment.grant_id}) and, as terminate_sessions: "
+                              f"since-activation asks, ended the sessions opened before, but",
+                              "revocation ends them in any case")
 
     def revoke(self, assignment: Assignment) -> None:
+        # terminate_sessions is not read: whatever it says, revocation ends every session
+        # that could have used the role, and a bad value must not stop a revocation.
         mode = _mode(assignment)
         with self._connect(assignment.setting) as conn:
             if mode == "membership":
-                _revoke_membership(conn, assignment, _terminate(assignment))
+                _revoke_membership(conn, assignment, _role(assignment))
             else:
                 _revoke_login_role(conn, assignment, _role(assignment))
 
@@ -114,6 +139,7 @@ class PostgresTarget:
             out: list[ManagedAssignment] = []
             active_members: set[str] = set()
             if _has_bookkeeping(conn):
+                _require_trustworthy_bookkeeping(conn, "list what it manages")
                 rows = conn.execute(sql.SQL(
                     "SELECT grant_id, mode, login, member, role, expires_at FROM {} "
                     "WHERE revoked_at IS NULL ORDER BY grant_id").format(_TABLE)).fetchall()
@@ -163,6 +189,9 @@ class PostgresTarget:
                               f"{_redact(str(exc), secrets)}") from None
         try:
             with conn:
+                # A grantee may be able to create functions or tables in schemas on the
+                # default search_path; gitjit's statements must reach the catalog's own.
+                conn.execute("SET search_path = pg_catalog, pg_temp")
                 yield conn
         except psycopg.Error as exc:
             raise TargetError(f"postgres target: {_redact(_describe(exc), secrets)}") from None
@@ -253,77 +282,212 @@ def _finite(value: object) -> datetime | None:
 
 # -- bookkeeping --------------------------------------------------------------------------
 
-def _has_bookkeeping(conn: psycopg.Connection[Any]) -> bool:
+Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A ``gitjit.managed`` row: what gitjit recorded giving for one grant."""
+
+    member: str
+    role: str
+    held_before: bool
+    revoked_at: datetime | None
+
+
+def _has_bookkeeping(conn: Conn) -> bool:
     row = conn.execute("SELECT to_regclass(%s)", [f"{SCHEMA}.managed"]).fetchone()
     return row is not None and row[0] is not None
 
 
-def _ensure_bookkeeping(conn: psycopg.Connection[Any]) -> None:
+def _ensure_bookkeeping(conn: Conn) -> None:
     if not _has_bookkeeping(conn):
         for statement in _CREATE:
             conn.execute(statement)
+    _require_trustworthy_bookkeeping(conn, "grant anything")
 
 
-def _row(conn: psycopg.Connection[Any], grant_id: str) -> tuple[Any, ...] | None:
+def _bookkeeping_doubts(conn: Conn) -> list[str]:
+    """Why ``gitjit.managed`` may hold what someone other than gitjit's user wrote.
+
+    The owner of the table or of its schema can rewrite or replace it; so can anyone it is
+    shared with, and triggers or rules can change what a write does. gitjit's user creates
+    the schema and table itself, so anything else means someone prepared or changed them.
+    """
+    doubts: list[str] = []
+    schema = conn.execute(
+        "SELECT pg_get_userbyid(nspowner), nspowner = (SELECT oid FROM pg_roles"
+        " WHERE rolname = current_user) FROM pg_namespace WHERE nspname = %s",
+        [SCHEMA]).fetchone()
+    if schema is None:
+        return doubts
+    if not schema[1]:
+        doubts.append(f"schema {SCHEMA} is owned by {schema[0]!r}, not by gitjit's database "
+                      f"user")
+    table = conn.execute(
+        "SELECT c.oid, c.relkind, pg_get_userbyid(c.relowner), c.relowner = (SELECT oid"
+        " FROM pg_roles WHERE rolname = current_user), c.relrowsecurity"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = 'managed'", [SCHEMA]).fetchone()
+    if table is None:
+        return doubts
+    oid, kind, owner, ours, row_security = table
+    if kind != "r":
+        doubts.append(f"{SCHEMA}.managed is not a plain table (relkind {kind!r})")
+    if not ours:
+        doubts.append(f"{SCHEMA}.managed is owned by {owner!r}, not by gitjit's database user")
+    shared = [name for (name,) in conn.execute(
+        "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+        " ELSE pg_get_userbyid(a.grantee) END FROM ("
+        "  SELECT (aclexplode(relacl)).grantee FROM pg_class WHERE oid = %(t)s"
+        "  UNION ALL SELECT (aclexplode(attacl)).grantee FROM pg_attribute"
+        "  WHERE attrelid = %(t)s AND attacl IS NOT NULL) a"
+        " WHERE a.grantee <> (SELECT relowner FROM pg_class WHERE oid = %(t)s) ORDER BY 1",
+        {"t": oid}).fetchall()]
+    if shared:
+        doubts.append(f"{SCHEMA}.managed is shared with {', '.join(map(repr, shared))}")
+    extras = conn.execute(
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = %(t)s)"
+        " + (SELECT count(*) FROM pg_rewrite WHERE ev_class = %(t)s)"
+        " + (SELECT count(*) FROM pg_policy WHERE polrelid = %(t)s)", {"t": oid}).fetchone()
+    if row_security or (extras is not None and extras[0]):
+        doubts.append(f"{SCHEMA}.managed has triggers, rules or row security that gitjit did "
+                      f"not create")
+    return doubts
+
+
+def _require_trustworthy_bookkeeping(conn: Conn, what: str) -> None:
+    doubts = _bookkeeping_doubts(conn)
+    if doubts:
+        raise TargetError(
+            f"postgres target: will not {what}: gitjit's records in {SCHEMA}.managed could "
+            f"have been written by someone else ({'; '.join(doubts)}); a grantee able to "
+            f"write them could keep access after revocation. Give the schema and table to "
+            f"gitjit's database user alone (ALTER SCHEMA {SCHEMA} OWNER TO ...; ALTER TABLE "
+            f"{SCHEMA}.managed OWNER TO ...; REVOKE ALL ON {SCHEMA}.managed FROM ...)")
+
+
+def _grantee_powers(conn: Conn, login: str, roles: list[str]) -> list[str]:
+    """What lets the granted roles, or the login, rewrite gitjit's records.
+
+    Directly or through roles they can become: SUPERUSER can do anything; CREATEROLE can
+    alter other roles and grant itself gitjit's user or pg_write_all_data (PostgreSQL 15 and
+    earlier); pg_write_all_data and gitjit's own user can write the table.
+    pg_has_role(..., 'MEMBER') follows every membership, with or without INHERIT, and counts
+    a superuser as a member of every role. The login's own reasons leave out what it has only
+    through the granted roles, which are named already.
+    """
+    found: list[str] = []
+    for names, besides in ((roles, []), ([login], roles)):
+        for who, via, superuser, createrole, writer, gitjit, who_super in conn.execute(
+            "SELECT p.rolname, r.rolname, r.rolsuper, r.rolcreaterole,"
+            " r.rolname = 'pg_write_all_data', r.rolname = current_user, p.rolsuper"
+            " FROM pg_roles p JOIN pg_roles r ON pg_has_role(p.oid, r.oid, 'MEMBER')"
+            " WHERE p.rolname = ANY(%(names)s) AND (r.rolsuper OR r.rolcreaterole"
+            " OR r.rolname IN ('pg_write_all_data', current_user))"
+            " AND (p.rolsuper OR NOT EXISTS (SELECT 1 FROM pg_roles g"
+            "  WHERE g.rolname = ANY(%(besides)s) AND pg_has_role(g.oid, r.oid, 'MEMBER')))"
+            " ORDER BY array_position(%(names)s, p.rolname::text), r.rolname",
+            {"names": names, "besides": besides}
+        ).fetchall():
+            if who_super and who != via:
+                continue  # a superuser "can become" every role; its own attribute says it all
+            powers = " and ".join(power for power, has in (("SUPERUSER", superuser),
+                                                           ("CREATEROLE", createrole)) if has)
+            if gitjit:
+                found.append(f"{who!r} " + ("is" if who == via else f"can become {via!r},")
+                             + " gitjit's own database user")
+            elif writer:
+                found.append(f"{who!r} can become pg_write_all_data")
+            elif who == via:
+                found.append(f"{who!r} has {powers}")
+            else:
+                found.append(f"{who!r} can become {via!r}, which has {powers}")
+    return list(dict.fromkeys(found))
+
+
+def _row(conn: Conn, grant_id: str) -> _Row | None:
     if not _has_bookkeeping(conn):
         return None
-    return conn.execute(sql.SQL(
+    row = conn.execute(sql.SQL(
         "SELECT member, role, held_before, revoked_at FROM {} WHERE grant_id = %s FOR UPDATE"
     ).format(_TABLE), [grant_id]).fetchone()
+    return None if row is None else _Row(str(row[0]), str(row[1]), bool(row[2]), row[3])
 
 
-def _record(conn: psycopg.Connection[Any], a: Assignment, mode: str, member: str, role: str,
+def _record(conn: Conn, a: Assignment, mode: str, member: str, role: str,
             held_before: bool) -> None:
     conn.execute(sql.SQL(
         "INSERT INTO {} (grant_id, mode, login, member, role, held_before, activated_at,"
         " expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (grant_id) DO UPDATE SET held_before = EXCLUDED.held_before,"
-        " revoked_at = NULL, applied_at = now()"
+        " member = EXCLUDED.member, role = EXCLUDED.role, revoked_at = NULL,"
+        " applied_at = now()"
     ).format(_TABLE), [a.grant_id, mode, a.login, member, role, held_before, a.activated_at,
                        a.expires_at])
 
 
-def _role_exists(conn: psycopg.Connection[Any], name: str) -> bool:
+def _role_exists(conn: Conn, name: str) -> bool:
     return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone() is not None
 
 
-def _require_role(conn: psycopg.Connection[Any], name: str, what: str, fix: str) -> None:
+def _require_role(conn: Conn, name: str, what: str, fix: str) -> None:
     if not _role_exists(conn, name):
         raise TargetError(f"postgres target: {what} {name!r} does not exist in the database; "
                           f"{fix}")
 
 
-def _is_direct_member(conn: psycopg.Connection[Any], member: str, role: str) -> bool:
+def _is_direct_member(conn: Conn, member: str, role: str) -> bool:
     return conn.execute(
         "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
         " JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = %s AND u.rolname = %s",
         [role, member]).fetchone() is not None
 
 
-def _terminate_sessions(conn: psycopg.Connection[Any], where: sql.Composable,
-                        params: list[Any]) -> None:
-    """Ends the matching sessions and waits for them to exit; TargetError if any survive."""
+def _holds(conn: Conn, member: str, role: str) -> bool:
+    """Whether ``member`` has ``role`` through any chain of memberships (or as a superuser)."""
+    row = conn.execute(
+        "SELECT pg_has_role(u.oid, r.oid, 'MEMBER') FROM pg_roles u, pg_roles r"
+        " WHERE u.rolname = %s AND r.rolname = %s", [member, role]).fetchone()
+    return row is not None and bool(row[0])
+
+
+def _end_sessions(conn: Conn, user: str, started_by: datetime | None, context: str,
+                  then: str = "run reconcile again to retry") -> None:
+    """Ends ``user``'s sessions in every database (those started by ``started_by``, if given).
+
+    A role is cluster-wide, so a session in any database could have switched to it. Without
+    pg_read_all_stats, other users' backend_start reads as NULL: such a session is ended too
+    (fail closed). Waits for them to exit; TargetError if any survive.
+    """
     rows = conn.execute(sql.SQL(
         "SELECT pid, pg_terminate_backend(pid, {}) FROM pg_stat_activity"
-        " WHERE pid <> pg_backend_pid() AND {}"
-    ).format(sql.Literal(TERMINATE_WAIT_MS), where), params).fetchall()
+        " WHERE pid <> pg_backend_pid() AND usename = %s AND (backend_start IS NULL"
+        " OR %s::timestamptz IS NULL OR backend_start <= %s::timestamptz)"
+    ).format(sql.Literal(TERMINATE_WAIT_MS)), [user, started_by, started_by]).fetchall()
     survivors = sorted(pid for pid, ended in rows if not ended)
     if survivors:
         raise TargetError(
-            f"postgres target: access was revoked but sessions {survivors} did not end within "
-            f"{TERMINATE_WAIT_MS} ms; the connecting user needs pg_signal_backend; run revoke "
-            f"again to retry")
+            f"postgres target: {context} sessions {survivors} of {user!r} did not end within "
+            f"{TERMINATE_WAIT_MS} ms; the connecting user needs pg_signal_backend; {then}")
 
 
 # -- membership mode ----------------------------------------------------------------------
 
-def _apply_membership(conn: psycopg.Connection[Any], a: Assignment, role: str) -> None:
+def _apply_membership(conn: Conn, a: Assignment, role: str) -> bool:
+    """Gives ``role`` to the login unless it already holds it; True if gitjit granted it now."""
     _require_role(conn, a.login, "the requester's role",
                   f"create a login role named {a.login!r} for them first (gitjit grants "
                   f"membership, it does not create people), or use mode: login-role")
     row = _row(conn, a.grant_id)
-    if row is not None and row[3] is None:
-        held_before = bool(row[2])
+    if row is not None and row.revoked_at is None:
+        if (row.member, row.role) != (a.login, role):
+            raise TargetError(
+                f"postgres target: grant {a.grant_id} was applied as {row.role!r} for "
+                f"{row.member!r}, but its policy now gives {role!r} to {a.login!r}; gitjit "
+                f"keeps what it gave until the grant ends (revocation takes back what was "
+                f"recorded), so it will not add a second role now")
+        held_before = row.held_before
     else:
         # Overlapping grants share one membership; the first of them learns whether the
         # login held it before gitjit, and the rest inherit that answer.
@@ -331,45 +495,143 @@ def _apply_membership(conn: psycopg.Connection[Any], a: Assignment, role: str) -
             "SELECT held_before FROM {} WHERE mode = 'membership' AND member = %s AND role = %s"
             " AND revoked_at IS NULL AND grant_id <> %s LIMIT 1"
         ).format(_TABLE), [a.login, role, a.grant_id]).fetchone()
-        held_before = bool(other[0]) if other else _is_direct_member(conn, a.login, role)
-        _record(conn, a, "membership", a.login, role, held_before)
-    if not held_before:
+        held_before = bool(other[0]) if other else _holds(conn, a.login, role)
+    if held_before and not _holds(conn, a.login, role):
+        held_before = False  # what gave it before is gone: from now on this grant gives it
+    granted = False
+    if not held_before and not _is_direct_member(conn, a.login, role):
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role),
                                                       sql.Identifier(a.login)))
+        granted = True
+    if row is None or row.revoked_at is not None or row.held_before != held_before:
+        _record(conn, a, "membership", a.login, role, held_before)
+    return granted
 
 
-def _revoke_membership(conn: psycopg.Connection[Any], a: Assignment, terminate: str) -> None:
+def _revoke_membership(conn: Conn, a: Assignment, policy_role: str) -> None:
+    login = a.login
     with conn.transaction():
         row = _row(conn, a.grant_id)
-        if row is None:
-            return  # gitjit never recorded giving this: nothing of ours to take away
-        member, role, held_before, revoked_at = row
-        if revoked_at is None:
-            conn.execute(sql.SQL("UPDATE {} SET revoked_at = now() WHERE grant_id = %s")
-                         .format(_TABLE), [a.grant_id])
-        still_covered = conn.execute(sql.SQL(
+        roles = list(dict.fromkeys([row.role if row else policy_role, policy_role]))
+        doubts = _bookkeeping_doubts(conn) + _grantee_powers(conn, login, roles)
+        if row is not None and row.member != login:
+            doubts.append(f"the record names {row.member!r} as the member, not {login!r}")
+        covered = row is not None and conn.execute(sql.SQL(
             "SELECT 1 FROM {} WHERE mode = 'membership' AND member = %s AND role = %s"
-            " AND revoked_at IS NULL LIMIT 1").format(_TABLE), [member, role]).fetchone()
-        if held_before or still_covered:
-            return
-        # Only the call that ends the grant revokes: a repeated revoke must not take away a
-        # membership someone gave the login by other means afterwards.
-        if revoked_at is None and _is_direct_member(conn, member, role):
+            " AND revoked_at IS NULL AND grant_id <> %s LIMIT 1"
+        ).format(_TABLE), [row.member, row.role, a.grant_id]).fetchone() is not None
+        if not doubts:
+            if row is None:
+                return  # gitjit never recorded giving this: nothing of ours to take away
+            if row.held_before or covered:
+                conn.execute(sql.SQL("UPDATE {} SET revoked_at = coalesce(revoked_at, now())"
+                                     " WHERE grant_id = %s").format(_TABLE), [a.grant_id])
+                return
+            # Only the call that ends the grant revokes: a repeated revoke must not take away
+            # a membership someone gave the login by other means afterwards.
+            ending = row.revoked_at is None
+            to_revoke = [row.role] if ending and _is_direct_member(conn, login, row.role) else []
+            check = [row.role]
+        else:
+            # Whoever could rewrite the record may have: revoke what the grant could have given
+            # whatever it says, and say what was not believed.
+            ending = True
+            to_revoke = [r for r in roles if _is_direct_member(conn, login, r)]
+            check = roles
+        for role in to_revoke:
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role),
-                                                             sql.Identifier(member)))
-    # After the commit, so a session started from here on cannot have the membership.
-    # Without pg_read_all_stats, backend_start of other users' sessions reads as NULL: a
-    # session whose start cannot be seen is ended too (fail closed).
-    since = "AND backend_start >= m.activated_at" if terminate == "since-activation" else ""
-    _terminate_sessions(conn, sql.SQL(
-        "usename = %s AND (backend_start IS NULL OR EXISTS (SELECT 1 FROM {} m"
-        " WHERE m.grant_id = %s AND backend_start <= m.revoked_at " + since + "))"
-    ).format(_TABLE), [member, a.grant_id])
+                                                             sql.Identifier(login)))
+    overridden = _overridden(row, login, covered, to_revoke) if doubts else ""
+    # Stamped after the commit, so every session that could have switched to the role (one
+    # started before the REVOKE took effect) started by revoked_at; later ones cannot have.
+    until: datetime | None = None
+    if row is not None:
+        stamp = conn.execute(sql.SQL(
+            "UPDATE {} SET revoked_at = CASE WHEN %s THEN clock_timestamp() ELSE revoked_at END,"
+            " held_before = held_before AND %s WHERE grant_id = %s RETURNING revoked_at"
+        ).format(_TABLE), [ending, not doubts, a.grant_id]).fetchone()
+        until = stamp[0] if stamp is not None else None
+    _end_sessions(conn, login, None if doubts else until,
+                  f"gitjit revoked {row.role if row else policy_role!r} from {login!r} "
+                  f"(grant {a.grant_id}), but")
+    left = _still_held(conn, login, check)
+    if overridden or left:
+        parts = []
+        if overridden:
+            parts.append(f"gitjit's record of this grant was not believed, because "
+                         f"{'; '.join(doubts)} (anyone who can do that could have rewritten "
+                         f"{SCHEMA}.managed): {overridden}")
+        if left:
+            parts.append(f"after the revocation {'; '.join(left)}: gitjit does not take "
+                         f"away memberships it did not give, so remove it by hand (REVOKE ... "
+                         f"FROM {login}) and run reconcile again; until then this grant is not "
+                         f"recorded as ended")
+        raise TargetError(f"postgres target: grant {a.grant_id}: {'. '.join(parts)}")
+
+
+def _overridden(row: _Row | None, login: str, covered: bool, revoked: list[str]) -> str:
+    """What an untrusted record claimed that gitjit did not act on, or "" if nothing."""
+    if not revoked:
+        return ""
+    what = ", ".join(map(repr, revoked))
+    if row is not None and row.member != login:
+        return (f"it names {row.member!r} as the member; gitjit revoked {what} from "
+                f"{login!r}, whom the grant names")
+    if row is None:
+        return (f"it holds no record of giving {what}, yet the login was a member, so gitjit "
+                f"revoked it; if that membership was meant to stay, grant it again by hand")
+    if row.held_before:
+        return (f"it says the login held {what} before the grant, so it would have been left "
+                f"in place; gitjit revoked it; if the login is meant to hold it, grant it "
+                f"again by hand")
+    if covered:
+        return ""  # another live grant of the same role is given again by the next reconcile
+    if row.revoked_at is not None:
+        return f"it says {what} was already revoked, yet the login was a member; revoked again"
+    return ""
+
+
+def _still_held(conn: Conn, login: str, roles: list[str]) -> list[str]:
+    """How ``login`` still holds ``roles`` (or superuser, if they gave it), per the catalog."""
+    me = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [login]).fetchone()
+    if me is None:
+        return []  # the login is gone, and with it every membership
+    if me[0]:
+        return [f"{login!r} is itself a superuser, which holds every role"]
+    left: list[str] = []
+    for role in roles:
+        if not _holds(conn, login, role):
+            continue
+        through = [name for (name,) in conn.execute(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member"
+            " JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.rolname = %s"
+            " WHERE u.rolname = %s AND pg_has_role(g.oid, r.oid, 'MEMBER') ORDER BY 1",
+            [role, login]).fetchall()]
+        if role in through:
+            left.append(f"{login!r} is still a member of {role!r}")
+        else:
+            left.append(f"{login!r} still holds {role!r} through "
+                        f"{', '.join(map(repr, through))}")
+    if not left:
+        # A grant of a superuser role could have been used to make another one reachable.
+        gave_super = conn.execute(
+            "SELECT 1 FROM pg_roles g JOIN pg_roles s ON s.rolsuper AND"
+            " pg_has_role(g.oid, s.oid, 'MEMBER') WHERE g.rolname = ANY(%s) LIMIT 1",
+            [roles]).fetchone()
+        if gave_super:
+            supers = [name for (name,) in conn.execute(
+                "SELECT s.rolname FROM pg_roles u JOIN pg_roles s ON s.rolsuper AND"
+                " pg_has_role(u.oid, s.oid, 'MEMBER') WHERE u.rolname = %s ORDER BY 1",
+                [login]).fetchall()]
+            if supers:
+                left.append(f"{login!r} can still become superuser role(s) "
+                            f"{', '.join(map(repr, supers))}")
+    return left
 
 
 # -- login-role mode ----------------------------------------------------------------------
 
-def _apply_login_role(conn: psycopg.Connection[Any], a: Assignment, role: str) -> None:
+def _apply_login_role(conn: Conn, a: Assignment, role: str) -> None:
     name = login_role_name(a.grant_id, a.login)
     ident, until = sql.Identifier(name), sql.Literal(a.expires_at.isoformat())
     if _role_exists(conn, name):
@@ -383,7 +645,7 @@ def _apply_login_role(conn: psycopg.Connection[Any], a: Assignment, role: str) -
     _record(conn, a, "login-role", name, role, held_before=False)
 
 
-def _revoke_login_role(conn: psycopg.Connection[Any], a: Assignment, role: str) -> None:
+def _revoke_login_role(conn: Conn, a: Assignment, role: str) -> None:
     name = login_role_name(a.grant_id, a.login)
     ident = sql.Identifier(name)
     # Three steps, ordered so that stopping anywhere leaves less access, never more: no new
@@ -395,7 +657,7 @@ def _revoke_login_role(conn: psycopg.Connection[Any], a: Assignment, role: str) 
         if not _role_exists(conn, name):
             return
         conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(ident))
-    _terminate_sessions(conn, sql.SQL("usename = %s"), [name])
+    _end_sessions(conn, name, None, f"role {name!r} can no longer log in, but")
     with conn.transaction():
         if not _role_exists(conn, name):
             return
@@ -418,7 +680,7 @@ def _revoke_login_role(conn: psycopg.Connection[Any], a: Assignment, role: str) 
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident))
 
 
-def _owns_anything(conn: psycopg.Connection[Any], name: str) -> bool:
+def _owns_anything(conn: Conn, name: str) -> bool:
     """Whether the role owns objects or holds privileges in this database (or shared ones)."""
     return conn.execute(
         "SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from engine.core.models import GrantId, Login, PolicyId, Target
 from engine.targets.base import Assignment, ManagedAssignment, TargetError
 from engine.targets.command import CommandTarget
+from engine.targets.registry import create_target
 
 ACTIVATED = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
 EXPIRES = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
@@ -134,3 +138,95 @@ def test_a_bad_timeout_is_reported() -> None:
     with pytest.raises(TargetError) as err:
         CommandTarget({}).apply(assignment("true", timeout="soon"))
     assert str(err.value) == "command target: timeout 'soon' is not a positive number of seconds"
+
+
+# -- issue 8, item 11: secrets reach code that does not need them --------------------------
+
+SECRETS = {
+    "GITHUB_TOKEN": "ghs_the-app-installation-token",
+    "GITJIT_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY----- app key",
+    "ORDERS_PROD_DSN": "postgresql://gitjit:orders-password@db/orders",
+    "SSH_AUTH_SOCK": "/tmp/ssh-agent-with-the-signing-key",
+}
+
+# A hook that tries to take every secret it can find in its environment with it.
+EXFILTRATE = """
+import json, os, sys
+loot = {name: os.environ[name] for name in %r}
+with open(sys.argv[1], "w") as fh:
+    json.dump(loot, fh)
+"""
+
+
+def vault_connection(command: str) -> dict[str, str]:
+    return {"provider": "command", "command": command, "token_env": "VAULT_TOKEN",
+            "addr_env": "VAULT_ADDR"}
+
+
+def with_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.the-vault-token")
+    monkeypatch.setenv("VAULT_ADDR", "https://vault.internal:8200")
+
+
+def test_a_hook_cannot_read_the_app_token_or_other_connections_secrets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_secrets(monkeypatch)
+    loot = tmp_path / "loot.json"
+    command = python(EXFILTRATE % sorted(SECRETS), str(loot))
+    connection = vault_connection(command)
+    plugin = create_target(connection)
+    a = replace(assignment(command), connection=connection)
+
+    with pytest.raises(TargetError) as err:
+        plugin.apply(a)
+
+    assert str(err.value).startswith(f"command target: {command} apply failed with exit code 1;"
+                                     f" stderr: Traceback")
+    assert str(err.value).endswith("KeyError: 'GITHUB_TOKEN'")
+    assert not loot.exists()
+
+
+@pytest.mark.parametrize("action", ["apply", "revoke", "list"])
+def test_the_hook_sees_path_and_the_variables_its_connection_names_and_nothing_else(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    with_secrets(monkeypatch)
+    monkeypatch.setenv("HOME", "/root-of-the-runner")
+    env_program = shutil.which("env")
+    assert env_program is not None
+    dump = tmp_path / "environment"
+    # /usr/bin/env prints its environment exactly; the wrapper saves it and prints '[]' for
+    # 'list'. (A Python hook would see extra variables its own interpreter sets.)
+    script = (f"import subprocess, sys; out = subprocess.run([{env_program!r}],"
+              f" capture_output=True).stdout; open(sys.argv[1], 'wb').write(out); print('[]')")
+    command = python(script, str(dump))
+    connection = vault_connection(command)
+    plugin = create_target(connection)
+    a = replace(assignment(command), connection=connection)
+
+    if action == "list":
+        assert plugin.list_managed() == []
+    else:
+        getattr(plugin, action)(a)
+
+    seen = dict(line.split("=", 1) for line in dump.read_text().splitlines())
+    seen.pop("LC_CTYPE", None)  # set by the Python wrapper's locale coercion (PEP 538)
+    assert seen == {"PATH": os.environ["PATH"], "VAULT_TOKEN": "hvs.the-vault-token",
+                    "VAULT_ADDR": "https://vault.internal:8200"}
+
+
+def test_a_variable_that_a_policy_names_is_not_passed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Connections bind secrets; a policy's target params cannot pull one into the hook.
+    with_secrets(monkeypatch)
+    loot = tmp_path / "loot.json"
+    command = python(EXFILTRATE % ["GITHUB_TOKEN"], str(loot))
+    connection = {"provider": "command", "command": command}
+    a = replace(assignment(command, token_env="GITHUB_TOKEN"), connection=connection)
+
+    with pytest.raises(TargetError) as err:
+        create_target(connection).apply(a)
+
+    assert str(err.value).endswith("KeyError: 'GITHUB_TOKEN'")
+    assert not loot.exists()

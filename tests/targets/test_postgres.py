@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import psycopg
 import pytest
 from psycopg import sql
@@ -47,25 +45,6 @@ def test_membership_apply_lets_the_login_set_role_and_revoke_ends_it_and_its_ses
     assert managed_rows(admin, a.grant_id) == [(login, role, False, True)]
     with pg_server.connect(login) as after, pytest.raises(psycopg.errors.InsufficientPrivilege):
         after.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-
-
-def test_membership_revoke_spares_sessions_started_before_activation(
-        pg_server: PgServer, admin: Conn, dsn_env: str, uniq: str) -> None:
-    login, role = f"bob-{uniq}", f"orders_admin_{uniq}"
-    create_role(admin, login, login=True)
-    create_role(admin, role)
-    with pg_server.connect(login) as earlier:
-        started = admin.execute("SELECT max(backend_start) FROM pg_stat_activity"
-                                " WHERE usename = %s", [login]).fetchone()
-        assert started is not None and isinstance(started[0], datetime)
-        a = assignment(login, role, dsn_env,
-                       activated=started[0] + timedelta(microseconds=1))
-        target(dsn_env).apply(a)
-        with pg_server.connect(login) as during:
-            target(dsn_env).revoke(a)
-
-            assert not is_alive(during)
-            assert is_alive(earlier)
 
 
 def test_membership_is_idempotent(admin: Conn, dsn_env: str, uniq: str) -> None:
@@ -127,6 +106,28 @@ def test_overlapping_grants_keep_the_membership_until_the_last_one_ends(
     assert is_member(admin, login, role)
 
     t.revoke(second)
+    assert not is_member(admin, login, role)
+
+
+def test_a_policy_whose_role_changes_mid_grant_does_not_add_a_second_role(
+        admin: Conn, dsn_env: str, uniq: str) -> None:
+    login, role, other = f"gus-{uniq}", f"orders_admin_{uniq}", f"orders_reader_{uniq}"
+    create_role(admin, login, login=True)
+    create_role(admin, role)
+    create_role(admin, other)
+    target(dsn_env).apply(assignment(login, role, dsn_env))
+    changed = assignment(login, other, dsn_env)
+
+    with pytest.raises(TargetError) as err:
+        target(dsn_env).apply(changed)
+
+    assert str(err.value) == (
+        f"postgres target: grant {changed.grant_id} was applied as '{role}' for '{login}', but "
+        f"its policy now gives '{other}' to '{login}'; gitjit keeps what it gave until the "
+        f"grant ends (revocation takes back what was recorded), so it will not add a second "
+        f"role now")
+    assert not is_member(admin, login, other)
+    target(dsn_env).revoke(changed)  # takes back what was given, as recorded
     assert not is_member(admin, login, role)
 
 
@@ -329,6 +330,23 @@ def test_an_unknown_mode_lists_the_modes(dsn_env: str) -> None:
 
     assert str(err.value) == ("postgres target: unknown mode 'sudo' in policy prod-db-admin; "
                               "use one of: membership, login-role")
+
+
+def test_a_bad_terminate_sessions_fails_apply_but_never_stops_a_revocation(
+        admin: Conn, dsn_env: str, uniq: str) -> None:
+    login, role = f"hal-{uniq}", f"orders_admin_{uniq}"
+    create_role(admin, login, login=True)
+    create_role(admin, role)
+    bad = assignment(login, role, dsn_env, terminate_sessions="sometimes")
+
+    with pytest.raises(TargetError) as err:
+        target(dsn_env).apply(bad)
+    assert str(err.value) == ("postgres target: unknown terminate_sessions 'sometimes' in policy "
+                              "prod-db-admin; use one of: all, since-activation")
+
+    target(dsn_env).apply(assignment(login, role, dsn_env))
+    target(dsn_env).revoke(bad)
+    assert not is_member(admin, login, role)
 
 
 def test_the_registry_builds_the_postgres_target(dsn_env: str) -> None:
