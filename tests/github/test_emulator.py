@@ -206,7 +206,7 @@ def test_get_repo(world: World) -> None:
     assert body["default_branch"] == "main"
     assert body["permissions"]["admin"] is True
     assert world.bob_api.ok("GET /repos/{owner}/{repo}", path=R)["permissions"]["admin"] is False
-    assert body["clone_url"] == world.gh.repo("acme/access").path.as_uri()
+    assert body["clone_url"] == f"{world.gh.url}/acme/access.git"  # git over HTTP
 
 
 def test_create_pull_requires_an_existing_head(world: World) -> None:
