@@ -226,6 +226,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        _R + "/commits/{ref}/statuses",
+        "repos/list-commit-statuses-for-ref",
+        200,
+        "list[Status]",
+        "list_statuses",
+    ),
+    Route(
+        "GET",
         _R + "/commits/{commit_sha}/pulls",
         "repos/list-pull-requests-associated-with-commit",
         200,
@@ -332,6 +340,14 @@ ROUTES: tuple[Route, ...] = (
         200,
         "ActionsGetDefaultWorkflowPermissions",
         "workflow_permissions",
+    ),
+    Route(
+        "GET",
+        _R + "/actions/variables/{name}",
+        "actions/get-repo-variable",
+        200,
+        "ActionsVariable",
+        "get_variable",
     ),
     Route("GET", "/orgs/{org}", "orgs/get", 200, "OrganizationFull", "get_org"),
     Route("GET", "/orgs/{org}/teams/{team_slug}", "teams/get-by-name", 200, "TeamFull", "get_team"),
@@ -690,6 +706,7 @@ class GitHubEmulator:
         self._teams: dict[tuple[str, str], Team] = {}
         self._faults: list[Fault] = []
         self._pushes: dict[str, githttp.Push] = {}
+        self._variables: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._usage: dict[str, int] = {}
         self._rate_reset = int(time.time()) + 3600
         self._routes = [(route, route.compile()) for route in ROUTES]
@@ -2776,6 +2793,15 @@ class GitHubEmulator:
             },
         )
 
+    def h_list_statuses(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        sha = self._commit_sha(repo, request.params["ref"])
+        # Newest first, every status (not only the latest per context), with its creator.
+        items = [s for s in reversed(self._statuses) if s.repo is repo and s.sha == sha]
+        page = self._page(request, items)
+        page.body = [self.j_status(s) for s in page.body]
+        return page
+
     # -- handlers: git data --------------------------------------------------------------------
 
     def h_get_ref(self, request: Request) -> Answer:
@@ -3152,6 +3178,23 @@ class GitHubEmulator:
                 "default_workflow_permissions": repo.default_workflow_permissions,
                 "can_approve_pull_request_reviews": repo.can_approve_pull_request_reviews,
             },
+        )
+
+    def set_variable(self, full_name: str, name: str, value: str) -> None:
+        """An Actions repository variable (``vars.NAME`` in workflows)."""
+        with self._lock:
+            self._variables[(full_name, name.upper())] = (value, self.now())
+
+    def h_get_variable(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        self._require(repo, request.user, "write")
+        name = request.params["name"].upper()
+        found = self._variables.get((repo.full_name, name))
+        if found is None:
+            raise ApiError(404, "Not Found")
+        value, when = found
+        return Answer(
+            200, {"name": name, "value": value, "created_at": iso(when), "updated_at": iso(when)}
         )
 
     # -- handlers: teams -----------------------------------------------------------------------

@@ -707,6 +707,27 @@ def test_statuses_and_the_combined_status(world: World) -> None:
     assert denied["message"] == "Must have write access to repository."
 
 
+def test_every_status_of_a_commit_with_its_creator(world: World) -> None:
+    create = "POST /repos/{owner}/{repo}/statuses/{sha}"
+    at = f"{R}/statuses/{world.head}"
+    world.bob_api.ok(create, {"state": "success", "context": "a"}, path=at)
+    world.carol_api.ok(create, {"state": "failure", "context": "a"}, path=at)
+    key = "GET /repos/{owner}/{repo}/commits/{ref}/statuses"
+    listed = world.alice_api.ok(key, path=f"{R}/commits/{world.head}/statuses")
+    assert [(s["state"], s["creator"]["login"]) for s in listed] == [
+        ("failure", "carol"),
+        ("success", "bob"),
+    ]
+
+
+def test_repository_variables(world: World) -> None:
+    key = "GET /repos/{owner}/{repo}/actions/variables/{name}"
+    world.bob_api.fails(key, 404, path=f"{R}/actions/variables/GITJIT_APP_ID")
+    world.gh.set_variable("acme/access", "GITJIT_APP_ID", "42")
+    body = world.bob_api.ok(key, path=f"{R}/actions/variables/GITJIT_APP_ID")
+    assert (body["name"], body["value"]) == ("GITJIT_APP_ID", "42")
+
+
 # -- git data ----------------------------------------------------------------------------------
 
 
