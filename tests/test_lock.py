@@ -24,6 +24,8 @@ LOCK = PROJECT / "requirements" / "gitjit.txt"
 EXTRAS = ("notify", "postgres")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}$")
+# The runners' interpreter (CPython 3.11 on Linux), as this one is: markers evaluated here.
+ENVIRONMENT: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
 
 
 def locked() -> dict[str, tuple[Version, list[str]]]:
@@ -59,9 +61,8 @@ def wanted() -> list[tuple[str, Requirement]]:
                   for r in project["project"]["optional-dependencies"][extra]]
     found += [("build-system.requires", Requirement(r))
               for r in project["build-system"]["requires"]]
-    environment = dict(default_environment())
     return [(where, r) for where, r in found
-            if r.marker is None or r.marker.evaluate(environment)]
+            if r.marker is None or r.marker.evaluate(ENVIRONMENT)]
 
 
 def test_every_entry_is_pinned_and_hashed() -> None:
@@ -87,8 +88,8 @@ def test_the_lock_satisfies_pyproject(where: str, requirement: Requirement) -> N
         for dependency in metadata.requires(requirement.name) or []:
             needed = Requirement(dependency)
             if needed.marker is not None and needed.marker.evaluate(
-                    {**default_environment(), "extra": extra}) and not needed.marker.evaluate(
-                    {**default_environment(), "extra": ""}):
+                    {**ENVIRONMENT, "extra": extra}) and not needed.marker.evaluate(
+                    {**ENVIRONMENT, "extra": ""}):
                 assert str(canonicalize_name(needed.name)) in entries, (
                     f"{needed.name} (of {requirement}) is not in {LOCK.name}: refresh the lock")
 
