@@ -158,7 +158,8 @@ def run_backend(
     if "content-encoding" in headers:
         env["HTTP_CONTENT_ENCODING"] = headers["content-encoding"]
     done = subprocess.run(
-        ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
+        ["git", "http-backend"], input=body, capture_output=True, env=env, check=False,
+        timeout=300,
     )
     raw = done.stdout
     head, sep, payload = raw.partition(b"\r\n\r\n")
