@@ -422,8 +422,9 @@ def codeowners_command(repo: Path, write: bool) -> int:
 
 @cli.command("doctor")
 @click.option("--branch", help="The default branch (default: the repository's).")
-@click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID): the "
-              "required check must come from it.")
+@click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID, else "
+              "the repository variable GITJIT_APP_ID): the required check, the heartbeat and "
+              "gitjit's branches must be its.")
 @NOW
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -433,9 +434,12 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
 
     Reads GITHUB_REPOSITORY, GITHUB_TOKEN (needs administration:read) and GITHUB_API_URL,
     and reports each requirement as ok or FAIL with its fix: pull requests required, the
-    gitjit/verdict check required and from the gitjit App, stale approvals dismissed, no
-    bypass actors, Actions may not approve pull requests, a read-only default token, the
-    ledger branch protected, and a recent reconcile heartbeat.
+    gitjit/verdict check required and from the gitjit App, stale approvals dismissed and the
+    last push approved by someone else, removals that main accepts, no bypass actors,
+    Actions may not approve pull requests, a read-only default token, gitjit/ledger and
+    gitjit/* written by the App alone, and a recent reconcile heartbeat that gitjit posted.
+    The App's id comes from --app-id, GITJIT_APP_ID or the repository variable
+    GITJIT_APP_ID; without one the repository is checked as GITHUB_TOKEN mode.
 
     \b
     Exit codes: 0 all met, 1 something to fix, 2 usage error.

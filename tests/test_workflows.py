@@ -21,6 +21,11 @@ GITHUB = PROJECT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 # The workflows that hold a write token, target credentials or the App's key.
 PRIVILEGED = ("evaluate.yml", "activate.yml", "reconcile.yml")
+# The one install a privileged job runs (tests/test_lock.py checks the lock itself).
+INSTALL = ("python -m pip install --disable-pip-version-check --no-cache-dir --require-hashes "
+           "--only-binary=:all: -r requirements/gitjit.txt "
+           "python -m pip install --disable-pip-version-check --no-cache-dir --no-deps "
+           "--no-build-isolation --no-index .")
 FULL_SHA = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 
@@ -54,6 +59,11 @@ def writes(job: dict[str, Any]) -> list[str]:
             scopes += [key.removeprefix("permission-") for key, level in step["with"].items()
                        if key.startswith("permission-") and level == "write"]
     return scopes
+
+
+def flat(script: str) -> str:
+    """A shell script on one line: continuation lines joined, whitespace collapsed."""
+    return " ".join(script.replace("\\\n", " ").split())
 
 
 def run_tool(command: list[str], install: str) -> subprocess.CompletedProcess[str]:
@@ -187,9 +197,9 @@ def test_evaluate_never_checks_out_or_installs_the_pull_request() -> None:
             script = step.get("run", "")
             assert not re.search(r"\bgit\s+(checkout|switch|worktree|reset|merge|pull)\b",
                                  script), f"evaluate.yml: job {name} puts PR files on disk"
-            for install in re.findall(r"pip install[^\n]*", script):
-                assert install.split()[-1] == ".", (
-                    f"evaluate.yml: job {name} installs something else than the checkout")
+            assert "pip install" not in script or INSTALL in flat(script), (
+                f"evaluate.yml: job {name} installs something else than the lock and the "
+                "checkout")
         fetches = [line.strip() for step in steps(job)
                    for line in step.get("run", "").splitlines() if "git fetch" in line]
         assert fetches == [
@@ -216,12 +226,17 @@ def test_the_app_and_token_modes_exclude_each_other() -> None:
         assert len(app) == 1 and len(token) == 1 and len(conditions) == 2, (name, conditions)
 
 
-@pytest.mark.parametrize("name", ["activate.yml", "reconcile.yml"])
-def test_lifecycle_jobs_queue_in_one_group_with_the_targets(name: str) -> None:
+@pytest.mark.parametrize(("name", "group"), [("activate.yml", "gitjit-activate"),
+                                           ("reconcile.yml", "gitjit-reconcile")])
+def test_activate_and_reconcile_queue_apart(name: str, group: str) -> None:
+    """GitHub replaces a pending run of a concurrency group with a newer one: in one shared
+    group a dispatched reconcile would cancel a pending activation. Each workflow queues in its
+    own group (their writes are pushes by lease, safe to run at once)."""
     data = workflow(name)
     assert "concurrency" not in data, f"{name}: the same group at workflow level deadlocks"
     for job_name, job in jobs(data).items():
-        assert job["concurrency"] == {"group": "gitjit-lifecycle", "cancel-in-progress": "false"}
+        assert job["concurrency"] == {"group": group, "cancel-in-progress": "false"}, (
+            f"{name}: job {job_name}")
         assert job["environment"] == "gitjit-targets", f"{name}: job {job_name}"
 
 
@@ -233,8 +248,14 @@ def test_reconcile_runs_on_schedule_dispatch_and_push_and_beats() -> None:
     for job_name, job in jobs(data).items():
         names = [step.get("name", "") for step in steps(job)]
         assert names[-1].startswith("Heartbeat"), f"reconcile.yml: job {job_name}"
-        assert "context=gitjit/heartbeat" in steps(job)[-1]["run"]
         assert "if" not in steps(job)[-1], "the heartbeat follows a successful reconcile only"
+    # App mode: a check run of the App (only its key can make one); token mode: a status.
+    app, token = jobs(data)["reconcile-app"], jobs(data)["reconcile-token"]
+    beat = steps(app)[-1]["run"]
+    assert 'repos/$GITHUB_REPOSITORY/check-runs"' in beat and "name=gitjit/heartbeat" in beat
+    assert "checks" in writes(app) and "statuses" not in writes(app)
+    assert "context=gitjit/heartbeat" in steps(token)[-1]["run"]
+    assert "statuses" in writes(token)
 
 
 def target_env_names() -> set[str]:
@@ -264,6 +285,20 @@ def test_lifecycle_jobs_pass_every_credential_settings_names(name: str) -> None:
         assert not missing, f"{name}: job {job_name} does not pass {', '.join(missing)}"
         for variable in wanted:
             assert env[variable] == f"${{{{ secrets.{variable} }}}}"
+        assert env["GITJIT_SIGNING_KEY"] == "${{ secrets.GITJIT_SIGNING_KEY }}", (
+            f"{name}: job {job_name} does not pass the signing key")
+
+
+@pytest.mark.parametrize("name", PRIVILEGED)
+def test_privileged_jobs_install_only_the_hashed_lock_and_the_checkout(name: str) -> None:
+    """Nothing unpinned reaches a job that holds a token or credentials: the dependencies and
+    the build backend come from requirements/gitjit.txt by hash, gitjit from the checkout with
+    no index at all."""
+    for job_name, job in jobs(workflow(name)).items():
+        scripts = [flat(step.get("run", "")) for step in steps(job)]
+        installs = [s for s in scripts if "pip install" in s]
+        assert installs == [INSTALL], f"{name}: job {job_name} installs {installs}"
+        assert not any("pip install" in s for s in scripts if s != INSTALL)
 
 
 def policies() -> dict[str, dict[str, Any]]:

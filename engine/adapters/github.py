@@ -7,6 +7,7 @@ a deadline; beyond it the call fails with a sentence that says what to do."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
@@ -18,7 +19,7 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GhPullRequest
 
 from engine.core.decision import Decision, Outcome
-from engine.core.doctor import Snapshot
+from engine.core.doctor import HEARTBEAT, SETTINGS, Beat, Snapshot, removal_setting
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login, Review, ReviewState
 from engine.errors import GitjitError
@@ -211,10 +212,11 @@ class GitHubForge:
 
     # -- settings, for gitjit doctor --------------------------------------------------------
 
-    def _get_json(self, path: str, *, missing: Any = None) -> Any:
+    def _get_json(self, path: str, *, missing: Any = None,
+                  params: dict[str, Any] | None = None) -> Any:
         url = f"/repos/{self.repository}{path}"
         try:
-            _, data = self.client.requester.requestJsonAndCheck("GET", url)
+            _, data = self.client.requester.requestJsonAndCheck("GET", url, parameters=params)
         except GithubException as exc:
             if exc.status == 404:  # "Not Found", "Branch not protected" ...
                 return missing
@@ -222,16 +224,47 @@ class GitHubForge:
                              "administration:read to read protection and rulesets") from exc
         return data
 
+    def app_id_variable(self) -> int | None:
+        """The repository variable GITJIT_APP_ID, which makes the workflows run their App
+        jobs; None when unset (GITHUB_TOKEN mode)."""
+        variable = self._get_json("/actions/variables/GITJIT_APP_ID") or {}
+        value = str(variable.get("value", "")).strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise ForgeError(f"the repository variable GITJIT_APP_ID is {value!r}, not the "
+                             "gitjit App's number")
+        return int(value)
+
+    def heartbeats(self, sha: str) -> list[Beat]:
+        """Every gitjit/heartbeat on a commit, whoever posted it: check runs with their App,
+        commit statuses with their creator (what tells gitjit's own from a forgery)."""
+        runs = self._get_json(f"/commits/{sha}/check-runs", missing={}, params={
+            "check_name": HEARTBEAT, "filter": "all", "per_page": 100}) or {}
+        beats = [Beat("check run", str((r.get("app") or {}).get("slug", "?")),
+                      (r.get("app") or {}).get("id"),
+                      r.get("status") == "completed" and r.get("conclusion") == "success",
+                      _when(r.get("completed_at")))
+                 for r in runs.get("check_runs", []) if r.get("name") == HEARTBEAT]
+        statuses = self._get_json(f"/commits/{sha}/statuses", missing=[],
+                                  params={"per_page": 100}) or []
+        beats += [Beat("commit status", str((s.get("creator") or {}).get("login", "?")), None,
+                       s.get("state") == "success", _when(s.get("created_at")))
+                  for s in statuses if s.get("context") == HEARTBEAT]
+        return beats
+
     def snapshot(self, branch: str | None, app_id: int | None) -> Snapshot:
         """The repository settings `gitjit doctor` checks, read through the API."""
         default = branch or str(self.repo.default_branch)
+        if app_id is None:
+            app_id = self.app_id_variable()
         rulesets = [self._get_json(f"/rulesets/{r['id']}") or r
                     for r in self._get_json("/rulesets", missing=[]) or []
                     if r.get("enforcement") == "active"]
-        statuses = (self._get_json(f"/commits/{default}/status") or {}).get("statuses", [])
-        beats = [_utc(datetime.fromisoformat(str(s["updated_at"]).replace("Z", "+00:00")))
-                 for s in statuses if s.get("context") == "gitjit/heartbeat"
-                 and s.get("state") == "success"]
+        tip = ((self._get_json(f"/git/ref/heads/{default}") or {}).get("object") or {}).get("sha")
+        settings = self._get_json(f"/contents/{SETTINGS}", params={"ref": default})
+        raw = base64.b64decode(settings["content"]) if settings else None
+        removal, problem = removal_setting(raw)
         return Snapshot(
             default_branch=default,
             protection=self._get_json(f"/branches/{default}/protection"),
@@ -239,6 +272,15 @@ class GitHubForge:
             rulesets=rulesets,
             ledger_rules=self._get_json("/rules/branches/gitjit/ledger", missing=[]) or [],
             ledger_protection=self._get_json("/branches/gitjit/ledger/protection"),
+            # Any branch name of the namespace: a removal branch, as reconcile names them.
+            namespace_rules=self._get_json("/rules/branches/gitjit/remove-expired-doctor",
+                                           missing=[]) or [],
             workflow=self._get_json("/actions/permissions/workflow", missing={}) or {},
-            heartbeat=max((b for b in beats if b is not None), default=None),
-            app_id=app_id)
+            beats=self.heartbeats(tip) if tip else [],
+            app_id=app_id, removal=removal, settings_problem=problem)
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))

@@ -20,6 +20,30 @@ from engine.errors import GitError
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 10
+# What a push refused by the server's rules says, as opposed to a lost race: GitHub's rulesets
+# (GH013) and classic branch protection (GH006), and any other server's pre-receive hook.
+_REFUSALS = ("GH013", "GH006", "repository rule violations", "protected branch hook declined",
+             "pre-receive hook declined", "deny updating a hidden ref")
+
+
+class PushRefused(GitError):
+    """The remote's rules refused a push (a ruleset, branch protection): trying again on a
+    newer tip cannot help, so the write fails at once with the remote's reasons."""
+
+
+def refusal(output: str) -> str | None:
+    """The reasons a refused push gives (``remote: - ...`` lines), or None when the output
+    is not a refusal by the remote's rules."""
+    if not any(marker in output for marker in _REFUSALS):
+        return None
+    reasons = []
+    for line in output.splitlines():
+        text = line.removeprefix("remote:").strip()
+        if line.startswith("remote:") and text.startswith("- ") and text[2:] not in reasons:
+            reasons.append(text[2:])
+    if reasons:
+        return " ".join(reasons)
+    return "repository rule violations" if "GH013" in output else "refused by the remote"
 
 
 def credentials(environ: Mapping[str, str]) -> dict[str, str]:
@@ -75,7 +99,9 @@ class Remote:
         return self.repo.ref_target(local) if result.returncode == 0 else None
 
     def push(self, branch: str, expected: str | None) -> bool:
-        """Push the local branch if the remote still holds ``expected``; False if it moved."""
+        """Push the local branch if the remote still holds ``expected``; False if it moved.
+
+        Raises PushRefused when the remote's rules refuse it (GitHub's GH013 or GH006)."""
         ref = f"refs/heads/{branch}"
         lease = f"--force-with-lease={ref}:{expected or ''}"
         result = self.repo.run("push", "--quiet", "--porcelain", lease, self.name,
@@ -84,6 +110,12 @@ class Remote:
             return True
         output = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8",
                                                                                 "replace")
+        reasons = refusal(output)
+        if reasons is not None:
+            # Checked before the race markers: GitHub's refusal also says "[remote rejected]".
+            raise PushRefused(
+                f"{self.name} refused the push of {branch} by its rules: {reasons} (a ruleset "
+                "or branch protection; `gitjit doctor` says what gitjit needs)")
         if "stale info" in output or "rejected" in output or "fetch first" in output:
             return False
         raise GitError(f"git push {self.name} {branch} failed in {self.repo.root}: "

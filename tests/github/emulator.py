@@ -33,6 +33,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import json
 import re
@@ -48,7 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.github import schemas
+from tests.github import githttp, schemas
 from tests.github.bare import ZERO_SHA, Bare, GitError, Person
 
 DOCS = "https://docs.github.com/rest"
@@ -62,6 +63,8 @@ RATE_LIMIT = 5000
 
 ADMIN_ROLE_ID = 5
 """actor_id of the repository admin role in rulesets' bypass_actors."""
+REPOSITORY_ROLE_IDS = {"maintain": 2, "write": 4, "admin": ADMIN_ROLE_ID}
+"""actor_id of each repository role in rulesets' bypass_actors (``RepositoryRole``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +226,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        _R + "/commits/{ref}/statuses",
+        "repos/list-commit-statuses-for-ref",
+        200,
+        "list[Status]",
+        "list_statuses",
+    ),
+    Route(
+        "GET",
         _R + "/commits/{commit_sha}/pulls",
         "repos/list-pull-requests-associated-with-commit",
         200,
@@ -329,6 +340,14 @@ ROUTES: tuple[Route, ...] = (
         200,
         "ActionsGetDefaultWorkflowPermissions",
         "workflow_permissions",
+    ),
+    Route(
+        "GET",
+        _R + "/actions/variables/{name}",
+        "actions/get-repo-variable",
+        200,
+        "ActionsVariable",
+        "get_variable",
     ),
     Route("GET", "/orgs/{org}", "orgs/get", 200, "OrganizationFull", "get_org"),
     Route("GET", "/orgs/{org}/teams/{team_slug}", "teams/get-by-name", 200, "TeamFull", "get_team"),
@@ -572,6 +591,31 @@ class Call:
     login: str | None
 
 
+@dataclass(frozen=True)
+class PushChange:
+    """One ref update of a push, as the rules look at it."""
+
+    creating: bool
+    deleting: bool
+    forced: bool
+    """Not a fast-forward of the old tip."""
+    merges: bool
+    """It brings merge commits."""
+    sha: str
+
+
+@dataclass(frozen=True)
+class PushCheck:
+    """What GitHub's rules say about one ref update."""
+
+    rules: tuple[str, ...] = ()
+    """Active rulesets' refusals (GH013, 'push declined due to repository rule violations')."""
+    protection: tuple[str, ...] = ()
+    """Classic branch protection's refusals (GH006, 'protected branch hook declined')."""
+    bypassed: tuple[str, ...] = ()
+    """Ruleset refusals the pusher bypasses (GitHub says 'Bypassed rule violations')."""
+
+
 class ApiError(Exception):
     """An error answer in GitHub's shape."""
 
@@ -661,6 +705,8 @@ class GitHubEmulator:
         self._statuses: list[StatusData] = []
         self._teams: dict[tuple[str, str], Team] = {}
         self._faults: list[Fault] = []
+        self._pushes: dict[str, githttp.Push] = {}
+        self._variables: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._usage: dict[str, int] = {}
         self._rate_reset = int(time.time()) + 3600
         self._routes = [(route, route.compile()) for route in ROUTES]
@@ -672,6 +718,7 @@ class GitHubEmulator:
 
     def start(self) -> GitHubEmulator:
         emulator = self
+        githttp.write_hook(self._hooks)
 
         class Handler(_Handler):
             pass
@@ -1130,6 +1177,280 @@ class GitHubEmulator:
             "X-RateLimit-Resource": "core",
         }
 
+    # -- git over HTTP, and the rules GitHub applies to pushes (tests/github/githttp.py) -------
+
+    @property
+    def _hooks(self) -> Path:
+        """The pre-receive hook of pushes over HTTP (not of the harness's file:// pushes)."""
+        return self.root / ".emulator-hooks"
+
+    def git_url(self, full_name: str) -> str:
+        """Where plain git clones, fetches and pushes ``full_name``: HTTP with a token."""
+        return f"{self.url}/{full_name}.git"
+
+    def git_env(self, user: User) -> dict[str, str]:
+        """Environment variables for plain git acting as ``user`` over HTTP: the token as a
+        basic-auth header for the emulator's URL (as engine/adapters/remote.py sends it), no
+        prompt, nothing written to any config file."""
+        basic = base64.b64encode(f"x-access-token:{user.token}".encode()).decode("ascii")
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{self.url}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+
+    def serve_git(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One smart-HTTP request: authenticate the token, check access, run http-backend."""
+        parsed = urllib.parse.urlsplit(raw_path)
+        path = urllib.parse.unquote(parsed.path)
+        match = githttp.GIT_PATH.match(path)
+        assert match is not None, path
+        service = match["rest"]
+        if service == "info/refs":
+            service = urllib.parse.parse_qs(parsed.query).get("service", [""])[-1]
+        plain = {"Content-Type": "text/plain; charset=utf-8"}
+        push_key: str | None = None
+        with self._lock:
+            token = githttp.basic_token(headers.get("authorization", ""))
+            user = self._tokens.get(token) if token else None
+            full_name = f"{match['owner']}/{match['name']}"
+            repo = self._repos.get(full_name)
+            refusal: tuple[int, dict[str, str], bytes] | None = None
+            if user is None:
+                refusal = (
+                    401,
+                    {"WWW-Authenticate": 'Basic realm="GitHub"', **plain},
+                    b"Invalid username or token. Password authentication is not supported "
+                    b"for Git operations.\n"
+                    if token
+                    else b"",
+                )
+            elif repo is None or self._permission(repo, user) is None:
+                refusal = (404, plain, b"Repository not found.\n")
+            elif service not in ("git-upload-pack", "git-receive-pack"):
+                refusal = (403, plain, b"Only the smart HTTP protocol is served.\n")
+            elif service == "git-receive-pack" and not self._can_push(repo, user):
+                refusal = (
+                    403,
+                    plain,
+                    f"Permission to {full_name}.git denied to {user.login}.\n".encode(),
+                )
+            if refusal is not None:
+                self.calls.append(Call(method, path, refusal[0], user.login if user else None))
+                return refusal
+            assert user is not None
+            if match["rest"] == "git-receive-pack":
+                push_key = githttp.new_push_key()
+                self._pushes[push_key] = githttp.Push(full_name, user.login)
+        # Not under the lock: the pre-receive hook asks the emulator over HTTP.
+        try:
+            status, out, payload = githttp.run_backend(
+                root=self.root,
+                hooks=self._hooks,
+                path_info=f"/{full_name}.git/{match['rest']}",
+                method=method,
+                query=parsed.query,
+                headers=headers,
+                body=body,
+                login=user.login,
+                emulator_url=self.url,
+                push_key=push_key,
+            )
+        finally:
+            with self._lock:
+                push = self._pushes.pop(push_key, None) if push_key else None
+        if push is not None and push.declined is not None and status == 200:
+            sent = gzip.decompress(body) if headers.get("content-encoding") == "gzip" else body
+            payload = githttp.rewrite_declined(
+                payload, push.declined, sideband=githttp.wants_sideband(sent)
+            )
+        with self._lock:
+            self.calls.append(Call(method, path, status, user.login))
+        return status, out, payload
+
+    def _can_push(self, repo: Repo, user: User) -> bool:
+        order = ["read", "triage", "write", "maintain", "admin"]
+        have = self._permission(repo, user) or "read"
+        return order.index(have) >= order.index("write")
+
+    def _api_push_rules(
+        self, repo: Repo, user: User, ref: str, old: str, new: str, *, fast_forward: bool
+    ) -> None:
+        """The git refs API meets the same rules as a push (GitHub applies rulesets there
+        too); a refusal is a 422 in the words of the merge route."""
+        check = self.push_check(repo, user, ref, old, new, fast_forward=fast_forward)
+        if check.rules:
+            raise ApiError(
+                422, "Repository rule violations found\n\n" + "\n\n".join(check.rules) + "\n\n"
+            )
+        if check.protection:
+            raise ApiError(422, check.protection[0])
+
+    def pre_receive(self, raw_body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """The pre-receive hook's question: may this push land? Answers GitHub's words."""
+        data = json.loads(raw_body)
+        with self._lock:
+            push = self._pushes.get(str(data.get("push", "")))
+            if push is None:
+                return 403, {}, b'{"allow": false, "message": "unknown push"}'
+            repo, user = self._repos[push.repo], self._users[push.login]
+            text = ""
+            declined: str | None = None
+            for update in data["updates"]:
+                check = self.push_check(
+                    repo,
+                    user,
+                    update["ref"],
+                    update["old"],
+                    update["new"],
+                    fast_forward=bool(update["fast_forward"]),
+                    merges=bool(update["merges"]),
+                )
+                ref = update["ref"]
+                if check.rules:
+                    declined = githttp.RULESET_DECLINED
+                    where = urllib.parse.quote(ref, safe="")
+                    text += (
+                        f"error: GH013: Repository rule violations found for {ref}.\n"
+                        f"Review all repository rules at {WEB}/{repo.full_name}/rules?ref={where}"
+                        "\n\n" + "".join(f"- {reason}\n\n" for reason in check.rules)
+                    )
+                elif check.protection:
+                    declined = declined or githttp.PROTECTION_DECLINED
+                    text += f"error: GH006: Protected branch update failed for {ref}.\n\n" + (
+                        "".join(f"- {reason}\n" for reason in check.protection) + "\n"
+                    )
+                if check.bypassed and not check.rules and not check.protection:
+                    text += f"Bypassed rule violations for {ref}:\n\n" + "".join(
+                        f"- {reason}\n\n" for reason in check.bypassed
+                    )
+            push.declined = declined
+            push.messages.append(text)
+            answer = {"allow": declined is None, "message": text}
+            return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+    def push_check(
+        self,
+        repo: Repo,
+        user: User,
+        ref: str,
+        old: str,
+        new: str,
+        *,
+        fast_forward: bool,
+        merges: bool = False,
+    ) -> PushCheck:
+        """What GitHub's rules say about ``user`` moving ``ref`` from ``old`` to ``new``
+        (a zero sha: created or deleted), over git or the git refs API."""
+        if not ref.startswith("refs/heads/"):
+            return PushCheck()
+        branch = ref.removeprefix("refs/heads/")
+        change = PushChange(
+            creating=old == ZERO_SHA,
+            deleting=new == ZERO_SHA,
+            forced=old != ZERO_SHA and new != ZERO_SHA and not fast_forward,
+            merges=merges,
+            sha=new,
+        )
+        rules: list[str] = []
+        bypassed: list[str] = []
+        for ruleset in self._active_rulesets(repo, branch):
+            into = bypassed if self._bypasses(repo, ruleset, user, push=True) else rules
+            for reason in self._ruleset_reasons(repo, ruleset, change):
+                if reason not in into:
+                    into.append(reason)
+        return PushCheck(
+            tuple(rules), self._protection_reasons(repo, user, branch, change), tuple(bypassed)
+        )
+
+    def _ruleset_reasons(self, repo: Repo, ruleset: Ruleset, change: PushChange) -> list[str]:
+        """Why ``ruleset`` refuses ``change``, in GitHub's words (nothing: allowed)."""
+        reasons: list[str] = []
+        updating = not change.creating and not change.deleting
+        for rule in ruleset.rules:
+            kind, parameters = rule.get("type"), rule.get("parameters") or {}
+            if kind == "creation" and change.creating:
+                reasons.append("Cannot create ref due to creations being restricted.")
+            elif kind == "update" and updating:
+                reasons.append("Cannot update this protected ref.")
+            elif kind == "deletion" and change.deleting:
+                reasons.append("Cannot delete this branch")
+            elif kind == "non_fast_forward" and change.forced:
+                reasons.append("Cannot force-push to this branch")
+            elif kind == "pull_request" and updating:
+                reasons.append("Changes must be made through a pull request.")
+            elif kind == "required_linear_history" and change.merges:
+                reasons.append("This branch must not contain merge commits.")
+            elif kind == "required_status_checks" and (
+                updating
+                or (change.creating and not parameters.get("do_not_enforce_on_create"))
+            ):
+                checks = [
+                    RequiredCheck(item["context"], item.get("integration_id"))
+                    for item in parameters.get("required_status_checks", [])
+                ]
+                reasons += self._check_reasons(repo, change.sha, checks)
+        return reasons
+
+    def _check_reasons(self, repo: Repo, sha: str, checks: Sequence[RequiredCheck]) -> list[str]:
+        reasons = []
+        for check in checks:
+            state = self._check_state(repo, sha, check)
+            if state != "success":
+                words = {"pending": "in progress", "failure": "failing"}.get(state, state)
+                reasons.append(f'Required status check "{check.context}" is {words}.')
+        return reasons
+
+    def _protection_reasons(
+        self, repo: Repo, user: User, branch: str, change: PushChange
+    ) -> tuple[str, ...]:
+        """Why classic branch protection refuses ``change`` (GH006), in GitHub's words."""
+        protection = repo.protections.get(branch)
+        if protection is None:
+            return ()
+        if self._permission(repo, user) == "admin" and not protection.enforce_admins:
+            return ()
+        reasons: list[str] = []
+        updating = not change.creating and not change.deleting
+        if change.forced and not protection.allow_force_pushes:
+            reasons.append("Cannot force-push to this branch")
+        if change.deleting and not protection.allow_deletions:
+            reasons.append("Cannot delete this branch")
+        if change.merges and protection.required_linear_history:
+            reasons.append("This branch must not contain merge commits.")
+        if updating and not change.forced:
+            if (
+                protection.required_approving_review_count is not None
+                and user.login not in protection.bypass_users
+            ):
+                reasons.append("Changes must be made through a pull request.")
+            else:
+                reasons += self._check_reasons(repo, change.sha, protection.required_checks)
+        return tuple(reasons)
+
+    def _bypasses(self, repo: Repo, ruleset: Ruleset, user: User | None, *, push: bool) -> bool:
+        """Whether ``user`` is one of ``ruleset``'s bypass actors (for a push, an actor that
+        may bypass through pull requests only does not count)."""
+        if user is None:
+            return False
+        permission = self._permission(repo, user)
+        for actor in ruleset.bypass_actors:
+            if push and actor.get("bypass_mode", "always") == "pull_request":
+                continue
+            kind, actor_id = actor.get("actor_type"), actor.get("actor_id")
+            if kind == "Integration" and user.app is not None and user.app.id == actor_id:
+                return True
+            if kind == "RepositoryRole" and REPOSITORY_ROLE_IDS.get(permission or "") == actor_id:
+                return True
+            if kind == "Team" and any(
+                team.id == actor_id and user.login in team.members for team in self._teams.values()
+            ):
+                return True
+        return False
+
     # -- helpers for handlers ------------------------------------------------------------------
 
     def _repo(self, request: Request) -> Repo:
@@ -1321,10 +1642,10 @@ class GitHubEmulator:
             "teams_url": base + "/teams",
             "trees_url": base + "/git/trees{/sha}",
             "hooks_url": base + "/hooks",
-            # Real clone locations: a test or the code under test can clone and push here.
-            "git_url": repo.path.as_uri(),
-            "ssh_url": repo.path.as_uri(),
-            "clone_url": repo.path.as_uri(),
+            # Real clone locations: git over HTTP with a token, as on GitHub (githttp.py).
+            "git_url": self.git_url(repo.full_name),
+            "ssh_url": self.git_url(repo.full_name),
+            "clone_url": self.git_url(repo.full_name),
             "svn_url": f"{WEB}/{repo.full_name}",
         }
 
@@ -1897,10 +2218,7 @@ class GitHubEmulator:
                     (protection.required_approving_review_count, protection.dismiss_stale_reviews)
                 )
         for ruleset in self._active_rulesets(repo, branch):
-            if admin and any(
-                a.get("actor_type") == "RepositoryRole" and a.get("actor_id") == ADMIN_ROLE_ID
-                for a in ruleset.bypass_actors
-            ):
+            if self._bypasses(repo, ruleset, user, push=False):
                 continue
             for rule in ruleset.rules:
                 parameters = rule.get("parameters") or {}
@@ -1926,12 +2244,13 @@ class GitHubEmulator:
                 return True
             if pattern == "~DEFAULT_BRANCH":
                 return branch == repo.default_branch
-            return (
-                re.fullmatch(
-                    re.escape(pattern.removeprefix("refs/heads/")).replace(r"\*", ".*"), branch
-                )
-                is not None
+            # fnmatch as GitHub applies it: '*' stays within one path segment, '**' does not.
+            parts = re.split(r"(\*\*|\*)", pattern.removeprefix("refs/heads/"))
+            regex = "".join(
+                ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part)
+                for part in parts
             )
+            return re.fullmatch(regex, branch) is not None
 
         active = []
         for ruleset in repo.rulesets:
@@ -2121,12 +2440,7 @@ class GitHubEmulator:
                 errors=[f"Invalid event {event!r}: use APPROVE, REQUEST_CHANGES or COMMENT"],
             )
         text = body.get("body") or ""
-        if pull.state != "open" and event in ("APPROVE", "REQUEST_CHANGES"):
-            raise ApiError(
-                422,
-                "Unprocessable Entity",
-                errors=["Can not approve or request changes on a closed pull request"],
-            )
+        # GitHub takes reviews on closed and merged pull requests too: a late approval exists.
         if request.user is pull.user and event == "APPROVE":
             raise ApiError(
                 422, "Unprocessable Entity", errors=["Can not approve your own pull request"]
@@ -2479,6 +2793,15 @@ class GitHubEmulator:
             },
         )
 
+    def h_list_statuses(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        sha = self._commit_sha(repo, request.params["ref"])
+        # Newest first, every status (not only the latest per context), with its creator.
+        items = [s for s in reversed(self._statuses) if s.repo is repo and s.sha == sha]
+        page = self._page(request, items)
+        page.body = [self.j_status(s) for s in page.body]
+        return page
+
     # -- handlers: git data --------------------------------------------------------------------
 
     def h_get_ref(self, request: Request) -> Answer:
@@ -2502,6 +2825,7 @@ class GitHubEmulator:
             raise ApiError(422, "Object does not exist")
         if repo.bare.ref_target(ref) is not None:
             raise ApiError(422, "Reference already exists")
+        self._api_push_rules(repo, request.user, ref, ZERO_SHA, sha, fast_forward=True)
         repo.bare.update_ref(ref, sha, ZERO_SHA)
         return Answer(201, self.j_ref(repo, ref, sha))
 
@@ -2517,17 +2841,10 @@ class GitHubEmulator:
         if not isinstance(sha, str) or repo.bare.object_type(sha) != "commit":
             raise ApiError(422, "Object does not exist")
         force = bool(body.get("force", False))
-        if not force and not repo.bare.is_ancestor(current, sha):
+        fast_forward = repo.bare.is_ancestor(current, sha)
+        if not force and not fast_forward:
             raise ApiError(422, "Update is not a fast forward")
-        if ref.startswith("refs/heads/"):
-            protection = repo.protections.get(ref.removeprefix("refs/heads/"))
-            if (
-                protection is not None
-                and force
-                and not protection.allow_force_pushes
-                and not repo.bare.is_ancestor(current, sha)
-            ):
-                raise ApiError(422, "Cannot force-push to this branch")
+        self._api_push_rules(repo, request.user, ref, current, sha, fast_forward=fast_forward)
         try:
             repo.bare.update_ref(ref, sha, current)
         except GitError as exc:
@@ -2789,11 +3106,7 @@ class GitHubEmulator:
 
     def j_ruleset(self, repo: Repo, ruleset: Ruleset, user: User) -> dict[str, Any]:
         url = f"{self.url}/repos/{repo.full_name}/rulesets/{ruleset.id}"
-        admin = self._permission(repo, user) == "admin"
-        can_bypass = admin and any(
-            a.get("actor_type") == "RepositoryRole" and a.get("actor_id") == ADMIN_ROLE_ID
-            for a in ruleset.bypass_actors
-        )
+        can_bypass = self._bypasses(repo, ruleset, user, push=False)
         return {
             "id": ruleset.id,
             "name": ruleset.name,
@@ -2865,6 +3178,23 @@ class GitHubEmulator:
                 "default_workflow_permissions": repo.default_workflow_permissions,
                 "can_approve_pull_request_reviews": repo.can_approve_pull_request_reviews,
             },
+        )
+
+    def set_variable(self, full_name: str, name: str, value: str) -> None:
+        """An Actions repository variable (``vars.NAME`` in workflows)."""
+        with self._lock:
+            self._variables[(full_name, name.upper())] = (value, self.now())
+
+    def h_get_variable(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        self._require(repo, request.user, "write")
+        name = request.params["name"].upper()
+        found = self._variables.get((repo.full_name, name))
+        if found is None:
+            raise ApiError(404, "Not Found")
+        value, when = found
+        return Answer(
+            200, {"name": name, "value": value, "created_at": iso(when), "updated_at": iso(when)}
         )
 
     # -- handlers: teams -----------------------------------------------------------------------
@@ -2955,11 +3285,32 @@ class _Handler(BaseHTTPRequestHandler):
     emulator: GitHubEmulator
     protocol_version = "HTTP/1.1"
 
-    def _serve(self) -> None:
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            # git sends large pushes in chunks.
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        raw = self._body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, payload = self.emulator.handle(self.command, self.path, headers, raw)
+        path = urllib.parse.urlsplit(self.path).path
+        if githttp.GIT_PATH.match(urllib.parse.unquote(path)):
+            answer = self.emulator.serve_git(self.command, self.path, headers, raw)
+        elif path == githttp.HOOK_ROUTE and self.command == "POST":
+            answer = self.emulator.pre_receive(raw)
+        else:
+            answer = self.emulator.handle(self.command, self.path, headers, raw)
+        status, out_headers, payload = answer
         self.send_response(status)
         for key, value in out_headers.items():
             self.send_header(key, value)

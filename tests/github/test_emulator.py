@@ -206,7 +206,7 @@ def test_get_repo(world: World) -> None:
     assert body["default_branch"] == "main"
     assert body["permissions"]["admin"] is True
     assert world.bob_api.ok("GET /repos/{owner}/{repo}", path=R)["permissions"]["admin"] is False
-    assert body["clone_url"] == world.gh.repo("acme/access").path.as_uri()
+    assert body["clone_url"] == f"{world.gh.url}/acme/access.git"  # git over HTTP
 
 
 def test_create_pull_requires_an_existing_head(world: World) -> None:
@@ -705,6 +705,27 @@ def test_statuses_and_the_combined_status(world: World) -> None:
         create, 403, {"state": "success"}, path=f"{R}/statuses/{world.head}"
     )
     assert denied["message"] == "Must have write access to repository."
+
+
+def test_every_status_of_a_commit_with_its_creator(world: World) -> None:
+    create = "POST /repos/{owner}/{repo}/statuses/{sha}"
+    at = f"{R}/statuses/{world.head}"
+    world.bob_api.ok(create, {"state": "success", "context": "a"}, path=at)
+    world.carol_api.ok(create, {"state": "failure", "context": "a"}, path=at)
+    key = "GET /repos/{owner}/{repo}/commits/{ref}/statuses"
+    listed = world.alice_api.ok(key, path=f"{R}/commits/{world.head}/statuses")
+    assert [(s["state"], s["creator"]["login"]) for s in listed] == [
+        ("failure", "carol"),
+        ("success", "bob"),
+    ]
+
+
+def test_repository_variables(world: World) -> None:
+    key = "GET /repos/{owner}/{repo}/actions/variables/{name}"
+    world.bob_api.fails(key, 404, path=f"{R}/actions/variables/GITJIT_APP_ID")
+    world.gh.set_variable("acme/access", "GITJIT_APP_ID", "42")
+    body = world.bob_api.ok(key, path=f"{R}/actions/variables/GITJIT_APP_ID")
+    assert (body["name"], body["value"]) == ("GITJIT_APP_ID", "42")
 
 
 # -- git data ----------------------------------------------------------------------------------

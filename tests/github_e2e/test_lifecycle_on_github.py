@@ -10,6 +10,7 @@ clone, as a workflow would."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import github
 import pytest
 
 from engine.cli import run
-from tests.github.emulator import GitHubEmulator, Protection, RequiredCheck, User
+from tests.github.emulator import ADMIN_ROLE_ID, GitHubEmulator, User
 from tests.github.fixtures import github_emulator
 from tests.orders_access import GROUPS, policy
 
@@ -38,6 +39,29 @@ removal: pull-request
 """
 
 
+def protect(gh: GitHubEmulator, app_id: int) -> None:
+    """The rulesets of docs/installation.md: main only through pull requests with the App's
+    verdict; gitjit's branches (the ledger, removal branches) the App's alone. The admin role
+    may bypass main's ruleset here, against the guide, so a test can merge without approvals
+    (what activation must catch)."""
+    gh.add_ruleset(REPO, "gitjit-main", rules=[
+        {"type": "deletion"}, {"type": "non_fast_forward"},
+        {"type": "pull_request", "parameters": {
+            "required_approving_review_count": 0, "dismiss_stale_reviews_on_push": True,
+            "require_code_owner_review": False, "require_last_push_approval": True,
+            "required_review_thread_resolution": False}},
+        {"type": "required_status_checks", "parameters": {
+            "required_status_checks": [{"context": "gitjit/verdict", "integration_id": app_id}],
+            "strict_required_status_checks_policy": False}}],
+        bypass_actors=[{"actor_id": ADMIN_ROLE_ID, "actor_type": "RepositoryRole",
+                        "bypass_mode": "always"}])
+    gh.add_ruleset(REPO, "gitjit-branches", include=("refs/heads/gitjit/**",), rules=[
+        {"type": "creation"}, {"type": "update"}, {"type": "deletion"},
+        {"type": "non_fast_forward"}],
+        bypass_actors=[{"actor_id": app_id, "actor_type": "Integration",
+                        "bypass_mode": "always"}])
+
+
 class World:
     def __init__(self, gh: GitHubEmulator, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.gh, self.tmp, self.monkeypatch = gh, tmp, monkeypatch
@@ -53,24 +77,25 @@ class World:
         files |= {"policies/orders-admin.yaml": POLICY, "policies/groups.yaml": GROUPS,
                   "policies/settings.yaml": SETTINGS.format(path=self.recording)}
         gh.create_repo(REPO, initial_files=files, permissions={"root": "admin"})
-        app_id = self.app.app.id if self.app.app else None
-        gh.protect_branch(REPO, "main", Protection(
-            required_checks=(RequiredCheck("gitjit/verdict", app_id),),
-            required_approving_review_count=None))
+        assert self.app.app is not None
+        protect(gh, self.app.app.id)
         self.clones = 0
 
     def clone(self) -> Path:
-        """A fresh clone of the repository, as a workflow's checkout."""
+        """A fresh clone of the repository over HTTP, as a workflow's checkout (the token is
+        not kept in the clone: persist-credentials: false)."""
         self.clones += 1
         path = self.tmp / f"clone{self.clones}"
-        subprocess.run(["git", "clone", "--quiet", "--no-local",
-                        str(self.gh.repo(REPO).bare.path), str(path)],
-                       check=True, capture_output=True)
+        subprocess.run(["git", "clone", "--quiet", self.gh.git_url(REPO), str(path)],
+                       check=True, capture_output=True,
+                       env={**os.environ, **self.gh.git_env(self.app)})
         return path
 
     def as_(self, user: User, kind: str = "actions") -> None:
         self.monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
         self.monkeypatch.setenv("GITHUB_API_URL", self.gh.url)
+        # Where git pushes with the token (engine/adapters/remote.py), as in a workflow.
+        self.monkeypatch.setenv("GITHUB_SERVER_URL", self.gh.url)
         self.monkeypatch.setenv("GITHUB_TOKEN", user.token)
         self.monkeypatch.setenv("GITJIT_TOKEN_KIND", kind)
         self.monkeypatch.setenv("GITJIT_GITHUB_THROTTLE", "0")
@@ -85,7 +110,8 @@ class World:
         clone = self.clone()
         subprocess.run(["git", "fetch", "--quiet", "origin",
                         f"+refs/pull/{number}/head:refs/remotes/pull/{number}/head"],
-                       cwd=clone, check=True, capture_output=True)
+                       cwd=clone, check=True, capture_output=True,
+                       env={**os.environ, **self.gh.git_env(self.app)})
         self.as_(self.app, "app")
         code = run(["check-pr", "--forge", "github", "--pr", str(number), "--repo", str(clone),
                     "--now", self.now.isoformat(), "--format", "json"])
@@ -189,7 +215,8 @@ def test_request_to_audit_on_github(world: World, capsys: pytest.CaptureFixture[
     assert run(["audit", "verify", "--repo", str(clone)]) == 0
 
 
-def test_admin_merge_without_approvals_is_never_activated(world: World) -> None:
+def test_admin_merge_without_approvals_is_never_activated(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
     mine = world.clone()
     world.as_(world.bob)
     run(["request", "orders-admin", "--as", "bob", "--justification",
@@ -197,13 +224,17 @@ def test_admin_merge_without_approvals_is_never_activated(world: World) -> None:
          "--repo", str(mine), "--now", world.now.isoformat()])
     assert world.api(world.admin).get_pull(1).merge().merged  # admin bypass, no check
 
-    assert world.lifecycle("activate") == 0
+    capsys.readouterr()
+    # The refused grant's removal is still a direct push to main (refused removals do not
+    # follow `removal` yet): main's ruleset refuses it, and gitjit says so at once with the
+    # rule's reason instead of taking it for a lost race and retrying.
+    assert world.lifecycle("activate") == 1
+    out = capsys.readouterr().out
+    assert ("FAILED remove: orders-admin/bob-20261130T0900Z (origin refused the push of main "
+            "by its rules: Changes must be made through a pull request.") in out
     assert not world.recording.exists() or \
         json.loads(world.recording.read_text())["assignments"] == {}
     clone = world.clone()
-    tree = subprocess.run(["git", "ls-tree", "-r", "--name-only", "origin/main", "grants/"],
-                          cwd=clone, capture_output=True, text=True, check=True).stdout
-    assert tree == ""  # the refused grant was removed
     records = subprocess.run(["git", "ls-tree", "-r", "--name-only", "origin/gitjit/ledger"],
                              cwd=clone, capture_output=True, text=True, check=True).stdout
     assert "-refused-" in records and "-alert-" in records
@@ -222,3 +253,59 @@ def test_grant_together_with_a_workflow_change_is_denied(
     assert world.evaluate(1)[0] == 1
     out = capsys.readouterr().out
     assert '"kind": "mixed"' in out and world.verdict(1) == "failure"
+
+
+def test_a_writer_cannot_push_gitjits_branches(world: World) -> None:
+    """The attack of issue 7: a writer appends a forged record to gitjit/ledger (or deletes an
+    alert) with plain git and their own token, or squats a removal branch. The documented
+    ruleset lets the App alone create and update gitjit/*: every attempt is refused with
+    GitHub's message, and the ledger stays as gitjit wrote it."""
+    mine = world.clone()
+    world.as_(world.bob)
+    run(["request", "orders-admin", "--as", "bob", "--justification",
+         "Replication lag on the orders primary (INC-1234)", "--forge", "github",
+         "--repo", str(mine), "--now", world.now.isoformat()])
+    assert world.api(world.admin).get_pull(1).merge().merged
+    world.lifecycle("activate")  # refused: the ledger now holds a refusal and an alert
+    ledger = world.gh.repo(REPO).bare.resolve("refs/heads/gitjit/ledger")
+    assert ledger is not None
+
+    attacker = world.tmp / "attacker"
+    env = {**os.environ, **world.gh.git_env(world.bob), "GIT_AUTHOR_NAME": "bob",
+           "GIT_AUTHOR_EMAIL": "bob@example.com", "GIT_COMMITTER_NAME": "bob",
+           "GIT_COMMITTER_EMAIL": "bob@example.com"}
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=attacker, env=env, capture_output=True,
+                              text=True, check=False)
+
+    subprocess.run(["git", "clone", "--quiet", world.gh.git_url(REPO), str(attacker)],
+                   env=env, check=True, capture_output=True)
+    git("checkout", "--quiet", "-b", "forged", "origin/gitjit/ledger")
+    alert = next(p for p in git("ls-files").stdout.split() if "-alert-" in p)
+    git("rm", "--quiet", alert)
+    git("commit", "--quiet", "-m", "tidy up")
+    appended = git("push", "origin", "HEAD:refs/heads/gitjit/ledger")
+    assert "remote: error: GH013: Repository rule violations found for " \
+        "refs/heads/gitjit/ledger." in appended.stderr
+    assert "remote: - Cannot update this protected ref." in appended.stderr
+    git("checkout", "--quiet", "--orphan", "rewritten")
+    git("commit", "--quiet", "--allow-empty", "-m", "a fresh start")
+    forced = git("push", "--force", "origin", "HEAD:refs/heads/gitjit/ledger")
+    assert "remote: - Cannot force-push to this branch" in forced.stderr
+    deleted = git("push", "origin", ":refs/heads/gitjit/ledger")
+    assert "remote: - Cannot delete this branch" in deleted.stderr
+    squat = git("push", "origin", "HEAD:refs/heads/gitjit/remove-expired-0123456789ab")
+    assert "remote: - Cannot create ref due to creations being restricted." in squat.stderr
+    # The git data API meets the same ruleset: a forged record commit made through the API
+    # (a fast-forward of the ledger) cannot be moved onto the branch either.
+    api = world.api(world.bob)
+    tip = api.get_git_commit(ledger)
+    forged = api.create_git_commit("gitjit: record activated", tip.tree, [tip])
+    with pytest.raises(github.GithubException) as refused:
+        api.get_git_ref("heads/gitjit/ledger").edit(forged.sha)
+    assert refused.value.status == 422
+    assert "Cannot update this protected ref." in str(refused.value.data)
+    assert world.gh.repo(REPO).bare.resolve("refs/heads/gitjit/ledger") == ledger
+    assert world.gh.repo(REPO).bare.resolve("refs/heads/gitjit/remove-expired-0123456789ab") \
+        is None
