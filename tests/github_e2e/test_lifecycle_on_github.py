@@ -20,6 +20,7 @@ import github
 import pytest
 
 from engine.cli import run
+from tests import signing
 from tests.github.emulator import ADMIN_ROLE_ID, GitHubEmulator, User
 from tests.github.fixtures import github_emulator
 from tests.orders_access import GROUPS, policy
@@ -39,7 +40,7 @@ removal: pull-request
 """
 
 
-def protect(gh: GitHubEmulator, app_id: int) -> None:
+def protect(gh: GitHubEmulator, app_id: int, *, gitjit_branches: bool = True) -> None:
     """The rulesets of docs/installation.md: main only through pull requests with the App's
     verdict; gitjit's branches (the ledger, removal branches) the App's alone. The admin role
     may bypass main's ruleset here, against the guide, so a test can merge without approvals
@@ -55,6 +56,8 @@ def protect(gh: GitHubEmulator, app_id: int) -> None:
             "strict_required_status_checks_policy": False}}],
         bypass_actors=[{"actor_id": ADMIN_ROLE_ID, "actor_type": "RepositoryRole",
                         "bypass_mode": "always"}])
+    if not gitjit_branches:
+        return  # GITHUB_TOKEN mode: no ruleset can tell gitjit's pushes from a writer's
     gh.add_ruleset(REPO, "gitjit-branches", include=("refs/heads/gitjit/**",), rules=[
         {"type": "creation"}, {"type": "update"}, {"type": "deletion"},
         {"type": "non_fast_forward"}],
@@ -63,7 +66,8 @@ def protect(gh: GitHubEmulator, app_id: int) -> None:
 
 
 class World:
-    def __init__(self, gh: GitHubEmulator, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, gh: GitHubEmulator, tmp: Path, monkeypatch: pytest.MonkeyPatch, *,
+                 gitjit_branches: bool = True) -> None:
         self.gh, self.tmp, self.monkeypatch = gh, tmp, monkeypatch
         self.now = T0
         gh.clock = lambda: self.now
@@ -75,10 +79,12 @@ class World:
         self.recording = tmp / "recording.json"
         files = {str(p.relative_to(ROOT)): p.read_text() for p in (ROOT / "schemas").glob("*")}
         files |= {"policies/orders-admin.yaml": POLICY, "policies/groups.yaml": GROUPS,
-                  "policies/settings.yaml": SETTINGS.format(path=self.recording)}
+                  "policies/settings.yaml": SETTINGS.format(path=self.recording),
+                  # The lifecycle key's public half; the jobs get the private one as a secret.
+                  "policies/allowed_signers": signing.signers_line(signing.key()) + "\n"}
         gh.create_repo(REPO, initial_files=files, permissions={"root": "admin"})
         assert self.app.app is not None
-        protect(gh, self.app.app.id)
+        protect(gh, self.app.app.id, gitjit_branches=gitjit_branches)
         self.clones = 0
 
     def clone(self) -> Path:
@@ -129,8 +135,14 @@ class World:
         assert len(bodies) == 1, "one plan comment, updated in place"
         return str(bodies[0])
 
-    def lifecycle(self, command: str) -> int:
-        self.as_(self.app, "app")
+    def lifecycle(self, command: str, *, as_: User | None = None) -> int:
+        """A lifecycle job in a fresh clone: as the App, or (``as_``) another token."""
+        if as_ is None:
+            self.as_(self.app, "app")
+        else:
+            self.as_(as_)
+        # The environment secret GITJIT_SIGNING_KEY, as the workflows pass it.
+        self.monkeypatch.setenv("GITJIT_SIGNING_KEY", signing.key().read_text())
         return run([command, "--forge", "github", "--repo", str(self.clone()),
                     "--now", self.now.isoformat()])
 
@@ -225,13 +237,15 @@ def test_admin_merge_without_approvals_is_never_activated(
     assert world.api(world.admin).get_pull(1).merge().merged  # admin bypass, no check
 
     capsys.readouterr()
-    # The refused grant's removal is still a direct push to main (refused removals do not
-    # follow `removal` yet): main's ruleset refuses it, and gitjit says so at once with the
-    # rule's reason instead of taking it for a lost race and retrying.
-    assert world.lifecycle("activate") == 1
+    # The refused grant is never applied; its file leaves main through a housekeeping pull
+    # request (main takes no direct pushes), which gitjit's own verdict approves.
+    assert world.lifecycle("activate") == 0
     out = capsys.readouterr().out
-    assert ("FAILED remove: orders-admin/bob-20261130T0900Z (origin refused the push of main "
-            "by its rules: Changes must be made through a pull request.") in out
+    assert "refused: orders-admin/bob-20261130T0900Z" in out
+    assert "removal pull request: orders-admin/bob-20261130T0900Z (#2)" in out
+    capsys.readouterr()
+    assert world.evaluate(2)[0] == 0
+    assert '"kind": "housekeeping"' in capsys.readouterr().out
     assert not world.recording.exists() or \
         json.loads(world.recording.read_text())["assignments"] == {}
     clone = world.clone()

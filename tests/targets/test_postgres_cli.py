@@ -75,6 +75,7 @@ def test_a_superuser_grantee_cannot_outlive_reconcile_by_session_or_by_record(
     repo.write("policies/orders-admin.yaml", POLICY.format(role=role))
     repo.write("policies/groups.yaml", GROUPS.format(login=login))
     repo.write("policies/settings.yaml", SETTINGS)
+    assert run(["local", "keygen", "--repo", str(repo.path)]) == 0
     repo.commit("access configuration")
     r = str(repo.path)
     repo.branch("request")
