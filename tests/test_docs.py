@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from engine.core.ledger import parse_record
 from engine.reporters import jsonout
 from tests.reporters import samples
 
@@ -118,3 +119,14 @@ def test_the_exit_codes_match_the_cli() -> None:
     for code in rows:
         assert f"  {code}  " in (cli.__doc__ or ""), f"exit code {code} is not in cli.py"
     assert rows["4"].endswith("`pending`: approvals are missing or changes were requested")
+
+
+def test_the_ledger_example_record_is_a_record_with_every_field_documented() -> None:
+    ledger = (PROJECT / "docs" / "ledger.md").read_text("utf-8")
+    [example] = [b for b in json_blocks(ledger) if isinstance(b, dict) and "seq" in b]
+    raw = json.dumps(example, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    record = parse_record(raw, source="docs/ledger.md")
+    assert record.target is not None and record.event == "activated"
+    first_cells = [line.split("|")[1] for line in ledger.splitlines() if line.startswith("| `")]
+    named = {name for cell in first_cells for name in re.findall(r"`([A-Za-z_]+)`", cell)}
+    assert set(example) <= named, set(example) - named

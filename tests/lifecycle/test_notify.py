@@ -222,3 +222,21 @@ def test_without_apprise_the_install_is_named_once(
     assert ("FAILED notify: db/alice-20261130T0900Z (channel 'ops': apprise is not installed, "
             "so no notification is sent; pip install 'gitjit[notify]')") in out
     assert http.received == []
+
+
+def test_a_break_glass_activation_is_flagged(repo: GitRepoBuilder, tmp_path: Path,
+                                             http: HttpReceiver,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, http.url)
+    world = World(repo, tmp_path, policy_extra="break_glass: {max_duration: 1h, "
+                  "review_within: 24h}\nnotify: [ops]\n",
+                  settings="notify:\n  ops: {url_env: " + ENV + "}\n")
+    number, _ = world.request("bob", T0, duration="1h", extra="break_glass: true\n")
+    world.merge(number, "bob", T0 + hours(0.1))
+
+    assert world.cli("activate", now=T0 + hours(0.2)) == 0
+    assert http.titles() == [f"gitjit: BREAK-GLASS activated {GID}"]
+    body = http.received[0]["message"]
+    assert body.startswith(f"**BREAK-GLASS: grant {GID} was activated without review.** "
+                           "Its use must be reviewed by 2026-12-01 09:06 UTC.")
+    assert "- break-glass: yes, review by 2026-12-01 09:06 UTC" in body

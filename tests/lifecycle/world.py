@@ -85,14 +85,15 @@ class World:
         return Lifecycle(self.repo, self.forge, self.ledger, "main", signer=self.signer)
 
     def request(self, requester: str, at: datetime, *, policy: str = "db",
-                duration: str = "2h") -> tuple[int, str]:
-        """The requester adds a grant on a branch and opens a pull request."""
+                duration: str = "2h", extra: str = "") -> tuple[int, str]:
+        """The requester adds a grant on a branch and opens a pull request; ``extra``: more
+        lines of the grant (extends, break_glass ...)."""
         path = f"grants/{policy}/{requester}-{at:%Y%m%dT%H%MZ}.yaml"
         branch = f"request-{requester}-{at:%H%M}-{policy}"
         self.builder.branch(branch, "main")
         self.builder.checkout(branch)
         self.builder.write(path, GRANT.format(policy=policy, requester=requester,
-                                              duration=duration))
+                                              duration=duration) + extra)
         self.builder.commit(f"request {policy}")
         self.builder.checkout("main")
         pr = self.forge.open_pull_request(author=Login(requester), head_ref=branch,
