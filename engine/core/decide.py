@@ -258,7 +258,12 @@ def _used_findings(path: str, pr: PullRequest, now: datetime) -> list[Finding]:
     if commit is None:
         return []
     parts = parse_path(path)
-    fresh = f" such as {canonical_path(parts.policy, parts.requester, now)}" if parts else ""
+    fresh = ""
+    if parts is not None:
+        name = canonical_path(parts.policy, parts.requester, now)
+        if name == path:  # asked again within the same minute
+            name = canonical_path(parts.policy, parts.requester, now + timedelta(minutes=1))
+        fresh = f" such as {name}"
     return [Finding(path, 0, "grant.id-used", f"grant id {grant_id(path)!r} was used before: "
                     f"the default branch's history already held this file (commit "
                     f"{commit[:12]}); pick a new stamp: rename the file{fresh}")]

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import github
 import pytest
@@ -84,18 +85,19 @@ def approve(world: World, number: int, *people: User) -> None:
         world.api(person).get_pull(number).create_review(event="APPROVE")
 
 
-def judged(world: World, number: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
+def judged(world: World, number: int,
+           capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
     """check-pr as the evaluate workflow runs it; its exit code and JSON verdict."""
     capsys.readouterr()
     code = world.evaluate(number)[0]
     return code, json.loads(capsys.readouterr().out)
 
 
-def codes(verdict: dict) -> list[str]:
+def codes(verdict: dict[str, Any]) -> list[str]:
     return [f["code"] for f in verdict["findings"]]
 
 
-def message(verdict: dict, code: str) -> str:
+def message(verdict: dict[str, Any], code: str) -> str:
     found = [f["message"] for f in verdict["findings"] if f["code"] == code]
     assert found, (code, codes(verdict))
     return str(found[0])
