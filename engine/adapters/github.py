@@ -217,7 +217,8 @@ class GitHubForge:
         unattributed = tuple(text for email, text in sorted(unknown.items())
                              if email not in linked)
         listed = len(commits)
-        return Pushers(frozenset(people), unattributed, max(pull.commits - listed, 0))
+        return Pushers(frozenset(people), unattributed, max(pull.commits - listed, 0),
+                       author_id=pull.user.id)
 
     def _force_pushers(self, pull: GhPullRequest, number: int) -> set[Login]:
         """Who force-pushed the head branch: the commits they left may name anyone."""

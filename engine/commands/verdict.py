@@ -54,7 +54,7 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
         added=(added := _added(repo.tree(head), changes)),
         deleted=_deleted(repo, repo.tree(repo.merge_base(base, head)), base, changes),
         existing=_own_grants(repo, base_tree, base, author),
-        author_id=author_id,
+        author_id=author_id if author_id is not None else who.author_id,
         unattributed=who.unattributed,
         unlisted_commits=who.unlisted,
         used={path: stamp.sha for path, stamp in

@@ -54,4 +54,7 @@ class Pushers:
     finding (e.g. 'x@corp.example (author of 1a2b3c4d5e6f)')."""
     unlisted: int = 0
     """Commits the forge would not list (GitHub lists at most 250): who wrote them is unknown."""
+    author_id: int | None = None
+    """The author's numeric account id, where the forge reports one: with the pushers, so that
+    every caller of the verdict (activation too) checks it against an id pinned in groups."""
 

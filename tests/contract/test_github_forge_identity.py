@@ -36,7 +36,8 @@ def test_commits_under_unlinked_addresses_are_kept_not_skipped(harness: GitHubHa
                      author="Someone <someone@corp.invalid>", committer=harness.users["lea"])
     pushers = harness.forge.pushers(number)
     assert pushers == Pushers(frozenset({Login("ana"), Login("lea")}),
-                              (f"someone@corp.invalid (author of {head[:12]})",))
+                              (f"someone@corp.invalid (author of {head[:12]})",),
+                              author_id=harness.users["ana"].id)
 
 
 def test_co_authors_count_as_pushers(harness: GitHubHarness) -> None:

@@ -399,6 +399,13 @@ def test_a_login_claimed_after_a_rename_is_not_the_pinned_person(
     code, verdict = judged(world, again, capsys)
     assert (code, verdict["decision"]) == (1, "denied")
     assert "identity.author-id" in codes(verdict)
+    # An admin merges it anyway: activation checks the author's account too, and refuses.
+    assert world.api(world.admin).get_pull(again).merge().merged
+    capsys.readouterr()
+    assert world.lifecycle("activate") == 0
+    assert (f"merged while the verdict was denied: the pull request's author bob is GitHub "
+            f"account id {new_bob.id}, but policies/groups.yaml pins bob to id "
+            f"{world.bob.id}") in capsys.readouterr().out
 
 
 def test_check_warns_about_logins_that_moved(world: World,
