@@ -15,12 +15,12 @@ from engine.commands.forges import github_from_env, verdict_as_check_run
 from engine.commands.repository import read_config
 from engine.commands.verdict import Verdict, judge
 from engine.core.decide import classify
-from engine.core.decision import Decision, Outcome
+from engine.core.decision import Decision, Kind, Outcome
 from engine.core.findings import Finding, Severity
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login
 from engine.core.report import PullRequestReport
-from engine.errors import UsageError
+from engine.errors import GitError, UsageError
 from engine.reporters import PR_FORMATS, markdown
 
 EXIT_CODES = {"approved": 0, "denied": 1, "pending": 4}
@@ -114,7 +114,11 @@ def _not_judged(repo: GitRepository, default_tip: str, head: str, base: str,
                 default: str) -> Decision:
     """The verdict on a pull request into another branch: none. It is denied, never neutral,
     because GitHub counts a neutral check as passed, on every pull request with this head."""
-    return Decision(Outcome.DENIED, classify(repo.changes(default_tip, head)).kind, (Finding(
+    try:
+        kind = classify(repo.changes(default_tip, head)).kind
+    except GitError:  # no history shared with the default branch: nothing to classify against
+        kind = Kind.INVALID
+    return Decision(Outcome.DENIED, kind, (Finding(
         "", 0, "pr.base-not-default", f"not judged: this pull request is into {base!r}, and "
         f"gitjit judges only pull requests into the default branch {default!r} (with its "
         f"configuration); open it against {default!r} instead"),))
