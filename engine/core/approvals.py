@@ -107,8 +107,9 @@ def evaluate(policy: Policy, groups: Groups, pr: PullRequest, where: str,
                     "; no eligible approver is left who did not push to this pull request"),
                  Severity.WARNING)
     hidden = False
-    if pr.unattributed and not missing:
-        hidden = not _robust(valid, capacities, len(pr.unattributed))
+    if pr.unattributed:
+        # Said while steps are still missing too, so nobody is surprised when they are met.
+        hidden = bool(missing) or not _robust(valid, capacities, len(pr.unattributed))
         if hidden:
             note("approval.unattributed", f"{len(pr.unattributed)} commit identit"
                  f"{'y is' if len(pr.unattributed) == 1 else 'ies are'} linked to no GitHub "

@@ -116,6 +116,10 @@ def test_each_unattributed_identity_costs_one_approval() -> None:
         "any approver may have written those commits: the request needs 1 more approval(s) "
         "from the policy's approvers, so that the steps are still met whoever they are; or "
         "re-push the commits under an e-mail address linked to the author's account")
+    # Said early too, while a step is still missing.
+    early = evaluate(policy, config.groups, dataclasses.replace(pr, reviews=approvals("dave")),
+                     WHERE, NOW)
+    assert [f.code for f in early.findings] == ["approval.missing", "approval.unattributed"]
     # erin (a second DBA) is not enough: if sam wrote it, security is still short.
     short = evaluate(policy, config.groups, dataclasses.replace(
         pr, reviews=approvals("dave", "sam", "erin")), WHERE, NOW)
