@@ -105,7 +105,12 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
                    "offset) and that await removal, as notices.")
 @click.option("--format", "fmt", type=click.Choice(sorted(CHECK_FORMATS)), default="text",
               show_default=True, help="Output format; 'github' prints workflow annotations.")
-def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
+@click.option("--forge", type=click.Choice(["none", "github"]), default="none",
+              show_default=True,
+              help="'github': also look every login the configuration names up on GitHub "
+                   "(GITHUB_REPOSITORY, GITHUB_TOKEN) and warn where one no longer resolves or "
+                   "is another account than the id pinned in policies/groups.yaml.")
+def check_command(repo: Path, now: datetime | None, fmt: str, forge: str) -> int:
     """Validate all configuration and every grant in the working tree.
 
     Checks every file under policies/ and grants/ with the strict YAML loader and the
@@ -116,7 +121,7 @@ def check_command(repo: Path, now: datetime | None, fmt: str) -> int:
     Example:
       gitjit check --repo . --format json
     """
-    return check.run(check.CheckOptions(repo, now, fmt))
+    return check.run(check.CheckOptions(repo, now, fmt, forge))
 
 
 @cli.command("check-pr")

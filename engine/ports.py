@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from engine.core.changes import Change, TreeEntry
-from engine.core.forge import PullRequestInfo
+from engine.core.forge import PullRequestInfo, Pushers
 from engine.core.models import Login, Review
 
 
@@ -68,8 +68,9 @@ class Forge(Protocol):
         """Every formal review of the pull request (all pages), oldest first."""
         ...
 
-    def pushers(self, number: int) -> frozenset[Login]:
-        """Everyone who pushed or authored commits on the pull request, the author included."""
+    def pushers(self, number: int) -> Pushers:
+        """Everyone who pushed or authored commits on the pull request, the author included,
+        and what the forge could not tie to anyone."""
         ...
 
     def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,

@@ -222,6 +222,18 @@ class GitRepository:
         added file that matches any of the paths, newest first. Paths never added on that line
         are left out of the result.
         """
+        return self._log_paths(rev, paths, "--first-parent", "--diff-filter=A")
+
+    def history_touching(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
+        """For each path, the newest commit in the whole history of ``rev`` (every parent,
+        nothing simplified away) that added, changed or deleted it; paths no commit touched
+        are left out. What was ever on a branch, even briefly, is there."""
+        # A merge is diffed against its first parent too, so a file that only a merge brought
+        # (an "evil merge") is seen as well as the commits of merged branches.
+        return self._log_paths(rev, paths, "--full-history", "--diff-merges=first-parent")
+
+    def _log_paths(self, rev: str, paths: Iterable[str], *options: str) -> dict[str, CommitStamp]:
+        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
@@ -230,10 +242,9 @@ class GitRepository:
         sha = self.resolve(rev)
         raw = self.git(
             "log",
-            "--first-parent",
+            *options,
             "--no-renames",
             "--no-show-signature",
-            "--diff-filter=A",
             "--name-only",
             "--format=%H %ct",
             "-z",

@@ -8,7 +8,9 @@ a deadline; beyond it the call fails with a sentence that says what to do."""
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -16,11 +18,13 @@ from typing import Any, TypeVar
 import github
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GhPullRequest
+from github.TimelineEvent import TimelineEvent
 
 from engine.core.decision import Decision, Outcome
 from engine.core.doctor import HEARTBEAT, SETTINGS, Beat, Snapshot, removal_setting
-from engine.core.forge import PullRequestInfo, PullRequestState
+from engine.core.forge import PullRequestInfo, PullRequestState, Pushers
 from engine.core.models import Login, Review, ReviewState
 from engine.errors import GitjitError
 
@@ -28,6 +32,14 @@ CHECK_NAME = "gitjit/verdict"
 """The one uniquely named check (or commit status context) the branch ruleset requires."""
 DEFAULT_URL = "https://api.github.com"
 T = TypeVar("T")
+WRITE_PERMISSIONS = frozenset({"admin", "write"})
+"""The legacy base permissions GitHub reports that may push (maintain reads as write)."""
+GITHUB_ACCOUNTS = frozenset({"web-flow"})
+"""GitHub's own committer of web edits and merges made on github.com: not a person."""
+_CO_AUTHOR = re.compile(r"^co-authored-by:[ \t]*(.*?)[ \t]*<([^<>\s]+)>[ \t]*$",
+                        re.IGNORECASE | re.MULTILINE)
+_NOREPLY = re.compile(r"(?:([0-9]+)\+)?([A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})"
+                      r"@users\.noreply\.github\.com", re.IGNORECASE)
 
 
 class ForgeError(GitjitError):
@@ -53,8 +65,11 @@ class GitHubForge:
 
     def __init__(self, repository: str, token: str, *, base_url: str = DEFAULT_URL,
                  deadline: float = 120.0, retries: int = 6, per_page: int = 100,
-                 throttle: bool = True) -> None:
+                 throttle: bool = True, login: str | None = None) -> None:
+        """``login`` is the account the token acts as, where it cannot ask (an installation
+        token may not read GET /user): '<app-slug>[bot]', or 'github-actions[bot]'."""
         self.repository = repository
+        self._login = Login(login.lower()) if login else None
         self.client = Github(
             base_url=base_url, auth=Auth.Token(token), per_page=per_page, timeout=30,
             retry=_retry(deadline, retries),
@@ -72,14 +87,16 @@ class GitHubForge:
             raise ForgeError(f"GitHub rate limit while {what} in {self.repository}; wait for "
                              "the reset or use a GitHub App token (higher limits)") from exc
         except GithubException as exc:
-            data = exc.data if isinstance(exc.data, dict) else {"message": exc.data}
-            details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                                for e in data.get("errors", []) or [])
-            raise ForgeError(f"GitHub answered {exc.status} while {what} in "
-                             f"{self.repository}: {data.get('message')}"
-                             + (f" ({details})" if details else "")) from exc
+            raise self._error(exc, what) from exc
         except (OSError, requests.RequestException) as exc:  # network, retries exhausted
             raise ForgeError(f"cannot reach GitHub while {what}: {exc}") from exc
+
+    def _error(self, exc: GithubException, what: str) -> ForgeError:
+        data = exc.data if isinstance(exc.data, dict) else {"message": exc.data}
+        details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                            for e in data.get("errors", []) or [])
+        return ForgeError(f"GitHub answered {exc.status} while {what} in {self.repository}: "
+                          f"{data.get('message')}" + (f" ({details})" if details else ""))
 
     @property
     def repo(self) -> Any:
@@ -105,7 +122,8 @@ class GitHubForge:
             title=pull.title or "", body=pull.body or "",
             merge_sha=pull.merge_commit_sha if pull.merged else None,
             merged_at=_utc(pull.merged_at),
-            merged_by=Login(pull.merged_by.login.lower()) if pull.merged_by else None)
+            merged_by=Login(pull.merged_by.login.lower()) if pull.merged_by else None,
+            author_id=pull.user.id)
 
     # -- the Forge port --------------------------------------------------------------------
 
@@ -134,19 +152,118 @@ class GitHubForge:
                 continue
             out.append(Review(reviewer=Login(item.user.login.lower()), state=state,
                               commit=item.commit_id or "", submitted_at=_utc(item.submitted_at),
-                              is_bot=item.user.type == "Bot", id=item.id))
-        return out
+                              is_bot=item.user.type == "Bot", id=item.id,
+                              reviewer_id=item.user.id))
+        # Anyone may review a public repository: whether an approver may push is asked once
+        # per person, now (at activation: the permission they hold then).
+        approvers = {r.reviewer for r in out if r.state is ReviewState.APPROVED and not r.is_bot}
+        writes = {login: self.can_write(login) for login in sorted(approvers)}
+        return [replace(r, can_write=writes[r.reviewer]) if r.reviewer in writes else r
+                for r in out]
 
-    def pushers(self, number: int) -> frozenset[Login]:
+    def can_write(self, login: str) -> bool:
+        """Whether ``login`` may push to the repository (admin, maintain or write)."""
+        try:
+            permission = self.client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.repository}/collaborators/{login}/permission")[1]
+        except GithubException as exc:
+            if exc.status == 404:  # no such account (any more)
+                return False
+            raise self._error(exc, f"reading the permission of {login}") from exc
+        except (OSError, requests.RequestException) as exc:
+            raise ForgeError(f"cannot reach GitHub while reading the permission of {login}: "
+                             f"{exc}") from exc
+        return str(permission.get("permission")) in WRITE_PERMISSIONS
+
+    def pushers(self, number: int) -> Pushers:
+        """The author, the accounts of every commit's author, committer and co-authors, and
+        everyone who force-pushed the branch (from the pull request's timeline).
+
+        Commits are tied to accounts by e-mail address, as GitHub does: an address linked to
+        no account is kept as unattributed, never skipped; commits beyond what GitHub lists
+        (250) are counted as unlisted."""
         pull = self._pull(number)
         commits = self._call(f"reading the commits of #{number}",
                              lambda: list(pull.get_commits()))
-        people = {pull.user.login.lower()}
+        people = {Login(pull.user.login.lower())}
+        linked: dict[str, Login] = {}
+        unknown: dict[str, str] = {}
         for commit in commits:
-            for who in (commit.author, commit.committer):
-                if who is not None and who.login != "web-flow":
-                    people.add(who.login.lower())
-        return frozenset(Login(p) for p in people)
+            data = commit.commit
+            # PyGithub types these as always set; GitHub sends null for an unlinked address.
+            sides: list[tuple[str, Any, Any]] = [("author", commit.author, data.author),
+                                                 ("committer", commit.committer, data.committer)]
+            for role, account, person in sides:
+                email = (person.email or "").lower() if person is not None else ""
+                if account is not None:
+                    if account.login not in GITHUB_ACCOUNTS:
+                        people.add(Login(account.login.lower()))
+                        linked[email] = Login(account.login.lower())
+                elif email:
+                    unknown.setdefault(email, f"{email} ({role} of {commit.sha[:12]})")
+                else:
+                    unknown.setdefault(f"?{commit.sha}", f"no e-mail ({role} of "
+                                                         f"{commit.sha[:12]})")
+        for commit in commits:
+            for _name, email in _CO_AUTHOR.findall(commit.commit.message or ""):
+                address = email.lower()
+                noreply = _NOREPLY.fullmatch(address)
+                if noreply is not None:
+                    people.add(Login(noreply[2].lower()))
+                elif address in linked:
+                    people.add(linked[address])
+                else:
+                    unknown.setdefault(address, f"{address} (co-author of {commit.sha[:12]})")
+        people |= self._force_pushers(pull, number)
+        unattributed = tuple(text for email, text in sorted(unknown.items())
+                             if email not in linked)
+        listed = len(commits)
+        return Pushers(frozenset(people), unattributed, max(pull.commits - listed, 0),
+                       author_id=pull.user.id)
+
+    def _force_pushers(self, pull: GhPullRequest, number: int) -> set[Login]:
+        """Who force-pushed the head branch: the commits they left may name anyone."""
+        # The timeline of the pull request's issue, without reading the issue itself first.
+        timeline: PaginatedList[TimelineEvent] = PaginatedList(
+            TimelineEvent, self.client.requester, f"{pull.issue_url}/timeline", None)
+        events = self._call(f"reading the timeline of #{number}", lambda: list(timeline))
+        return {Login(event.actor.login.lower()) for event in events
+                if event.event == "head_ref_force_pushed" and event.actor is not None}
+
+    def default_branch(self) -> str:
+        """The repository's default branch, as GitHub says (never from the pull request)."""
+        return str(self._call("reading the repository", lambda: self.repo.default_branch))
+
+    def open_pull_requests_with_head(self, sha: str) -> list[PullRequestInfo]:
+        """Every open pull request whose head is the commit ``sha``, whatever its base: a check
+        is attached to a commit, so all of them show the verdict posted on it."""
+        pulls = self._call("listing the open pull requests",
+                           lambda: list(self.repo.get_pulls(state="open")))
+        return [PullRequestInfo(
+            number=p.number, author=Login(p.user.login.lower()), base=p.base.ref,
+            head_sha=p.head.sha, head_ref=p.head.ref, state=PullRequestState.OPEN,
+            title=p.title or "", author_id=p.user.id) for p in pulls if p.head.sha == sha]
+
+    def user_id(self, login: str) -> int | None:
+        """The account id of ``login``, or None when no account has it (renamed or deleted)."""
+        found = self._lookup(f"/users/{login}", f"looking up {login}", "id")
+        return int(found) if found is not None else None
+
+    def login_of(self, account_id: int) -> str | None:
+        """The current login of account ``account_id``, or None when there is none."""
+        found = self._lookup(f"/user/{account_id}", f"looking up account {account_id}", "login")
+        return str(found) if found is not None else None
+
+    def _lookup(self, url: str, what: str, key: str) -> Any:
+        try:
+            _, data = self.client.requester.requestJsonAndCheck("GET", url)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise self._error(exc, what) from exc
+        except (OSError, requests.RequestException) as exc:
+            raise ForgeError(f"cannot reach GitHub while {what}: {exc}") from exc
+        return data.get(key)
 
     def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
                           body: str) -> PullRequestInfo:
@@ -163,13 +280,17 @@ class GitHubForge:
         return self._info(pulls[0]) if pulls else None
 
     def comment(self, number: int, key: str, body: str) -> None:
+        """Create or update our comment marked with ``key``. Only the token's own comments are
+        ours: anyone can write the marker, and a comment they own they can edit after us."""
         marker = f"<!-- gitjit:{key} -->"
         text = body if marker in body else f"{marker}\n{body}"
         pull = self._pull(number)
+        me = self.whoami()
         comments = self._call(f"reading the comments of #{number}",
                               lambda: list(pull.get_issue_comments()))
         for existing in comments:
-            if marker in (existing.body or ""):
+            author = existing.user.login.lower() if existing.user is not None else ""
+            if author == me and marker in (existing.body or ""):
                 self._call("updating the plan comment", partial(existing.edit, text))
                 return
         self._call("writing the plan comment", lambda: pull.create_issue_comment(text))
@@ -177,14 +298,22 @@ class GitHubForge:
     # -- what gitjit writes on GitHub ------------------------------------------------------
 
     def whoami(self) -> Login:
-        """The login the token acts as (a GitHub App's token acts as '<slug>[bot]')."""
-        user = self._call("reading the token's user", lambda: self.client.get_user().login)
-        return Login(str(user).lower())
+        """The login the token acts as (a GitHub App's token acts as '<slug>[bot]'): as given
+        at construction (GITJIT_BOT_LOGIN), else asked with GET /user, which a personal token
+        may read and an installation token may not."""
+        if self._login is None:
+            user = self._call("reading the token's user (an installation token cannot: set "
+                              "GITJIT_BOT_LOGIN to '<app-slug>[bot]' or 'github-actions[bot]')",
+                              lambda: self.client.get_user().login)
+            self._login = Login(str(user).lower())
+        return self._login
 
     def post_verdict(self, sha: str, decision: Decision, summary: str, *,
                      as_check_run: bool) -> None:
         """The verdict under one name: a check run (GitHub App token) or a commit status."""
         title = f"{decision.outcome.value}: {decision.kind.value}"
+        if any(f.code == "pr.base-not-default" for f in decision.findings):
+            title = "not judged: not a pull request into the default branch"
         if as_check_run:
             conclusion = {Outcome.APPROVED: "success", Outcome.DENIED: "failure",
                           Outcome.PENDING: "action_required"}[decision.outcome]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.adapters.git import GitRepository
-from engine.core.forge import PullRequestInfo, PullRequestState
+from engine.core.forge import PullRequestInfo, PullRequestState, Pushers
 from engine.core.models import Login, Review, ReviewState
 from engine.core.values import parse_login
 from engine.errors import GitError, GitjitError
@@ -103,9 +103,10 @@ class LocalForge:
         """The text of each review by id (reviews() carries only what judges)."""
         return {item["id"]: item["body"] for item in _find(self._load(), number)["reviews"]}
 
-    def pushers(self, number: int) -> frozenset[Login]:
+    def pushers(self, number: int) -> Pushers:
+        # Pushes are recorded by login, so every commit has someone to answer for it.
         record = _find(self._load(), number)
-        return frozenset(Login(login) for login in [record["author"], *record["pushers"]])
+        return Pushers(frozenset(Login(login) for login in [record["author"], *record["pushers"]]))
 
     def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
                           body: str, at: datetime | None = None) -> PullRequestInfo:

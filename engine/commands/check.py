@@ -7,14 +7,16 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.adapters.git import GitRepository
+from engine.adapters.github import GitHubForge
 from engine.adapters.worktree import WorkTree
 from engine.commands.codeowners import drift
+from engine.commands.forges import github_from_env
 from engine.commands.repository import read_config
 from engine.core import codeowners
-from engine.core.check import check_grants, expired
+from engine.core.check import check_grants, expired, identity_findings, named_logins
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR
-from engine.core.models import Grant
+from engine.core.models import Config, Grant
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
 from engine.core.signers import SIGNERS_PATH
@@ -28,6 +30,8 @@ class CheckOptions:
     now: datetime | None
     """When given, also report committed grants whose time is up then (awaiting removal)."""
     format: str
+    forge: str = "none"
+    """'github': also ask GitHub whether every login named still is the account meant."""
 
 
 def run(options: CheckOptions) -> int:
@@ -52,6 +56,8 @@ def run(options: CheckOptions) -> int:
             Severity.WARNING))
     if options.now is not None:
         extra += expired(grants.grants, _landed(options.repo, grants.grants), options.now)
+    if options.forge == "github" and config is not None:
+        extra += _identities(config, github_from_env())
     findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,
                              *grants.findings, *extra]))
     report = CheckReport(findings, policies=len(loaded.result.config.policies)
@@ -59,6 +65,15 @@ def run(options: CheckOptions) -> int:
                          grants=grants.count, files=loaded.files + len(entries))
     print(CHECK_FORMATS[options.format](report), end="")
     return 1 if report.tally.errors else 0
+
+
+def _identities(config: Config, forge: GitHubForge) -> list[Finding]:
+    """Look every named login up on GitHub, and every pinned id; warn where they moved."""
+    ids = {login: forge.user_id(login) for login in sorted(named_logins(config))}
+    # Where a pinned login moved, say where the pinned account went.
+    current = {pinned: forge.login_of(pinned)
+               for login, pinned in sorted(config.groups.ids.items()) if ids.get(login) != pinned}
+    return identity_findings(config, ids, current)
 
 
 def _landed(repo: Path, grants: tuple[Grant, ...]) -> dict[str, datetime]:

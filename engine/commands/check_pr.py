@@ -4,7 +4,7 @@ GitHub (--forge github --pr N), where the verdict is also posted as a check and 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,11 +12,15 @@ from engine.adapters.git import GitRepository
 from engine.adapters.github import GitHubForge
 from engine.adapters.github_json import load_reviews
 from engine.commands.forges import github_from_env, verdict_as_check_run
+from engine.commands.repository import read_config
 from engine.commands.verdict import Verdict, judge
-from engine.core.forge import PullRequestState
+from engine.core.decide import classify
+from engine.core.decision import Decision, Kind, Outcome
+from engine.core.findings import Finding, Severity
+from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login
 from engine.core.report import PullRequestReport
-from engine.errors import UsageError
+from engine.errors import GitError, UsageError
 from engine.reporters import PR_FORMATS, markdown
 
 EXIT_CODES = {"approved": 0, "denied": 1, "pending": 4}
@@ -72,9 +76,21 @@ def _run_github(repo: GitRepository, options: CheckPullRequestOptions) -> int:
         raise UsageError(f"pull request #{pr.number}'s head {pr.head_sha[:12]} is not in "
                          f"{repo.root}; fetch it as data first: git fetch origin "
                          f"+refs/pull/{pr.number}/head:refs/remotes/pull/{pr.number}/head")
-    result = judge(repo, _base_tip(repo, pr.base), pr.head_sha, pr.author,
-                   forge.reviews(pr.number), forge.pushers(pr.number), options.now,
-                   teams=forge.team_members)
+    # Only the default branch's configuration judges, and only pull requests into it: a
+    # branch's own policies would approve whatever its writer wants.
+    default = forge.default_branch()
+    base = _base_tip(repo, default)
+    if pr.base != default:
+        result = Verdict(_not_judged(repo, base, pr.head_sha, pr.base, default), base,
+                         pr.head_sha, read_config(repo.tree(base)))
+    else:
+        result = judge(repo, base, pr.head_sha, pr.author, forge.reviews(pr.number),
+                       forge.pushers(pr.number), options.now, teams=forge.team_members,
+                       author_id=pr.author_id)
+        if result.decision.outcome is Outcome.APPROVED:
+            others = [p for p in forge.open_pull_requests_with_head(pr.head_sha)
+                      if p.number != pr.number]
+            result = replace(result, decision=_shared(result.decision, others))
     code = _print(options, result, pr.author)
     if pr.state is PullRequestState.OPEN:
         report = PullRequestReport(result.decision, pr.author, result.base, result.head)
@@ -87,6 +103,36 @@ def _run_github(repo: GitRepository, options: CheckPullRequestOptions) -> int:
             # The same plan as the job's summary, for whoever opens the workflow run.
             with open(summary, "a", encoding="utf-8") as out:
                 out.write(comment)
-        wanted = {login for missing in result.decision.missing for login in missing.eligible}
-        forge.request_reviews(pr.number, wanted - {pr.author})
+        if pr.base == default:
+            wanted = {login for missing in result.decision.missing
+                      for login in missing.eligible}
+            forge.request_reviews(pr.number, wanted - {pr.author})
     return code
+
+
+def _not_judged(repo: GitRepository, default_tip: str, head: str, base: str,
+                default: str) -> Decision:
+    """The verdict on a pull request into another branch: none. It is denied, never neutral,
+    because GitHub counts a neutral check as passed, on every pull request with this head."""
+    try:
+        kind = classify(repo.changes(default_tip, head)).kind
+    except GitError:  # no history shared with the default branch: nothing to classify against
+        kind = Kind.INVALID
+    return Decision(Outcome.DENIED, kind, (Finding(
+        "", 0, "pr.base-not-default", f"not judged: this pull request is into {base!r}, and "
+        f"gitjit judges only pull requests into the default branch {default!r} (with its "
+        f"configuration); open it against {default!r} instead"),))
+
+
+def _shared(decision: Decision, others: list[PullRequestInfo]) -> Decision:
+    """No success on a head commit that another open pull request shares: the check is
+    attached to the commit, so the other pull request would show it too, approvals or not."""
+    if not others:
+        return decision
+    listed = ", ".join(f"#{p.number} (into {p.base!r})" for p in others)
+    finding = Finding("", 0, "pr.head-shared", f"approved, but the head commit is also the "
+                      f"head of open pull request(s) {listed}, which would show this check as "
+                      "passed: close them (or push a new commit here) and re-run the verdict",
+                      Severity.WARNING)
+    return replace(decision, outcome=Outcome.PENDING,
+                   findings=tuple(sorted((*decision.findings, finding))))

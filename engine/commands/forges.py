@@ -19,10 +19,13 @@ def _env(name: str) -> str:
 
 
 def github_from_env() -> GitHubForge:
-    """GITHUB_REPOSITORY ('owner/name'), GITHUB_TOKEN, and GITHUB_API_URL if not github.com."""
+    """GITHUB_REPOSITORY ('owner/name'), GITHUB_TOKEN, GITHUB_API_URL if not github.com, and
+    GITJIT_BOT_LOGIN, the account an installation token acts as ('<app-slug>[bot]' or
+    'github-actions[bot]'), which such a token cannot ask GitHub for."""
     return GitHubForge(_env("GITHUB_REPOSITORY"), _env("GITHUB_TOKEN"),
                        base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_URL,
-                       throttle=os.environ.get("GITJIT_GITHUB_THROTTLE", "1") != "0")
+                       throttle=os.environ.get("GITJIT_GITHUB_THROTTLE", "1") != "0",
+                       login=os.environ.get("GITJIT_BOT_LOGIN") or None)
 
 
 def verdict_as_check_run() -> bool:

@@ -363,7 +363,7 @@ def _info_json(forge: LocalForge, info: PullRequestInfo) -> dict[str, Any]:
                      "commit": r.commit, "submitted_at": _time(r.submitted_at),
                      "is_bot": r.is_bot, "body": bodies.get(r.id, "")}
                     for r in forge.reviews(info.number)],
-        "pushers": sorted(forge.pushers(info.number)),
+        "pushers": sorted(forge.pushers(info.number).logins),
         "comments": forge.comments(info.number),
     }
 
@@ -389,7 +389,7 @@ def _show_text(forge: LocalForge, info: PullRequestInfo, verdict: Verdict | None
         bot = " (bot)" if review.is_bot else ""
         lines.append(f"  {review.id}  {_time(review.submitted_at)}  {review.reviewer}{bot}  "
                      f"{review.state.value} on {review.commit[:12]}")
-    lines.append(f"pushers: {', '.join(sorted(forge.pushers(info.number)))}")
+    lines.append(f"pushers: {', '.join(sorted(forge.pushers(info.number).logins))}")
     comments = forge.comments(info.number)
     lines.append("comments:" if comments else "comments: none")
     lines += [f"  {key}: {len(body.splitlines())} lines" for key, body in comments.items()]

@@ -13,6 +13,7 @@ from engine.commands.repository import LoadedConfig, read_config, read_signers
 from engine.core.changes import REGULAR_FILE, Change
 from engine.core.decide import classify, decide
 from engine.core.decision import Decision, GrantFile, Kind, PullRequest
+from engine.core.forge import Pushers
 from engine.core.grants import GRANTS_DIR, grant_id, parse_path
 from engine.core.ledger import END_EVENTS, Event
 from engine.core.models import GrantId, Login, Review
@@ -30,14 +31,17 @@ class Verdict:
 
 
 def judge(repo: GitRepository, base: str, head: str, author: Login,
-          reviews: Sequence[Review], pushers: frozenset[Login], now: datetime, *,
-          teams: TeamLookup | None = None) -> Verdict:
+          reviews: Sequence[Review], pushers: Pushers | frozenset[Login], now: datetime, *,
+          teams: TeamLookup | None = None, author_id: int | None = None) -> Verdict:
     """Judge the change from the merge base of ``base`` and ``head`` to ``head``.
 
     Policies, groups, settings and schemas come from ``base`` (the tip of the base branch, or
     a merge's first parent); grant files are read at ``head`` as data only. ``teams`` looks up
     the members of the GitHub teams the policies name; without it (offline) teams stay
-    unresolved and whatever needs one is denied."""
+    unresolved and whatever needs one is denied. ``pushers`` is what the forge knows of who
+    wrote the commits (a plain set where only logins are known, offline). Approvals must be
+    younger than the policy allows at ``now`` (at activation: the merge)."""
+    who = pushers if isinstance(pushers, Pushers) else Pushers(frozenset(pushers))
     changes = repo.changes(base, head)
     base_tree = repo.tree(base)
     base_config = read_config(base_tree)
@@ -48,10 +52,15 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
         head=head,
         changes=tuple(changes),
         reviews=tuple(reviews),
-        pushers=pushers,
-        added=_added(repo.tree(head), changes),
+        pushers=who.logins,
+        added=(added := _added(repo.tree(head), changes)),
         deleted=_deleted(repo, repo.tree(repo.merge_base(base, head)), base, changes),
         existing=_own_grants(repo, base_tree, base, author),
+        author_id=author_id if author_id is not None else who.author_id,
+        unattributed=who.unattributed,
+        unlisted_commits=who.unlisted,
+        used={path: stamp.sha for path, stamp in
+              repo.history_touching(base, [f.path for f in added]).items()},
     )
     judging = base_config.result
     if teams is not None and judging.config is not None:

@@ -11,7 +11,7 @@ from engine.core.config import ConfigResult
 from engine.core.findings import Finding, Severity
 from engine.core.grants import file_finding, load_grant
 from engine.core.lifecycle import State, window
-from engine.core.models import Config, Grant
+from engine.core.models import Config, Grant, Login, Principal
 from engine.core.principals import expand
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
@@ -68,6 +68,54 @@ def against_policy(grant: Grant, config: Config) -> list[Finding]:
                                 "grant.duration-exceeds-max", f"duration "
                                 f"'{format_duration(grant.duration)}' exceeds today's maximum "
                                 f"'{format_duration(limit)}' ({policy.path})", Severity.WARNING))
+    return findings
+
+
+def named_logins(config: Config) -> dict[Login, tuple[str, int]]:
+    """Every login the configuration names (group members, ``user:`` principals), with the
+    first place that names it: the file and line a finding about it points at."""
+    found: dict[Login, tuple[str, int]] = {}
+    groups = config.groups
+    for name in sorted(groups.members):
+        for login in sorted(groups.members[name]):
+            found.setdefault(login, (groups.path, groups.lines.get(name, 0)))
+    for policy_id in sorted(config.policies):
+        policy = config.policies[policy_id]
+        places: list[tuple[str, tuple[Principal, ...]]] = [
+            ("requesters", policy.requesters), ("revokers", policy.revokers),
+            *(("approvals", step.approvers) for step in policy.approvals)]
+        if policy.auto_approve is not None:
+            places.append(("auto_approve", policy.auto_approve.requesters))
+        for key, principals in places:
+            for principal in principals:
+                if principal.kind == "user":
+                    found.setdefault(Login(principal.name),
+                                     (policy.path, policy.lines.get(key, 0)))
+    return found
+
+
+def identity_findings(config: Config, ids: Mapping[Login, int | None],
+                      current: Mapping[int, str | None]) -> list[Finding]:
+    """Warnings about logins that moved, from what GitHub says: ``ids`` is each named login's
+    account id now (None: no account has it), ``current`` the login each pinned id has now."""
+    findings = []
+    for login, (path, line) in sorted(named_logins(config).items()):
+        if login not in ids:
+            continue
+        found, pinned = ids[login], config.groups.ids.get(login)
+        was = ""
+        if pinned is not None:
+            now = current.get(pinned)
+            was = (f" (that account is now {now!r})" if now else
+                   " (that account no longer exists)")
+        if found is None:
+            findings.append(Finding(path, line, "identity.login-gone", f"no GitHub account has "
+                f"the login {login!r} any more (renamed or deleted){was}; replace it with the "
+                "person's current login, or remove it", Severity.WARNING))
+        elif pinned is not None and found != pinned:
+            findings.append(Finding(path, line, "identity.id-changed", f"{login} is now GitHub "
+                f"account id {found}, not the pinned {pinned}{was}; replace the login, or "
+                "remove it", Severity.WARNING))
     return findings
 
 

@@ -64,6 +64,7 @@ CODES: dict[str, CodeInfo] = {
     "config.auto-approve-not-requester": _c("auto-approve names someone who may not request", "Auto-approve only narrows: list only eligible requesters, or add them to requesters."),
     "config.auto-approve-exceeds-max": _c("auto-approve maximum exceeds the policy maximum", "Make auto_approve.max_duration at most duration.max."),
     "config.codeowners-drift": _c("CODEOWNERS differs from the policies", "Run 'gitjit codeowners --write' and commit .github/CODEOWNERS."),
+    "config.identity-conflict": _c("one login pinned to two account ids", "Pin each login to one GitHub account id in policies/groups.yaml (look it up with 'gh api users/LOGIN --jq .id')."),
     "signers.invalid": _c("policies/allowed_signers cannot be used", "Write one 'principal key-type key' line per lifecycle key, as ssh-keygen's .pub file holds it after the principal (see docs/signing.md)."),
     "signers.empty": _c("policies/allowed_signers lists no key", "Add the lifecycle key's line; 'gitjit local keygen' prints one."),
     "signers.missing": _c("no policies/allowed_signers", "Add the public key of the key the lifecycle jobs sign with (docs/signing.md); until then activate and reconcile refuse to run."),
@@ -85,6 +86,7 @@ CODES: dict[str, CodeInfo] = {
     "grant.break-glass-duration": _c("break-glass duration exceeds its maximum", "Ask for at most the policy's break_glass.max_duration."),
     "grant.start-after-expiry-window": _c("start is too far in the future", "Start within 30 days."),
     "grant.expired": _c("grant has expired and awaits removal", "Nothing to do: reconcile removes it; or delete the file in a housekeeping pull request."),
+    "grant.id-used": _c("grant id was used before", "A grant id is used once: the default branch already held a grant at this path (a revert re-adds one). Pick a new stamp: rename the file to <requester>-<YYYYMMDDTHHMMZ>.yaml with the current time."),
     # --- pull requests --------------------------------------------------------------------
     "pr.empty": _c("pull request changes nothing", "Add a grant file, or close the pull request."),
     "pr.multiple-grants": _c("more than one grant in one pull request", "Open one pull request per grant."),
@@ -96,10 +98,18 @@ CODES: dict[str, CodeInfo] = {
     "pr.housekeeping": _c("removes expired grants", "Nothing to do: approved without review."),
     "pr.revoke": _c("revokes someone else's live grant", "An approver of the grant's policy must approve."),
     "pr.grant-unreadable": _c("deleted grant cannot be read", "Restore the file; deleted grants must be valid grants on the base."),
+    "pr.base-not-default": _c("pull request is not into the default branch", "Not judged: gitjit judges only pull requests into the default branch. Open the pull request against the default branch (and close this one)."),
+    "pr.head-shared": _c("head commit shared with a pull request into another base", "A check is attached to a commit: close the other pull request with the same head commit (or push a new commit here), then re-run the verdict."),
+    "pr.base-config-invalid": _c("the base branch's configuration has errors", "Fail closed: fix the listed errors on the default branch first (run 'gitjit check' there); no request is judged until then."),
+    "pr.too-many-commits": _c("more commits than GitHub lists", "GitHub's API lists at most 250 commits of a pull request, so gitjit cannot tell who wrote the others: squash the commits and push again."),
     # --- approvals ------------------------------------------------------------------------
     "approval.missing": _c("approvals still missing", "Ask the listed approvers to review the pull request."),
     "approval.changes-requested": _c("an eligible approver requested changes", "Address the review, then ask the reviewer to approve or dismiss it."),
     "approval.stale": _c("approval given on an older commit", "Ask the reviewer to approve the current head commit."),
+    "approval.expired": _c("approval is older than the policy allows", "Ask the reviewer to approve again: an approval counts for the policy's approval_max_age (default 24h), at the verdict and at the merge."),
+    "approval.no-write-access": _c("reviewer has no write access to the repository", "Ask an approver with write access to review; an administrator grants repository access, not the policy."),
+    "approval.unattributed": _c("commits by identities linked to no account", "Any approver may have written those commits, so each such identity costs one more approval from the policy's approvers; or re-push the commits under an e-mail address linked to the author's GitHub account (or its noreply address)."),
+    "approval.revoker": _c("revoked on a revoker's approval", "Nothing to do: one approval by a policy's revokers suffices to revoke (the emergency stop)."),
     "approval.bot": _c("a bot's review never counts", "Ask a person to review."),
     "approval.self": _c("the requester's own review never counts", "Ask an eligible approver to review."),
     "approval.pusher": _c("a reviewer who pushed or authored commits does not count", "Ask an approver who did not contribute commits."),
@@ -107,6 +117,11 @@ CODES: dict[str, CodeInfo] = {
     "approval.no-approvers": _c("no eligible approver exists", "Fail closed: a policy admin must add approvers to the policy's steps."),
     "approval.auto": _c("auto-approved", "Nothing to do: the request meets the policy's auto-approve rule."),
     "approval.break-glass": _c("break-glass request", "Approved now; it will be flagged for review after the fact."),
+    # --- identities -----------------------------------------------------------------------
+    "identity.author-id": _c("pull request author is another account than the pinned one", "The login was renamed or re-registered: if it is the same person, update the id pinned in policies/groups.yaml; if not, do not approve."),
+    "identity.reviewer-id": _c("reviewer is another account than the pinned one", "The login was renamed or re-registered: if it is the same person, update the id pinned in policies/groups.yaml; otherwise remove the login from the group."),
+    "identity.login-gone": _c("login no longer resolves on GitHub", "The account was renamed or deleted: replace the login in policies/ with the account's current login (look the pinned id up with 'gh api user/ID'), or remove it."),
+    "identity.id-changed": _c("login now belongs to another account", "The login was freed by a rename and claimed by someone else: replace it with the original account's new login, or remove it; never re-pin the new id without asking who it is."),
     # --- policy tests ---------------------------------------------------------------------
     "test.failed": _c("policy test failed", "Fix the policy or the test's expectation."),
     # --- ledger ---------------------------------------------------------------------------

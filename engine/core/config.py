@@ -18,6 +18,7 @@ from engine.core import schema, values
 from engine.core.changes import REGULAR_FILE
 from engine.core.findings import Finding
 from engine.core.models import (
+    DEFAULT_APPROVAL_MAX_AGE,
     ActiveHours,
     ApprovalStep,
     AutoApprove,
@@ -192,13 +193,27 @@ def _signers(file: ConfigFile) -> tuple[AllowedSigners | None, list[Finding]]:
 def _build_groups(doc: Document) -> tuple[Groups, list[Finding]]:
     out = _Findings(doc)
     members: dict[str, frozenset[Login]] = {}
-    raw_groups: dict[str, list[str]] = _get(doc.data, ("groups",)) or {}
-    for name, logins in raw_groups.items():
-        parsed = [out.parse(values.parse_login, "value.login", "groups", name, i)
-                  for i in range(len(logins))]
+    ids: dict[Login, int] = {}
+    raw_groups: dict[str, list[Any]] = _get(doc.data, ("groups",)) or {}
+    for name, items in raw_groups.items():
+        parsed: list[Login | None] = []
+        for i, item in enumerate(items):
+            # Schema-valid: a login, or {login, id} pinning the account.
+            keys: tuple[str | int, ...] = ("groups", name, i)
+            if isinstance(item, dict):
+                keys = (*keys, "login")
+            login = out.parse(values.parse_login, "value.login", *keys)
+            parsed.append(login)
+            if login is None or not isinstance(item, dict):
+                continue
+            pinned = int(item["id"])
+            if ids.setdefault(login, pinned) != pinned:
+                out.add("config.identity-conflict", f"{login} is pinned to account id "
+                        f"{ids[login]} and to {pinned}; a login is one account: keep the right "
+                        "id", "groups", name, i, "id")
         members[name] = frozenset(p for p in parsed if p is not None)
     lines = {name: doc.line("groups", name) for name in members}
-    return Groups(members=members, path=doc.path, lines=lines), out.items
+    return Groups(members=members, path=doc.path, lines=lines, ids=ids), out.items
 
 
 def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
@@ -294,6 +309,7 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         review = duration("break_glass", "review_within")
         if glass_max is not None and review is not None:
             glass = BreakGlass(glass_max, review)
+    max_age = duration("approval_max_age")
     target = data["target"]
     policy = Policy(
         id=PolicyId(data["id"]),
@@ -313,6 +329,8 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         auto_approve=auto,
         break_glass=glass,
         notify=tuple(data.get("notify", [])),
+        approval_max_age=max_age or DEFAULT_APPROVAL_MAX_AGE,
+        revokers=_principals(out, "revokers"),
         lines={key: doc.line(key) for key in data},
     )
     if out.items:
@@ -370,6 +388,10 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
             out.add("config.auto-approve-not-requester", "auto_approve.requesters names "
                     f"{', '.join(outsiders)}, who may not request this policy; auto-approve "
                     "only narrows the requesters", "auto_approve", "requesters")
+    revokers = expand(policy.revokers, groups)
+    for name in revokers.undefined_groups:
+        out.add("config.unknown-group", f"unknown group {name!r} in revokers: define it in "
+                f"{group_path}", "revokers")
     for index, channel in enumerate(policy.notify):
         if channel not in settings.channels:
             out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "

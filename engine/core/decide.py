@@ -13,9 +13,17 @@ from engine.core.changes import Change
 from engine.core.config import ConfigResult
 from engine.core.decision import Counted, Decision, GrantFile, Kind, Missing, Outcome, PullRequest
 from engine.core.findings import Finding, Severity
-from engine.core.grants import GRANTS_DIR, LoadedGrant, file_finding, load_grant
+from engine.core.grants import (
+    GRANTS_DIR,
+    LoadedGrant,
+    canonical_path,
+    file_finding,
+    grant_id,
+    load_grant,
+    parse_path,
+)
 from engine.core.lifecycle import State, window
-from engine.core.models import ActiveHours, Config, Grant, Policy
+from engine.core.models import ActiveHours, ApprovalStep, Config, Grant, Policy
 from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
@@ -80,9 +88,12 @@ def decide(pr: PullRequest, base: ConfigResult, schemas: SchemaSet, now: datetim
             raise ValueError("a control-plane change needs the head configuration")
         return decide_control_plane(base, head)
     if base.config is None:
-        return Decision(Outcome.DENIED, shape.kind, _sorted([Finding(
-            "policies/", 0, "config.missing", "the base branch's configuration has errors, so "
-            "no request can be judged (fail closed); run 'gitjit check' on the base branch")]))
+        # The real findings, not a stand-in: whoever fixes the base needs to know what is wrong.
+        errors = [f for f in base.findings if f.severity is Severity.ERROR]
+        return Decision(Outcome.DENIED, shape.kind, _sorted([*errors, Finding(
+            "policies/", 0, "pr.base-config-invalid", f"the base branch's configuration has "
+            f"{len(errors)} error(s), listed here, so no request can be judged (fail closed); "
+            "fix them on the default branch first ('gitjit check')")]))
     if shape.kind is Kind.REQUEST:
         return decide_request(pr, base.config, schemas, now)
     return decide_deletion(pr, base.config, schemas, now)
@@ -113,11 +124,18 @@ def _judge_request(pr: PullRequest, config: Config, schemas: SchemaSet,
                    now: datetime) -> Decision:
     file = pr.added[0]
     loaded = load_grant(file.path, file.raw, schemas, config.settings.max_grant_bytes)
+    used = _used_findings(file.path, pr, now)
     if loaded.grant is None:
-        return Decision(Outcome.DENIED, Kind.REQUEST, _sorted(loaded.findings))
+        # A path that disagrees with the content denies, but must not hide the other reasons:
+        # the content is judged as it reads, so the requester can fix everything at once.
+        draft = loaded.draft
+        others = [] if draft is None else _request_findings(
+            draft, config.policies.get(draft.policy), pr, config, schemas, now)
+        return Decision(Outcome.DENIED, Kind.REQUEST,
+                        _sorted([*loaded.findings, *used, *others]))
     grant = loaded.grant
     policy = config.policies.get(grant.policy)
-    findings = _request_findings(grant, policy, pr, config, schemas, now)
+    findings = [*used, *_request_findings(grant, policy, pr, config, schemas, now)]
     if policy is None or any(f.severity is Severity.ERROR for f in findings):
         return Decision(Outcome.DENIED, Kind.REQUEST, _sorted(findings), grant=grant)
 
@@ -130,8 +148,8 @@ def _judge_request(pr: PullRequest, config: Config, schemas: SchemaSet,
         return Decision(Outcome.APPROVED, Kind.REQUEST, _sorted(findings), grant=grant,
                         break_glass=True, review_by=review_by)
 
-    result = approvals.evaluate(policy, config.groups, pr, grant.path) if policy.approvals \
-        else None
+    result = approvals.evaluate(policy, config.groups, pr, grant.path, now) \
+        if policy.approvals else None
     if _auto_approves(policy, config, grant) and not (result and result.blocked):
         findings.append(Finding(grant.path, grant.lines.get("duration", 0), "approval.auto",
             f"auto-approved: {grant.requester} may be auto-approved for up to "
@@ -178,6 +196,12 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
         deny("requester", "grant.requester-not-author", f"requester {grant.requester!r} is not "
              f"the pull request's author {pr.author!r}; a request must be opened by the person "
              "it grants access to")
+    pinned = config.groups.ids.get(pr.author)
+    if pinned is not None and pr.author_id is not None and pr.author_id != pinned:
+        deny("requester", "identity.author-id", f"the pull request's author {pr.author} is "
+             f"GitHub account id {pr.author_id}, but {config.groups.path} pins {pr.author} to "
+             f"id {pinned}: the login was renamed and claimed by someone else, or the pin is "
+             "out of date; a policy admin must confirm who it is")
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; known "
@@ -225,6 +249,24 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
              f"{policy.id!r} ({describe_hours(hours)})")
     findings += _existing_findings(grant, policy, pr, config, schemas, now)
     return findings
+
+
+def _used_findings(path: str, pr: PullRequest, now: datetime) -> list[Finding]:
+    """A grant id is used once: activation, the ledger and audit know a grant by its id, so a
+    re-added file (GitHub's Revert button makes one) would be approved and never activated."""
+    commit = pr.used.get(path)
+    if commit is None:
+        return []
+    parts = parse_path(path)
+    fresh = ""
+    if parts is not None:
+        name = canonical_path(parts.policy, parts.requester, now)
+        if name == path:  # asked again within the same minute
+            name = canonical_path(parts.policy, parts.requester, now + timedelta(minutes=1))
+        fresh = f" such as {name}"
+    return [Finding(path, 0, "grant.id-used", f"grant id {grant_id(path)!r} was used before: "
+                    f"the default branch's history already held this file (commit "
+                    f"{commit[:12]}); pick a new stamp: rename the file{fresh}")]
 
 
 def _ticket_findings(grant: Grant, policy: Policy) -> list[Finding]:
@@ -321,9 +363,15 @@ def decide_deletion(pr: PullRequest, config: Config, schemas: SchemaSet,
                 "may approve revoking this grant; a policy admin must remove it"))
             outcomes.append(Outcome.DENIED)
             continue
+        result = approvals.evaluate(policy, config.groups, pr, first.path, now)
         findings.append(Finding(first.path, 0, "pr.revoke", f"revokes live grant(s) of policy "
-                        f"{policy_id!r}: needs that policy's approvals", Severity.NOTICE))
-        result = approvals.evaluate(policy, config.groups, pr, first.path)
+                        f"{policy_id!r}: needs that policy's approvals"
+                        + (f", or one approval by any of its revokers "
+                           f"({describe(policy.revokers)})" if policy.revokers else ""),
+                        Severity.NOTICE))
+        if policy.revokers and result.outcome is not Outcome.APPROVED:
+            result, note = _emergency(policy, config, pr, first.path, now, result)
+            findings += note
         findings += result.findings
         missing += result.missing
         counted += result.counted
@@ -331,6 +379,28 @@ def decide_deletion(pr: PullRequest, config: Config, schemas: SchemaSet,
     outcome = min(outcomes, key=[Outcome.DENIED, Outcome.PENDING, Outcome.APPROVED].index)
     return Decision(outcome, Kind.REVOKE, _sorted(findings), tuple(missing), tuple(counted),
                     deleted=deleted)
+
+
+_RANK = [Outcome.DENIED, Outcome.PENDING, Outcome.APPROVED]
+
+
+def _emergency(policy: Policy, config: Config, pr: PullRequest, where: str, now: datetime,
+               normal: approvals.ApprovalResult,
+               ) -> tuple[approvals.ApprovalResult, list[Finding]]:
+    """The emergency stop: one approval by any of the policy's revokers revokes, under the same
+    rules as any approval (head commit, a person who did not push, write access, age)."""
+    alone = replace(policy, approvals=(ApprovalStep(policy.revokers, 1),))
+    result = approvals.evaluate(alone, config.groups, pr, where, now)
+    if result.outcome is Outcome.APPROVED:
+        who = ", ".join(c.reviewer for c in result.counted)
+        return result, [Finding(where, 0, "approval.revoker", f"approved by {who} alone, a "
+                                f"revoker of policy {policy.id!r} ({describe(policy.revokers)}):"
+                                " the emergency stop", Severity.NOTICE)]
+    # Neither path approves yet: report the policy's steps, unless only the revokers can
+    # still approve at all.
+    if _RANK.index(result.outcome) > _RANK.index(normal.outcome):
+        return result, []
+    return normal, []
 
 
 def _unreadable(items: list[LoadedGrant]) -> list[Finding]:

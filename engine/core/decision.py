@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -64,6 +65,18 @@ class PullRequest:
     """Base blobs of deleted files under grants/, with their activation times."""
     existing: tuple[GrantFile, ...] = ()
     """The author's grants on the base branch, for limits and 'extends'."""
+    author_id: int | None = None
+    """The author's numeric account id, where the forge reports one: checked against an id
+    pinned for the requester in groups."""
+    unattributed: tuple[str, ...] = ()
+    """Commit identities the forge could tie to no account (Pushers.unattributed): each may be
+    any approver, so each costs one more approval."""
+    unlisted_commits: int = 0
+    """Commits the forge would not list: whoever wrote them is unknown, so approvals are
+    denied."""
+    used: Mapping[str, str] = field(default_factory=dict)
+    """Added grant paths that the base branch's history already touched, with such a commit:
+    a grant id is used once."""
 
 
 @dataclass(frozen=True)

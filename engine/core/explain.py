@@ -35,6 +35,8 @@ def explain(policy: Policy, config: Config) -> list[str]:
                      "never the requester or anyone who pushed to the request):")
         for index, step in enumerate(policy.approvals, 1):
             lines.append(f"    step {index}: {step.count} of {_who(step.approvers, config)}")
+        lines.append(f"  an approval counts for {format_duration(policy.approval_max_age)} "
+                     "(at the verdict and at the merge); older ones must be given again")
     else:
         lines.append("  who must approve: no approval step; only auto-approve or break-glass "
                      "can approve")
@@ -62,6 +64,9 @@ def explain(policy: Policy, config: Config) -> list[str]:
         lines.append(f"  break-glass: up to {format_duration(glass.max_duration)} without "
                      f"review, flagged and to be reviewed within "
                      f"{format_duration(glass.review_within)}")
+    if policy.revokers:
+        lines.append(f"  may revoke a live grant alone (emergency stop): "
+                     f"{_who(policy.revokers, config)}")
     if policy.notify:
         lines.append(f"  notifies: {', '.join(policy.notify)}")
     return lines

@@ -34,3 +34,27 @@ class PullRequestInfo:
     merged_at: datetime | None = None
     """When the forge says it merged: the activation clock starts here (or at 'start')."""
     merged_by: Login | None = None
+    author_id: int | None = None
+    """The author's numeric account id, where the forge reports one (GitHub)."""
+
+
+@dataclass(frozen=True)
+class Pushers:
+    """Who pushed or wrote the commits of a pull request, as far as the forge can tell.
+
+    What the forge cannot tie to an account is kept, not dropped: any approver may have
+    written it, so the verdict treats each such identity as an approver who cannot be
+    cleared (DESIGN.md section 4, docs/decisions.md)."""
+
+    logins: frozenset[Login]
+    """Accounts that authored, committed, co-authored or force-pushed commits, the author
+    included."""
+    unattributed: tuple[str, ...] = ()
+    """Identities linked to no account, one per distinct e-mail address, described for a
+    finding (e.g. 'x@corp.example (author of 1a2b3c4d5e6f)')."""
+    unlisted: int = 0
+    """Commits the forge would not list (GitHub lists at most 250): who wrote them is unknown."""
+    author_id: int | None = None
+    """The author's numeric account id, where the forge reports one: with the pushers, so that
+    every caller of the verdict (activation too) checks it against an id pinned in groups."""
+

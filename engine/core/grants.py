@@ -71,6 +71,9 @@ class LoadedGrant:
     path: str
     grant: Grant | None
     findings: tuple[Finding, ...]
+    draft: Grant | None = None
+    """The grant as its content says, when only its path disagrees with it: never a valid
+    grant, but the verdict judges it too, so that it names every other reason at once."""
 
 
 def load_grant(path: str, raw: bytes, schemas: schema.SchemaSet, max_bytes: int) -> LoadedGrant:
@@ -101,9 +104,8 @@ def grant_from_document(doc: Document, schemas: schema.SchemaSet) -> LoadedGrant
     requester = parse(values.parse_login, "value.login", "requester")
     duration: timedelta | None = parse(values.parse_duration, "value.duration", "duration")
     start: datetime | None = parse(values.parse_timestamp, "value.timestamp", "start")
-    findings += _path_findings(doc, data)
     if findings or requester is None or duration is None:
-        return LoadedGrant(doc.path, None, tuple(findings))
+        return LoadedGrant(doc.path, None, tuple(findings + _path_findings(doc, data)))
     grant = Grant(
         id=grant_id(doc.path),
         path=doc.path,
@@ -117,6 +119,9 @@ def grant_from_document(doc: Document, schemas: schema.SchemaSet) -> LoadedGrant
         break_glass=data.get("break_glass", "false") == "true",
         lines={key: doc.line(key) for key in data},
     )
+    mismatch = _path_findings(doc, data)
+    if mismatch:
+        return LoadedGrant(doc.path, None, tuple(mismatch), draft=grant)
     return LoadedGrant(doc.path, grant, ())
 
 

@@ -90,6 +90,11 @@ class BreakGlass:
     review_within: timedelta
 
 
+DEFAULT_APPROVAL_MAX_AGE = timedelta(hours=24)
+"""An approval older than this no longer counts, unless a policy says otherwise: a request
+approved and then kept unmerged for days is approved again, by people who see it again."""
+
+
 @dataclass(frozen=True)
 class Policy:
     id: PolicyId
@@ -107,6 +112,12 @@ class Policy:
     auto_approve: AutoApprove | None = None
     break_glass: BreakGlass | None = None
     notify: tuple[str, ...] = ()
+    approval_max_age: timedelta = DEFAULT_APPROVAL_MAX_AGE
+    """The oldest an approval may be when it counts: at the verdict (its age at ``now``) and at
+    activation (its age at the merge)."""
+    revokers: tuple[Principal, ...] = ()
+    """Who may revoke a live grant of this policy alone: one approval by any of them suffices
+    for a revoke pull request (the emergency stop), instead of every approval step."""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 
@@ -119,6 +130,10 @@ class Groups:
     teams: Mapping[str, frozenset[Login]] = field(default_factory=dict)
     """GitHub teams' members by 'org/slug', as looked up on the forge for one decision. A team
     missing here is unresolved (offline, or its lookup failed): whatever needs it is denied."""
+    ids: Mapping[Login, int] = field(default_factory=dict)
+    """GitHub's numeric account id pinned next to a login (``{login: alice, id: '583231'}``):
+    the account that login must be, so a login freed by a rename and claimed by someone else
+    is not mistaken for the person the group meant."""
 
 
 class RemovalMode(StrEnum):
@@ -201,3 +216,8 @@ class Review:
     """The forge says the reviewer is a Bot (or the login ends in '[bot]')."""
     id: int = 0
     """The forge's review id: orders reviews submitted in the same second."""
+    reviewer_id: int | None = None
+    """The reviewer's numeric account id, where the forge reports one (GitHub)."""
+    can_write: bool | None = None
+    """Whether the reviewer has write access to the repository now, as the forge says; None
+    where the forge keeps no permissions (the local forge, a reviews file)."""

@@ -69,7 +69,8 @@ def describe(principals: Iterable[Principal]) -> str:
 
 
 def teams(config: Config) -> frozenset[str]:
-    """Every team ('org/slug') any policy names, as requester, approver or auto-approved."""
+    """Every team ('org/slug') any policy names, as requester, approver, revoker or
+    auto-approved."""
     return frozenset(p.name for p in _all_principals(config) if p.kind == "team")
 
 
@@ -78,6 +79,7 @@ def _all_principals(config: Config) -> Iterator[Principal]:
         yield from policy.requesters
         for step in policy.approvals:
             yield from step.approvers
+        yield from policy.revokers
         if policy.auto_approve is not None:
             yield from policy.auto_approve.requesters
 

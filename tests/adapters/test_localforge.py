@@ -264,7 +264,7 @@ def test_pushers_are_recorded_once(repo: GitRepoBuilder, forge: LocalForge) -> N
     number = open_pr(forge, repo).number
     for login in ("ben", "Ben", "ana"):
         forge.record_push(number, login)
-    assert forge.pushers(number) == frozenset({ANA, Login("ben")})
+    assert forge.pushers(number).logins == frozenset({ANA, Login("ben")})
 
 
 def test_state_lives_in_the_git_dir_and_clones_do_not_carry_it(

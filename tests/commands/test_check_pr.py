@@ -123,3 +123,29 @@ def test_bad_option_values(pull_request: GitRepoBuilder, option: str, value: str
     assert (code, out) == (2, "")
     assert f"Error: {message}" in err
     assert "Traceback" not in err
+
+
+def test_a_grant_id_is_used_once(small_repo: GitRepoBuilder,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A grant file re-added where one was before (GitHub's Revert button makes that) is
+    denied: activation, the ledger and audit know a grant by its id (issue 7)."""
+    old = "grants/reports-read/ana-20261130T0900Z.yaml"  # on main since the first commit
+    content = small_repo.file(old).read_text("utf-8")
+    small_repo.remove(old)
+    small_repo.commit("remove the expired grant")
+    small_repo.branch("pr")
+    small_repo.checkout("pr")
+    small_repo.write(old, content)
+    small_repo.commit('Revert "remove the expired grant"')
+    removal = small_repo.git("log", "-1", "--format=%H", "main", "--", old).strip()
+    code, out, err = gitjit(check_pr(small_repo), capsys)
+    assert (code, err) == (1, "")
+    assert out == (
+        "DENIED: request: ana asks for reports-read for 1h\n"
+        f"  {old}: grant.id-used: grant id 'reports-read/ana-20261130T0900Z' was used before: "
+        f"the default branch's history already held this file (commit {removal[:12]}); pick a "
+        "new stamp: rename the file such as grants/reports-read/ana-20261201T0900Z.yaml\n")
+    # With a new stamp, the same request is judged as any other.
+    small_repo.git("mv", old, "grants/reports-read/ana-20261201T0900Z.yaml")
+    small_repo.commit("a new stamp")
+    assert gitjit(check_pr(small_repo), capsys)[0] == 4

@@ -17,6 +17,8 @@ EXPLAINED = [
     "  who must approve (every step; one person counts in one step only; never the requester "
     "or anyone who pushed to the request):",
     "    step 1: 1 of group leads (lea)",
+    "  an approval counts for 1d (at the verdict and at the merge); older ones must be given "
+    "again",
     "  duration: 1h by default, at most 2h; the clock starts at merge (or at 'start' if later)",
 ]
 

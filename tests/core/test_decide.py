@@ -346,10 +346,18 @@ def test_broken_base_configuration_denies_every_request() -> None:
     broken = build(policy_files(POLICY.replace("[group:sre]", "[group:ghosts]")))
     assert broken.config is None
     decision = judge(request(reviews=approvals("dave")), broken)
+    # The verdict names the base's real findings, not a stand-in (issue 8, item 8).
     assert (decision.outcome, decision.kind, codes(decision)) == (
-        Outcome.DENIED, Kind.REQUEST, ["config.missing"])
+        Outcome.DENIED, Kind.REQUEST, ["pr.base-config-invalid", "config.unknown-group"])
+    assert [f.render() for f in decision.findings] == [
+        "policies/: pr.base-config-invalid: the base branch's configuration has 1 error(s), "
+        "listed here, so no request can be judged (fail closed); fix them on the default "
+        "branch first ('gitjit check')",
+        "policies/db.yaml:6: config.unknown-group: unknown group 'ghosts': define it in "
+        "policies/groups.yaml"]
     relinquish = judge(deletion(grant_file(grant_fields(), NOW), author="bob"), broken)
-    assert (relinquish.outcome, codes(relinquish)) == (Outcome.DENIED, ["config.missing"])
+    assert (relinquish.outcome, codes(relinquish)) == (
+        Outcome.DENIED, ["pr.base-config-invalid", "config.unknown-group"])
 
 
 # --- approvals -----------------------------------------------------------------------------
@@ -537,7 +545,8 @@ def test_unknown_group_denies() -> None:
     assert broken.config is None
     assert [f.code for f in broken.findings] == ["config.unknown-group"]
     decision = judge(request(reviews=approvals("dave", "sam")), broken)
-    assert (decision.outcome, codes(decision)) == (Outcome.DENIED, ["config.missing"])
+    assert (decision.outcome, codes(decision)) == (
+        Outcome.DENIED, ["pr.base-config-invalid", "config.unknown-group"])
 
     # Should a configuration lose a group anyway, the request is still denied.
     config = config_of(TWO_STEPS)

@@ -109,6 +109,45 @@ class Route:
 
 _R = "/repos/{owner}/{repo}"
 _REVIEW_422 = {422: "ValidationErrorSimple"}
+_TIMELINE_EVENTS = (
+    "LabeledIssueEvent",
+    "UnlabeledIssueEvent",
+    "MilestonedIssueEvent",
+    "DemilestonedIssueEvent",
+    "RenamedIssueEvent",
+    "ReviewRequestedIssueEvent",
+    "ReviewRequestRemovedIssueEvent",
+    "ReviewDismissedIssueEvent",
+    "LockedIssueEvent",
+    "AddedToProjectIssueEvent",
+    "MovedColumnInProjectIssueEvent",
+    "RemovedFromProjectIssueEvent",
+    "ConvertedNoteToIssueIssueEvent",
+    "TimelineCommentEvent",
+    "TimelineCrossReferencedEvent",
+    "TimelineCommittedEvent",
+    "TimelineReviewedEvent",
+    "TimelineLineCommentedEvent",
+    "TimelineCommitCommentedEvent",
+    "TimelineAssignedIssueEvent",
+    "TimelineUnassignedIssueEvent",
+    "StateChangeIssueEvent",
+    "IssueTypeAddedIssueEvent",
+    "IssueTypeRemovedIssueEvent",
+    "IssueTypeChangedIssueEvent",
+    "SubIssueAddedIssueEvent",
+    "SubIssueRemovedIssueEvent",
+    "ParentIssueAddedIssueEvent",
+    "ParentIssueRemovedIssueEvent",
+    "BlockedByAddedIssueEvent",
+    "BlockedByRemovedIssueEvent",
+    "BlockingAddedIssueEvent",
+    "BlockingRemovedIssueEvent",
+    "TimelineConnectedEvent",
+    "TimelineDisconnectedEvent",
+)
+"""The timeline's event models, in GitHub's order (issues/list-events-for-timeline)."""
+_TIMELINE_MODEL = "list[Union[" + ", ".join(_TIMELINE_EVENTS) + "]]"
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -367,6 +406,40 @@ ROUTES: tuple[Route, ...] = (
         "TeamMembership",
         "team_membership",
     ),
+    # -- who may approve, who pushed, who an account is, pull requests closed or re-based ----
+    Route(
+        "GET",
+        _R + "/collaborators/{username}/permission",
+        "repos/get-collaborator-permission-level",
+        200,
+        "RepositoryCollaboratorPermission",
+        "collaborator_permission",
+    ),
+    Route(
+        "GET",
+        _R + "/issues/{issue_number}/timeline",
+        "issues/list-events-for-timeline",
+        200,
+        _TIMELINE_MODEL,
+        "timeline",
+    ),
+    Route(
+        "GET",
+        "/users/{username}",
+        "users/get-by-username",
+        200,
+        "Union[PrivateUser, PublicUser]",
+        "user_by_login",
+    ),
+    Route(
+        "GET",
+        "/user/{account_id}",
+        "users/get-by-id",
+        200,
+        "Union[PrivateUser, PublicUser]",
+        "user_by_id",
+    ),
+    Route("PATCH", _R + "/pulls/{pull_number}", "pulls/update", 200, "PullRequest", "update_pull"),
 )
 """Every route served. Order matters where templates overlap: the first match wins."""
 
@@ -506,6 +579,19 @@ class Review:
     state: str
     commit_id: str
     submitted_at: datetime | None
+
+
+@dataclass
+class TimelineEvent:
+    """An event of a pull request's timeline that the emulator records: force pushes."""
+
+    id: int
+    repo: Repo
+    number: int
+    event: str
+    actor: User
+    commit_id: str | None
+    created_at: datetime
 
 
 @dataclass
@@ -707,6 +793,7 @@ class GitHubEmulator:
         self._faults: list[Fault] = []
         self._pushes: dict[str, githttp.Push] = {}
         self._variables: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._timeline: list[TimelineEvent] = []
         self._usage: dict[str, int] = {}
         self._rate_reset = int(time.time()) + 3600
         self._routes = [(route, route.compile()) for route in ROUTES]
@@ -1329,6 +1416,11 @@ class GitHubEmulator:
                     )
             push.declined = declined
             push.messages.append(text)
+            if declined is None:
+                # The push lands: a force push to a pull request's branch shows on its timeline.
+                for update in data["updates"]:
+                    before = None if set(update["old"]) == {"0"} else update["old"]
+                    self.note_push(repo, update["ref"], before, update["new"], user)
             answer = {"allow": declined is None, "message": text}
             return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
@@ -2849,6 +2941,7 @@ class GitHubEmulator:
             repo.bare.update_ref(ref, sha, current)
         except GitError as exc:
             raise ApiError(409, "Reference update failed: the ref moved concurrently") from exc
+        self.note_push(repo, ref, current, sha, request.user)
         return Answer(200, self.j_ref(repo, ref, sha))
 
     def h_create_blob(self, request: Request) -> Answer:
@@ -3277,6 +3370,180 @@ class GitHubEmulator:
                 "state": "active",
             },
         )
+
+    # -- verdict hardening: permissions, the timeline, accounts by login and id, pull request
+    # updates, renames. Kept apart from the rest to ease merging with other work here.
+
+    def note_push(self, repo: Repo, ref: str, before: str | None, after: str, actor: User) -> None:
+        """``actor`` moved ``ref`` from ``before`` to ``after``: a move that drops commits from an
+        open pull request's head branch is a force push, shown on its timeline as GitHub does
+        (``head_ref_force_pushed``, with the actor). Any way of pushing that knows its actor
+        calls this."""
+        if before is None or not ref.startswith("refs/heads/"):
+            return
+        if before == after or self._repos[repo.full_name].bare.is_ancestor(before, after):
+            return
+        branch = ref.removeprefix("refs/heads/")
+        for pull in self._pulls.values():
+            if pull.repo is repo and pull.state == "open" and pull.head_ref == branch:
+                self._timeline.append(
+                    TimelineEvent(
+                        next(self._ids),
+                        repo,
+                        pull.number,
+                        "head_ref_force_pushed",
+                        actor,
+                        after,
+                        self.now(),
+                    )
+                )
+
+    def rename_user(self, old: str, new: str) -> User:
+        """Rename an account, as its owner can on GitHub: the id stays, the login is free for
+        anyone to register again (``create_user(old)``)."""
+        with self._lock:
+            if new in self._users:
+                raise ValueError(f"user {new!r} already exists")
+            user = self._users.pop(old)
+            user.login = new
+            self._users[new] = user
+            for team in self._teams.values():
+                if old in team.members:
+                    team.members[new] = team.members.pop(old)
+            for repo in self._repos.values():
+                if old in repo.permissions:
+                    repo.permissions[new] = repo.permissions.pop(old)
+            for pull in self._pulls.values():
+                pull.requested_reviewers = [
+                    new if login == old else login for login in pull.requested_reviewers
+                ]
+            return user
+
+    def j_public_user(self, user: User) -> dict[str, Any]:
+        """An account as PublicUser (GET /users/{username}, GET /user/{account_id})."""
+        body = self.j_user(user)
+        body.update(
+            {
+                "name": user.name,
+                "company": None,
+                "blog": "",
+                "location": None,
+                "email": None,
+                "hireable": None,
+                "bio": None,
+                "public_repos": 0,
+                "public_gists": 0,
+                "followers": 0,
+                "following": 0,
+                "created_at": iso(datetime(2020, 1, 1, tzinfo=UTC)),
+                "updated_at": iso(datetime(2020, 1, 1, tzinfo=UTC)),
+            }
+        )
+        return body
+
+    def h_user_by_login(self, request: Request) -> Answer:
+        user = self._users.get(request.params["username"])
+        if user is None:
+            raise ApiError(404, "Not Found")
+        return Answer(200, self.j_public_user(user))
+
+    def h_user_by_id(self, request: Request) -> Answer:
+        wanted = request.params["account_id"]
+        user = next((u for u in self._users.values() if str(u.id) == wanted), None)
+        if user is None:
+            raise ApiError(404, "Not Found")
+        return Answer(200, self.j_public_user(user))
+
+    def h_collaborator_permission(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        user = self._users.get(request.params["username"])
+        if user is None or user.type == "Organization":
+            raise ApiError(404, f"{request.params['username']} is not a user")
+        level = self._permission(repo, user) or "none"
+        # GitHub's legacy base permission: maintain reads as write, triage as read.
+        legacy = {"maintain": "write", "triage": "read"}.get(level, level)
+        order = ["read", "triage", "write", "maintain", "admin"]
+        have = order.index(level) if level in order else -1
+        collaborator = {
+            **self.j_user(user),
+            "permissions": {
+                "pull": have >= 0,
+                "triage": have >= 1,
+                "push": have >= 2,
+                "maintain": have >= 3,
+                "admin": have >= 4,
+            },
+            "role_name": level,
+        }
+        return Answer(
+            200,
+            {
+                "permission": legacy,
+                "role_name": level,
+                "user": collaborator if level != "none" else None,
+            },
+        )
+
+    def h_timeline(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        number = self._issue(repo, request.params["issue_number"])
+        events = [e for e in self._timeline if e.repo is repo and e.number == number]
+        page = self._page(request, events)
+        base = f"{self.url}/repos/{repo.full_name}"
+        page.body = [
+            {
+                "id": event.id,
+                "node_id": f"HRFPE_emulator{event.id}",
+                "url": f"{base}/issues/events/{event.id}",
+                "actor": self.j_user(event.actor),
+                "event": event.event,
+                "commit_id": event.commit_id,
+                "commit_url": f"{base}/commits/{event.commit_id}" if event.commit_id else None,
+                "created_at": iso(event.created_at),
+                "performed_via_github_app": None,
+            }
+            for event in page.body
+        ]
+        return page
+
+    def h_update_pull(self, request: Request) -> Answer:
+        repo = self._repo(request)
+        pull = self._pull(repo, request.params["pull_number"])
+        if request.user is not pull.user:
+            self._require(repo, request.user, "write")
+        body = self._body(request)
+        state = body.get("state")
+        if state is not None and state not in ("open", "closed"):
+            raise ApiError(
+                422, "Validation Failed", errors=[field_error("PullRequest", "state", "invalid")]
+            )
+        if pull.merged_at is not None and state is not None:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[
+                    field_error("PullRequest", "state", "custom", message="pull request is merged")
+                ],
+            )
+        base = body.get("base")
+        if base is not None:
+            base_sha = repo.bare.resolve(f"refs/heads/{base}")
+            if not isinstance(base, str) or base_sha is None:
+                raise ApiError(
+                    422, "Validation Failed", errors=[field_error("PullRequest", "base", "invalid")]
+                )
+            pull.base_ref, pull.base_sha = base, base_sha
+        for name in ("title", "body"):
+            if isinstance(body.get(name), str):
+                setattr(pull, name, body[name])
+        now = self.now()
+        if state == "closed" and pull.state == "open":
+            pull.state, pull.closed_at = "closed", now
+        elif state == "open" and pull.state == "closed":
+            pull.state, pull.closed_at = "open", None
+            self._refresh(pull)
+        pull.updated_at = now
+        return Answer(200, self.j_pull(pull, full=True))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -98,6 +98,12 @@ class World:
         return path
 
     def as_(self, user: User, kind: str = "actions") -> None:
+        # Their commits too: under an address GitHub links to their account, as a requester's
+        # git identity is (commits under an unlinked address cost approvals).
+        email = (user.emails or [user.noreply_email])[0]
+        for role in ("AUTHOR", "COMMITTER"):
+            self.monkeypatch.setenv(f"GIT_{role}_NAME", user.login)
+            self.monkeypatch.setenv(f"GIT_{role}_EMAIL", email)
         self.monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
         self.monkeypatch.setenv("GITHUB_API_URL", self.gh.url)
         # Where git pushes with the token (engine/adapters/remote.py), as in a workflow.
