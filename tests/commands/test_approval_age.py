@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import run
+from tests import signing
 from tests.gitrepo import GitRepoBuilder
 from tests.orders_access import GROUPS, policy
 
@@ -46,6 +47,7 @@ class Access:
         repo.write("policies/orders-admin.yaml", policy("recording", "rec"))
         repo.write("policies/groups.yaml", GROUPS)
         repo.write("policies/settings.yaml", SETTINGS.format(path=self.recording))
+        signing.install(repo.path)
         repo.commit("access configuration")
 
     def gitjit(self, *args: str, at: datetime) -> tuple[int, str]:

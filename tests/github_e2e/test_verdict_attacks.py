@@ -52,7 +52,9 @@ def push(world: World, user: User, branch: str, files: Mapping[str, str | None],
     """``user`` commits ``files`` (None deletes) on ``branch`` in their own clone and pushes
     it with plain git; ``email`` is the address they commit under (default: their own)."""
     clone = world.clone()
-    remote = git(clone, "ls-remote", "--heads", "origin", branch)
+    own = {**os.environ, **world.gh.git_env(user)}  # their own token, over HTTP
+    git(clone, "fetch", "--quiet", "origin", env=own)
+    remote = git(clone, "ls-remote", "--heads", "origin", branch, env=own)
     git(clone, "checkout", "--quiet", "-B", branch,
         force_from or (f"origin/{branch}" if remote else f"origin/{start}"))
     for path, content in files.items():
@@ -68,7 +70,7 @@ def push(world: World, user: User, branch: str, files: Mapping[str, str | None],
     env = {**os.environ, **identity}
     git(clone, "add", "--all")
     git(clone, "commit", "--quiet", "--allow-empty", "-m", message, env=env)
-    git(clone, "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}")
+    git(clone, "push", "--quiet", "--force", "origin", f"HEAD:refs/heads/{branch}", env=own)
     return git(clone, "rev-parse", "HEAD")
 
 
@@ -208,7 +210,7 @@ def find_pull_request(world: World, work: Path, head: str,
     env = {**os.environ, "EVENT_NAME": "workflow_run", "RUN_HEAD_SHA": head,
            "RUN_HEAD_OWNER": "acme", "RUN_HEAD_BRANCH": "bob/orders",
            "RUN_PULL_REQUESTS": json.dumps(pull_requests), "DEFAULT_BRANCH": "main",
-           "GH_TOKEN": "unused", "GITHUB_SERVER_URL": "https://github.emulator.invalid",
+           "GH_TOKEN": world.app.token, "GITHUB_SERVER_URL": world.gh.url,
            "GITHUB_OUTPUT": str(output), "GITHUB_REPOSITORY": REPO}
     result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=clone, env=env,
                             capture_output=True, text=True, check=False)
@@ -340,7 +342,8 @@ def test_more_commits_than_github_lists_deny(world: World,
             + f"M 100644 inline {path}\ndata {len(body.encode())}\n{body}\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=clone, check=True,
                    input="".join(stream), text=True, capture_output=True)
-    git(clone, "push", "--quiet", "origin", "refs/heads/bob/orders:refs/heads/bob/orders")
+    git(clone, "push", "--quiet", "origin", "refs/heads/bob/orders:refs/heads/bob/orders",
+        env={**os.environ, **world.gh.git_env(world.bob)})
     pull = world.api(world.bob).create_pull(title="orders-admin", body="", head="bob/orders",
                                             base="main")
     assert pull.commits == 251
