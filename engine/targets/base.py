@@ -91,8 +91,38 @@ class ManagedAssignment:
     """Target-specific extras (e.g. the PostgreSQL mode), for reports only."""
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Someone who holds a privilege in a target, however they got it (drift detection)."""
+
+    principal: str
+    """Who, as the target names them (a PostgreSQL role, an Entra object id, a login ...)."""
+    login: Login | None
+    """The forge login that principal belongs to, where the plugin can tell; None when it
+    cannot (such a holder is never backed by a grant, so it is always drift)."""
+    privilege: str
+    """What they hold (the role, group, team, permission set)."""
+    details: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Target-specific extras for the alert (how it is held: directly, through a group ...)."""
+
+
 class TargetPlugin(Protocol):
-    """One system gitjit grants access in, bound to one settings connection."""
+    """One system gitjit grants access in, bound to one settings connection.
+
+    Besides the methods below, a plugin class declares (as class attributes, read without
+    making a plugin, by ``gitjit check``, the verdict and ``gitjit targets``):
+
+    - ``TARGET_SCHEMA``: a JSON Schema (draft 2020-12) for a policy's ``target`` mapping
+      without its ``provider`` and ``connection`` keys (e.g. ``{"role": ...}``);
+    - ``CONNECTION_SCHEMA``: a JSON Schema for a settings connection without ``provider``;
+    - ``EXPIRY``: ``"target"`` when the target itself always ends access at the grant's end,
+      ``"gitjit"`` when only a gitjit job does, ``"depends"`` when it depends on settings
+      (``native_expiry`` says per assignment).
+
+    and may implement ``holders(target)`` (see ``HasHolders``): everyone who holds the
+    privilege a policy's target names, however they got it, so reconcile can report access
+    that no live grant backs (drift).
+"""
 
     name: str
     """The provider name, as written in policies and settings (``provider: postgres``)."""
@@ -115,6 +145,15 @@ class TargetPlugin(Protocol):
 
     def list_managed(self) -> list[ManagedAssignment]:
         """What gitjit put in place through this connection, with grant ids where known."""
+        ...
+
+
+@runtime_checkable
+class HasHolders(Protocol):
+    def holders(self, target: Target) -> list[Holder]:
+        """Everyone holding the privilege ``target`` names through this connection (the
+        role's members, the group's members, the team's members ...), whoever put them there.
+        Read-only; TargetError when the target cannot say."""
         ...
 
 
