@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli import run
+from engine.core.forge import PullRequestInfo
 from engine.core.ledger import AppliedTarget, Event, ExpiryEnforcer, Record
-from engine.core.models import GrantId
+from engine.core.models import GrantId, Login
 from engine.core.trailers import format_removed
 from tests import signing
 from tests.gitrepo import GitRepoBuilder
@@ -278,17 +279,22 @@ def test_an_approval_given_after_the_merge_does_not_count(world: World) -> None:
 # -- 6. deletions are judged again ---------------------------------------------------------
 
 
+def deletion(world: World, gid: str, *, author: str) -> PullRequestInfo:
+    """``author`` opens a pull request that deletes the grant ``gid``."""
+    world.builder.branch("drop", "main")
+    world.builder.checkout("drop")
+    world.builder.git("rm", "--quiet", f"grants/{gid}.yaml")
+    world.builder.commit(f"drop {gid}")
+    world.builder.checkout("main")
+    return world.forge.open_pull_request(author=Login(author), head_ref="drop", base="main",
+                                         title="drop", body="")
+
+
 def test_an_unapproved_revocation_still_revokes_and_names_who_did_it(
         world: World, capsys: pytest.CaptureFixture[str]) -> None:
     alice = approved(world, "alice", duration="2h")
     assert world.cli("activate", now=T0 + hours(0.2)) == 0
-    world.builder.branch("drop-alice", "main")
-    world.builder.checkout("drop-alice")
-    world.builder.git("rm", "--quiet", f"grants/{alice}.yaml")
-    world.builder.commit("drop alice's grant")
-    world.builder.checkout("main")
-    pr = world.forge.open_pull_request(author="bob", head_ref="drop-alice",  # type: ignore[arg-type]
-                                       base="main", title="drop", body="")
+    pr = deletion(world, alice, author="bob")
     world.merge(pr.number, "bob", T0 + hours(0.3))  # admin merge, no approval
 
     code, out = cli(world, capsys, "reconcile", at=0.4)
@@ -303,13 +309,7 @@ def test_an_unapproved_revocation_still_revokes_and_names_who_did_it(
 def test_an_approved_revocation_raises_no_alert(world: World) -> None:
     alice = approved(world, "alice", duration="2h")
     assert world.cli("activate", now=T0 + hours(0.2)) == 0
-    world.builder.branch("drop-alice", "main")
-    world.builder.checkout("drop-alice")
-    world.builder.git("rm", "--quiet", f"grants/{alice}.yaml")
-    world.builder.commit("drop alice's grant")
-    world.builder.checkout("main")
-    pr = world.forge.open_pull_request(author="erin", head_ref="drop-alice",  # type: ignore[arg-type]
-                                       base="main", title="drop", body="")
+    pr = deletion(world, alice, author="erin")
     world.approve(pr.number, "dave", T0 + hours(0.25))
     world.merge(pr.number, "dave", T0 + hours(0.3))
 
