@@ -8,7 +8,7 @@ ledger. With no ledger in the clone every grant shows as awaiting activation, wi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import read_config, read_signers
 from engine.core.changes import REGULAR_FILE
 from engine.core.grants import GRANTS_DIR, load_grant
-from engine.core.ledger import Record
+from engine.core.ledger import Record, latency_summary
 from engine.core.models import Settings
 from engine.core.status import (
     SUMMARY_ORDER,
@@ -80,7 +80,8 @@ def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport
         records = list(state.records)
         untrusted = [f"{c.sha[:12]}: {c.untrusted}" for c in state.forged]
         untrusted += [*state.unreadable, *([state.problem] if state.problem else [])]
-    return build_status(branch, files, records, now, ref, untrusted)
+    report = build_status(branch, files, records, now, ref, untrusted)
+    return replace(report, latency=latency_summary(records))
 
 
 # -- output -------------------------------------------------------------------------------
@@ -146,8 +147,19 @@ def render_text(report: StatusReport) -> str:
                      "files gitjit did not write; they are ignored here (run 'gitjit audit "
                      "verify'):")
         lines += [f"  {text}" for text in report.untrusted]
+    if report.latency is not None:
+        lat = report.latency
+        lines.append(f"revocation latency over {lat.count} ends: median {_span(lat.median)}, "
+                     f"worst {_span(lat.worst)} ({lat.worst_grant})")
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
+
+
+def _span(value: timedelta) -> str:
+    """Seconds under a minute, else as REMAINING shows time ('1h14m')."""
+    if value < timedelta(minutes=1):
+        return f"{int(value.total_seconds())}s"
+    return format_remaining(value) or "0s"
 
 
 def status_document(item: GrantStatus) -> dict[str, Any]:
@@ -178,6 +190,11 @@ def render_json(report: StatusReport) -> str:
         "now": format_time(report.now),
         "ledger": report.ledger_ref,
         "untrusted": list(report.untrusted),
+        "revocation_latency": None if report.latency is None else {
+            "ends": report.latency.count,
+            "median_seconds": int(report.latency.median.total_seconds()),
+            "worst_seconds": int(report.latency.worst.total_seconds()),
+            "worst_grant": report.latency.worst_grant},
         "summary": {state.value: report.count(state) for state, _label in SUMMARY_ORDER},
         "grants": [status_document(item) for item in report.grants],
     }, indent=2) + "\n"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from engine.core.grants import grant_id, parse_path
-from engine.core.ledger import CountedReview, Event, Record
+from engine.core.ledger import CountedReview, Event, Record, revocation_latency
 from engine.core.models import Grant, GrantId
 from engine.core.trailers import Removal, RemovalKind
 
@@ -64,6 +64,9 @@ class Ended:
     how: Ending
     at: datetime
     detail: str = ""
+    latency: timedelta | None = None
+    """How long the access outlived its end before the target confirmed the removal (zero
+    where the target's own schedule ended it); None where the record does not say."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,8 @@ def _ended(
     endings = [r for r in records if r.event in _ENDING_EVENTS]
     if endings:
         last = endings[-1]
-        return Ended(_ENDING_EVENTS[last.event], last.at, last.detail)
+        return Ended(_ENDING_EVENTS[last.event], last.at, last.detail,
+                     revocation_latency(last))
     if refusal is not None:
         return Ended(Ending.REFUSED, refusal.at, refusal.detail)
     if trailer is not None:

@@ -157,6 +157,10 @@ class Record:
     break_glass: bool = False
     """An emergency grant, approved without review: it must be reviewed by ``review_by``."""
     review_by: datetime | None = None
+    ended_at: datetime | None = None
+    """For an end record: when the access should have ended (the expiry, the merge that
+    deleted the grant, the activation that superseded it); ``at`` is when the target confirmed
+    it. The difference is the revocation latency."""
     prev: str = ""
     """SHA-256 (hex) of the previous record's canonical JSON; "" for record 1 and drafts."""
 
@@ -195,7 +199,7 @@ def _problem(record: Record) -> str:
         return f"policy {record.policy!r} is not a policy id"
     if not (record.requester == "" and unknown_ok) and not _is_login(record.requester):
         return f"requester {record.requester!r} is not a lower-case login"
-    for name in ("at", "activated_at", "expires_at", "review_by"):
+    for name in ("at", "activated_at", "expires_at", "review_by", "ended_at"):
         when = getattr(record, name)
         if when is None and name != "at":
             continue
@@ -259,6 +263,8 @@ def _problem(record: Record) -> str:
         return f"break_glass must be true or false, got {break_glass!r}"
     if record.break_glass and record.event is Event.ACTIVATED and record.review_by is None:
         return "a break-glass activation needs review_by"
+    if record.ended_at is not None and record.event not in END_EVENTS:
+        return f"ended_at belongs to end records, not to {record.event}"
     if record.seq <= 1 and record.prev != "":
         return f"record {record.seq} has no predecessor, so prev must be empty"
     if record.seq > 1 and not (isinstance(record.prev, str) and _HASH.fullmatch(record.prev)):
@@ -368,6 +374,7 @@ def to_document(record: Record) -> dict[str, Any]:
         "target": None if record.target is None else _target_document(record.target),
         "break_glass": record.break_glass,
         "review_by": _time(record.review_by),
+        "ended_at": _time(record.ended_at),
         "prev": record.prev,
     }
 
@@ -389,7 +396,7 @@ _FIELDS = frozenset({
     "apiVersion", "kind", "seq", "event", "grant_id", "policy", "requester", "at",
     "pull_request", "base_sha", "head_sha", "merge_sha", "reviews", "policy_blob",
     "groups_blob", "engine_version", "activated_at", "expires_at", "expiry_enforced_by",
-    "detail", "code", "subject", "target", "break_glass", "review_by", "prev",
+    "detail", "code", "subject", "target", "break_glass", "review_by", "ended_at", "prev",
 })
 _TARGET_FIELDS = frozenset({"provider", "connection", "params"})
 _REVIEW_FIELDS = frozenset({"reviewer", "state", "commit", "submitted_at"})
@@ -499,6 +506,7 @@ def _record(doc: Mapping[str, Any]) -> Record:
         target=None if doc["target"] is None else _target(doc["target"]),
         break_glass=_bool(doc, "break_glass"),
         review_by=_optional_time(doc, "review_by"),
+        ended_at=_optional_time(doc, "ended_at"),
         prev=_text(doc, "prev"),
     )
 
@@ -979,3 +987,37 @@ class LedgerState:
     """Files of the trusted tree that are not records (skipped, never fatal)."""
     problem: str = ""
     """Why nothing could be trusted at all, when that is so."""
+
+
+def revocation_latency(end: Record) -> timedelta | None:
+    """How long access outlived its end: from ``ended_at`` to when the target confirmed the
+    removal (``at``). Zero where the target itself ended it at the expiry (a native schedule);
+    None for a record that does not say (written before ended_at existed, or not an end)."""
+    if end.event not in END_EVENTS or end.ended_at is None:
+        return None
+    if end.event is Event.EXPIRED and end.expiry_enforced_by is ExpiryEnforcer.TARGET:
+        return timedelta(0)
+    return max(end.at - end.ended_at, timedelta(0))
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Revocation latency over a set of end records."""
+
+    count: int
+    median: timedelta
+    worst: timedelta
+    worst_grant: GrantId
+
+
+def latency_summary(records: Iterable[Record]) -> Latency | None:
+    """Median and worst revocation latency of the end records that say; None without any."""
+    measured = sorted(((lat, r.grant_id) for r in records
+                       if (lat := revocation_latency(r)) is not None), key=lambda x: x[0])
+    if not measured:
+        return None
+    middle = len(measured) // 2
+    median = (measured[middle][0] if len(measured) % 2
+              else (measured[middle - 1][0] + measured[middle][0]) / 2)
+    worst, grant = measured[-1]
+    return Latency(len(measured), median, worst, grant)

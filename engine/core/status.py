@@ -15,7 +15,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from engine.core.grants import grant_id, parse_path
-from engine.core.ledger import END_EVENTS, VERDICT_EVENTS, Event, ExpiryEnforcer, Record
+from engine.core.ledger import (
+    END_EVENTS,
+    VERDICT_EVENTS,
+    Event,
+    ExpiryEnforcer,
+    Latency,
+    Record,
+)
 from engine.core.lifecycle import State, Window, window
 from engine.core.models import Grant, GrantId
 
@@ -88,6 +95,8 @@ class StatusReport:
     grants: tuple[GrantStatus, ...]
     untrusted: tuple[str, ...] = ()
     """What the ledger holds that gitjit did not write (ignored here, but worth saying)."""
+    latency: Latency | None = None
+    """Revocation latency over every recorded end (median, worst)."""
 
     def count(self, state: GrantState) -> int:
         return sum(1 for g in self.grants if g.state is state)

@@ -155,7 +155,7 @@ def _supersede(life: Lifecycle, old: GrantId, new: GrantId, records: list[Record
     if activated is None or any(r.grant_id == old and r.event in END_EVENTS for r in records):
         return
     superseded = life.ledger.append(replace(
-        activated, seq=0, prev="", event=Event.SUPERSEDED, at=now, subject="",
+        activated, seq=0, prev="", event=Event.SUPERSEDED, at=now, subject="", ended_at=now,
         engine_version=ENGINE_VERSION, detail=f"superseded by {new}, which extends it"))
     report.add(old, "superseded", f"by {new}")
     notifier.notify(superseded)

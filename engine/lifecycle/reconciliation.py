@@ -81,6 +81,9 @@ class _End:
     """The alert code to raise with it ("" for none)."""
     subject: str = ""
     pull_request: int | None = None
+    ended_at: datetime | None = None
+    """When the access should have ended; None: at the grant's expiry (or now, for a
+    mismatch)."""
 
 
 def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
@@ -304,12 +307,15 @@ def _finish(life: Lifecycle, run: Run, report: Report, grant: _Grant, end: _End,
         report.add(grant.id, end.alert, end.detail, failed=True)
     if dry_run or run.cannot_write:
         return
+    ended_at = end.ended_at or (_window(grant.record).expires_at if end.event is Event.EXPIRED
+                                else now)
     drafts = [replace(grant.record, seq=0, prev="", event=end.event, at=now,
                       pull_request=end.pull_request or grant.record.pull_request,
-                      engine_version=ENGINE_VERSION, detail=detail, subject="")]
+                      engine_version=ENGINE_VERSION, detail=detail, subject="",
+                      ended_at=min(ended_at, now))]
     if end.alert:
         drafts.append(replace(drafts[0], event=Event.ALERT, code=end.alert,
-                              subject=end.subject, detail=end.detail))
+                              subject=end.subject, detail=end.detail, ended_at=None))
     for draft in drafts:
         try:
             notifier.notify(life.ledger.append(draft))  # None when recorded before: told once
@@ -332,29 +338,32 @@ def _deletion(life: Lifecycle, grant: _Grant, tip: str) -> _End:
         return _End(Event.REVOKED, "its file left the branch, but no commit deleting it was "
                     "found on the first-parent line", "deletion.unapproved")
     sha, seconds, author, committer = fields
+    deleted_at = _utc(int(seconds))
     try:
         pr = landing_pull_request(life, sha)
     except Unverifiable as exc:
         return _End(Event.REVOKED, f"deleted in {sha[:12]}; {exc.reason}",
-                    "deletion.unverified", sha)
+                    "deletion.unverified", sha, ended_at=deleted_at)
     if pr is None:
         return _End(Event.REVOKED, f"deleted without a pull request in {sha[:12]} (committed as "
                     f"{committer}, authored as {author}; git's names are not verified)",
-                    "deletion.unapproved", sha)
+                    "deletion.unapproved", sha, ended_at=deleted_at)
+    deleted_at = pr.merged_at or deleted_at
     event = Event.RELINQUISHED if pr.author == grant.record.requester else Event.REVOKED
     verb = "relinquished" if event is Event.RELINQUISHED else f"revoked by {pr.author}"
     try:
         judged = judge_merge(life, pr, CommitStamp(sha, _utc(int(seconds))))
     except Unverifiable as exc:
         return _End(event, f"{verb} in pull request #{pr.number}; {exc.reason}",
-                    "deletion.unverified", sha, pr.number)
+                    "deletion.unverified", sha, pr.number, deleted_at)
     decision = judged.verdict.decision
     if decision.outcome is Outcome.APPROVED and decision.kind in _APPROVED_DELETIONS:
-        return _End(event, f"{verb} in pull request #{pr.number}", pull_request=pr.number)
+        return _End(event, f"{verb} in pull request #{pr.number}", pull_request=pr.number,
+                    ended_at=deleted_at)
     merged_by = f", merged by {pr.merged_by}" if pr.merged_by else ""
     return _End(event, f"{verb} in pull request #{pr.number}{merged_by}, which gitjit's verdict "
                 f"would not have approved ({why(decision)}); the access is revoked anyway",
-                "deletion.unapproved", sha, pr.number)
+                "deletion.unapproved", sha, pr.number, deleted_at)
 
 
 def _utc(seconds: int) -> datetime:

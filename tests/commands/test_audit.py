@@ -50,6 +50,7 @@ def history(small_repo: GitRepoBuilder) -> GitRepoBuilder:
         event=Event.EXPIRED, grant_id=ANA, policy="reports-read", requester="ana",
         at=T0 + timedelta(hours=1, seconds=40), activated_at=T0,
         expires_at=T0 + timedelta(hours=1), engine_version="0.1.0",
+        ended_at=T0 + timedelta(hours=1),
     ))
     repo.remove(GRANT_PATH)
     trailer = trailers.format_removed(ANA, T0 + timedelta(hours=1),
@@ -80,7 +81,7 @@ def test_text_on_a_fresh_clone(history: GitRepoBuilder, repo_factory: RepoFactor
         f"  2026-01-05T09:00:00Z  landed in {ana_landed[:12]} (pull request #1)\n"
         "  2026-01-05T09:00:00Z  activated until 2026-01-05T10:00:00Z (expiry enforced by "
         "gitjit; verified at 2026-01-05T09:00:30Z)\n"
-        "  2026-01-05T10:00:40Z  expired\n"
+        "  2026-01-05T10:00:40Z  expired (40s after its end)\n"
         f"  2026-01-05T10:01:00Z  removed in {ana_removal[:12]} (expired at 2026-01-05T10:00:00Z, "
         "revoked at 2026-01-05T10:00:40Z)\n"
         "\n"
@@ -92,6 +93,8 @@ def test_text_on_a_fresh_clone(history: GitRepoBuilder, repo_factory: RepoFactor
         f"  2026-01-05T09:22:00Z  removed in {ben_removal[:12]}\n"
         "\n"
         "2 grants: 2 ended, 0 not ended\n"
+        "revocation latency over 1 ends: median 40s, worst 40s "
+        "(reports-read/ana-20261130T0900Z)\n"
     )
 
 
@@ -117,14 +120,16 @@ def test_json_shape(history: GitRepoBuilder, capsys: pytest.CaptureFixture[str])
             "base_sha": history.sha("main~4"), "head_sha": landed, "merge_sha": landed,
             "policy_blob": "e" * 40, "groups_blob": "f" * 40, "engine_version": "0.1.0",
         },
-        "ended": {"how": "expired", "at": "2026-01-05T10:00:40Z", "detail": None},
+        "ended": {"how": "expired", "at": "2026-01-05T10:00:40Z", "detail": None,
+                  "revocation_latency_seconds": 40},
         "removal": {"commit": history.sha("main"), "at": "2026-01-05T10:01:00Z",
                     "expired_at": "2026-01-05T10:00:00Z", "revoked_at": "2026-01-05T10:00:40Z"},
         "alerts": [],
         "ledger_records": [1, 4],
     }
     assert ben["ended"] == {"how": "refused", "at": "2026-01-05T09:21:00Z",
-                            "detail": "no approval counted: lea approved an older commit"}
+                            "detail": "no approval counted: lea approved an older commit",
+                            "revocation_latency_seconds": None}
     assert ben["removal"] == {"commit": history.sha("main~1"), "at": "2026-01-05T09:22:00Z",
                               "expired_at": None, "revoked_at": None}
     assert ben["activation"] is None and ben["approvals"] == []
@@ -138,12 +143,12 @@ def test_csv(history: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> Non
         "grant_id", "policy", "requester", "duration", "start", "justification", "ticket",
         "landed_commit", "landed_at", "pull_request", "approvals", "activated_at",
         "expires_at", "expiry_enforced_by", "break_glass", "review_by", "ended", "ended_at",
-        "removal_commit", "removed_at", "detail",
+        "revocation_latency_seconds", "removal_commit", "removed_at", "detail",
     ]
     assert [row[0] for row in rows[1:]] == [ANA, BEN]
-    assert rows[1][9:18] == ["1", "lea@2026-01-05T08:57:00Z", "2026-01-05T09:00:00Z",
+    assert rows[1][9:19] == ["1", "lea@2026-01-05T08:57:00Z", "2026-01-05T09:00:00Z",
                              "2026-01-05T10:00:00Z", "gitjit", "", "", "expired",
-                             "2026-01-05T10:00:40Z"]
+                             "2026-01-05T10:00:40Z", "40"]
 
 
 def test_since_keeps_lifecycles_with_a_later_event(

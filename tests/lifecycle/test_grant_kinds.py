@@ -73,3 +73,24 @@ def test_a_break_glass_grant_says_so_everywhere(
     rows = list(csv.DictReader(io.StringIO(out_of(capsys, "audit", "--repo", str(repo.path),
                                                   "--format", "csv"))))
     assert (rows[0]["break_glass"], rows[0]["review_by"]) == ("yes", "2026-12-01T09:06:00Z")
+
+
+def test_revocation_latency_is_recorded_and_reported(
+        repo: GitRepoBuilder, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world = World(repo, tmp_path, roles={"db": "admin", "ops": "operator"})
+    for requester, policy in (("bob", "db"), ("alice", "ops")):
+        number, _ = world.request(requester, T0, policy=policy, duration="1h")
+        world.approve(number, "dave", T0 + hours(0.05))
+        world.merge(number, "dave", T0 + hours(0.1))
+    assert world.cli("activate", now=T0 + hours(0.2)) == 0
+    # reconcile runs late: 15 minutes after both ends.
+    assert world.cli("reconcile", now=T0 + hours(1.35)) == 0
+    ends = [r for r in world.records() if r.event is Event.EXPIRED]
+    assert [(r.ended_at, r.at) for r in ends] == [(T0 + hours(1.1), T0 + hours(1.35))] * 2
+
+    audit = out_of(capsys, "audit", "--repo", str(repo.path))
+    assert "expired (15m after its end)" in audit
+    assert "revocation latency over 2 ends: median 15m, worst 15m (" in audit
+    status = out_of(capsys, "status", "--repo", str(repo.path), "--now",
+                    (T0 + hours(2)).isoformat())
+    assert "revocation latency over 2 ends: median 15m, worst 15m (" in status
