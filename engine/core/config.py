@@ -24,6 +24,8 @@ from engine.core.models import (
     AutoApprove,
     BreakGlass,
     Config,
+    DriftAction,
+    DriftRule,
     DurationRule,
     Groups,
     Login,
@@ -331,6 +333,8 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         notify=tuple(data.get("notify", [])),
         approval_max_age=max_age or DEFAULT_APPROVAL_MAX_AGE,
         revokers=_principals(out, "revokers"),
+        drift=DriftRule(DriftAction(data.get("drift", {}).get("action", "alert")),
+                        _principals(out, "drift", "except")),
         lines={key: doc.line(key) for key in data},
     )
     if out.items:
@@ -392,6 +396,10 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
     for name in revokers.undefined_groups:
         out.add("config.unknown-group", f"unknown group {name!r} in revokers: define it in "
                 f"{group_path}", "revokers")
+    standing = expand(policy.drift.except_, groups)
+    for name in standing.undefined_groups:
+        out.add("config.unknown-group", f"unknown group {name!r} in drift.except: define it "
+                f"in {group_path}", "drift", "except")
     for index, channel in enumerate(policy.notify):
         if channel not in settings.channels:
             out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "

@@ -95,6 +95,18 @@ DEFAULT_APPROVAL_MAX_AGE = timedelta(hours=24)
 approved and then kept unmerged for days is approved again, by people who see it again."""
 
 
+class DriftAction(StrEnum):
+    ALERT = "alert"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    action: DriftAction = DriftAction.ALERT
+    except_: tuple[Principal, ...] = ()
+    """Standing holders that are never drift (``except`` in the file)."""
+
+
 @dataclass(frozen=True)
 class Policy:
     id: PolicyId
@@ -118,6 +130,8 @@ class Policy:
     revokers: tuple[Principal, ...] = ()
     """Who may revoke a live grant of this policy alone: one approval by any of them suffices
     for a revoke pull request (the emergency stop), instead of every approval step."""
+    drift: DriftRule = field(default_factory=lambda: DriftRule())
+    """What reconcile does about holders of the target that no live grant backs."""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 

@@ -15,7 +15,8 @@ stops the others):
    revokes, and raises an alert naming who deleted it;
 5. whatever the targets still hold for grants that are no longer live is revoked; access the
    trusted ledger never verified stays only if it is provably live from the branch and the
-   forge, and is otherwise revoked and alerted;
+   forge, and is otherwise revoked and alerted; anyone else holding a policy's target with no
+   live grant (access granted by hand) is drift, alerted (and removed if the policy says so);
 6. the files of expired and superseded grants are removed, by a push or a pull request.
 """
 
@@ -37,6 +38,7 @@ from engine.core.lifecycle import State, Window, window
 from engine.core.models import GrantId, Login
 from engine.errors import GitjitError
 from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, endings, open_run
+from engine.lifecycle.drift import check_drift
 from engine.lifecycle.removal import remove
 from engine.lifecycle.targets import TargetKey, Targets, applied
 from engine.lifecycle.trust import LEDGER, alert_untrusted
@@ -133,6 +135,9 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             _finish(life, run, report, grant, end, cover, now, dry_run, notifier)
         _sweep(life, run, report, targets, verified, live, finishing, cover, now, dry_run,
                notifier)
+        check_drift(life, run, report, targets,
+                    {gid: (g.target, Login(g.record.requester)) for gid, g in live.items()},
+                    now, dry_run, notifier)
         if not dry_run:
             _remove_ended(life, run, report, on_tip)
     return report

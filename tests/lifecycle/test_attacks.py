@@ -244,7 +244,7 @@ def test_a_direct_push_with_a_removal_trailer_is_a_revocation_not_an_expiry(
     assert "deleted without a pull request" in alert.detail
     assert "committed as Test Committer <committer@example.invalid>" in alert.detail
     code, out = cli(world, capsys, "audit", at=0.5)
-    assert "revoked: deleted without a pull request" in out
+    assert "revoked (6m after its end): deleted without a pull request" in out
     assert "(expired at" not in out
 
 

@@ -134,14 +134,20 @@ def _run(world: World, at: int | None, kind: type[Exception]) -> None:
         step(_life(world, Faults(None, kind)))  # the rerun
 
 
+_EXPECTED: list[tuple[Any, ...]] = []
+"""The fault-free outcome, computed once per test process: it is the same for every case."""
+
+
 @pytest.fixture
 def expected(repo_factory: Any, tmp_path: Path) -> tuple[Any, ...]:
-    world = World(repo_factory("expected"), tmp_path / "expected")
-    _story(world)
-    _run(world, None, Crash)
-    outcome = _outcome(world)
-    assert outcome[1] == () and outcome[2] == ()  # everything revoked and removed
-    return outcome
+    if not _EXPECTED:
+        world = World(repo_factory("expected"), tmp_path / "expected")
+        _story(world)
+        _run(world, None, Crash)
+        outcome = _outcome(world)
+        assert outcome[1] == () and outcome[2] == ()  # everything revoked and removed
+        _EXPECTED.append(outcome)
+    return _EXPECTED[0]
 
 
 @pytest.mark.parametrize("kind", [Crash, GitjitError])
