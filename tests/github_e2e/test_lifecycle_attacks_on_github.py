@@ -30,7 +30,9 @@ from engine.core.ledger import (
     to_json,
 )
 from engine.core.models import GrantId
+from engine.core.trailers import format_removed
 from tests.github.emulator import GitHubEmulator, User
+from tests.targets.pg import PgServer, create_role, is_member
 from tests.github.fixtures import github_emulator
 from tests.github_e2e.test_lifecycle_on_github import REPO, T0, World
 
@@ -48,9 +50,13 @@ def world(github_emulator: GitHubEmulator, tmp_path: Path,
 
 
 def git(world: World, who: User, cwd: Path, *args: str) -> str:
-    """Plain git as ``who``, with their own token."""
+    """Plain git as ``who``: their own token, their own name and address on commits."""
+    email = (who.emails or [who.noreply_email])[0]
+    identity = {f"GIT_{role}_{part}": value for role in ("AUTHOR", "COMMITTER")
+                for part, value in (("NAME", who.login), ("EMAIL", email))}
     result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **world.gh.git_env(who)}, check=False)
+                            env={**os.environ, **identity, **world.gh.git_env(who)},
+                            check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -169,3 +175,154 @@ def test_a_pull_request_gitjit_cannot_read_is_refused_after_bounded_attempts(
     assert granted(world) == []
     assert [r.event for r in ledger_records(world)] == [Event.DEFERRED] * 4 + [
         Event.REFUSED, Event.ALERT]
+
+
+def test_a_removal_trailer_pushed_in_the_request_ends_nothing_in_the_audit(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    # bob's request commit, pushed with his own token, carries gitjit's removal trailer.
+    mine = world.tmp / "bob"
+    git(world, world.bob, world.tmp, "clone", "--quiet", world.gh.git_url(REPO), str(mine))
+    git(world, world.bob, mine, "switch", "--quiet", "-c", "bob-access")
+    (mine / GRANT[0]).parent.mkdir(parents=True)
+    (mine / GRANT[0]).write_text(GRANT[1])
+    git(world, world.bob, mine, "add", "grants")
+    git(world, world.bob, mine, "commit", "--quiet", "-m",
+        "access\n\n" + format_removed(GID, T0, T0))
+    git(world, world.bob, mine, "push", "--quiet", "origin", "bob-access")
+    number = world.api(world.bob).create_pull(title="access", body="", head="bob-access",
+                                              base="main").number
+    world.now += timedelta(minutes=1)
+    for user in (world.dave, world.sam):
+        world.api(user).get_pull(number).create_review(event="APPROVE")
+    capsys.readouterr()
+    assert world.evaluate(number)[0] == 0, capsys.readouterr().out
+    assert world.api(world.sam).get_pull(number).merge().merged
+    assert world.lifecycle("activate") == 0
+
+    clone = world.clone()
+    history = subprocess.run(["git", "log", "origin/main"], cwd=clone, capture_output=True,
+                             text=True, check=True).stdout
+    assert f"Gitjit-Removed: {GID}" in history  # the trailer is on main, reachable
+    capsys.readouterr()
+    assert run(["audit", "--repo", str(clone)]) == 0
+    out = capsys.readouterr().out
+    assert f"{GID}: bob asked for orders-admin" in out and "not ended" in out
+    assert "expired" not in out and "removed in" not in out
+
+
+def test_an_admin_merged_revocation_revokes_and_names_who_did_it(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    requested(world)
+    assert world.lifecycle("activate") == 0 and granted(world) == [GID]
+    # mallory deletes bob's grant, and root (an admin) merges it without any approval,
+    # bypassing the ruleset.
+    mallory = world.gh.create_user("mallory")
+    world.gh.commit(REPO, "drop-bob", {GRANT[0]: None}, author=mallory)
+    number = world.api(mallory).create_pull(title="tidy", body="", head="drop-bob",
+                                            base="main").number
+    world.now += timedelta(minutes=5)
+    assert world.api(world.admin).get_pull(number).merge().merged
+
+    world.now += timedelta(minutes=1)
+    capsys.readouterr()
+    assert world.lifecycle("reconcile") == 1
+    assert granted(world) == []  # fail safe: the access goes
+    alert = next(r for r in ledger_records(world) if r.code == "deletion.unapproved")
+    assert f"revoked by mallory in pull request #{number}, merged by root" in alert.detail
+
+
+def test_break_glass_and_extends_on_github(world: World,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The policy allows break-glass and bob's grant extends his own live one.
+    bare = world.gh.repo(REPO).bare
+    found = bare.blob_at(bare.resolve("refs/heads/main") or "", "policies/orders-admin.yaml")
+    assert found is not None
+    policy = bare.read_blob(found[1]).decode()
+    world.gh.commit(REPO, "main", {"policies/orders-admin.yaml": policy + (
+        "break_glass: {max_duration: 1h, review_within: 24h}\n")}, author=world.admin)
+    world.gh.commit(REPO, "glass", {GRANT[0]: GRANT[1] + "break_glass: true\n"},
+                    author=world.bob)
+    number = world.api(world.bob).create_pull(title="glass", body="", head="glass",
+                                              base="main").number
+    assert world.evaluate(number)[0] == 0  # approved at once
+    world.now += timedelta(minutes=1)
+    assert world.api(world.bob).get_pull(number).merge().merged
+    world.now += timedelta(minutes=1)
+    assert world.lifecycle("activate") == 0
+    [activated] = ledger_records(world)
+    assert activated.break_glass and activated.review_by == T0 + timedelta(hours=24, minutes=1)
+
+    later = GrantId(f"orders-admin/bob-{T0 + timedelta(minutes=30):%Y%m%dT%H%MZ}")
+    world.now = T0 + timedelta(minutes=30)
+    world.gh.commit(REPO, "more", {f"grants/{later}.yaml": GRANT[1] + f"extends: {GID}\n"},
+                    author=world.bob)
+    number = world.api(world.bob).create_pull(title="more", body="", head="more",
+                                              base="main").number
+    for user in (world.dave, world.sam):
+        world.api(user).get_pull(number).create_review(event="APPROVE")
+    assert world.evaluate(number)[0] == 0
+    assert world.api(world.sam).get_pull(number).merge().merged
+    world.now += timedelta(minutes=1)
+    assert world.lifecycle("activate") == 0
+    events = [(r.event, r.grant_id) for r in ledger_records(world)]
+    assert events[-2:] == [(Event.ACTIVATED, later), (Event.SUPERSEDED, GID)]
+    assert sorted(granted(world)) == sorted([GID, later])  # no gap while superseding
+    world.now += timedelta(minutes=1)
+    assert world.lifecycle("reconcile") == 0
+    # The superseded file leaves main through gitjit's removal pull request.
+    removal = [p for p in world.api(world.dave).get_pulls(state="open")
+               if p.user.login == "gitjit[bot]"]
+    assert len(removal) == 1
+    assert world.evaluate(removal[0].number)[0] == 0
+
+
+@pytest.mark.postgres
+def test_a_junk_record_pushed_to_the_ledger_halts_no_revocation_in_postgresql(
+        world: World, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The policy grants a real PostgreSQL role to bob's login.
+    monkeypatch.setenv("GITJIT_ATTACK_DSN", pg_server.dsn())
+    with pg_server.connect() as admin:
+        create_role(admin, "bob", login=True)
+        create_role(admin, "orders_admin")
+    try:
+        _junk_record_story(world, pg_server, capsys)
+    finally:  # the server is shared by the session: leave no roles behind
+        with pg_server.connect() as admin:
+            admin.execute("DROP ROLE IF EXISTS bob, orders_admin")
+
+
+def _junk_record_story(world: World, pg_server: PgServer,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    bare = world.gh.repo(REPO).bare
+    found = bare.blob_at(bare.resolve("refs/heads/main") or "", "policies/orders-admin.yaml")
+    assert found is not None
+    policy = bare.read_blob(found[1]).decode().replace("provider: recording, connection: rec",
+                                                      "provider: postgres, connection: orders")
+    world.gh.commit(REPO, "main", {
+        "policies/orders-admin.yaml": policy,
+        "policies/settings.yaml": "apiVersion: gitjit/v1\nkind: Settings\nconnections:\n"
+        "  orders: {provider: postgres, dsn_env: GITJIT_ATTACK_DSN, mode: membership}\n"
+        "removal: pull-request\n"}, author=world.admin)
+    requested(world)
+    assert world.lifecycle("activate") == 0
+    with pg_server.connect() as admin:
+        assert is_member(admin, "bob", "orders_admin")
+
+    # bob pushes one file that is no record to gitjit/ledger, with his own token.
+    mine = world.tmp / "bob"
+    git(world, world.bob, world.tmp, "clone", "--quiet", world.gh.git_url(REPO), str(mine))
+    git(world, world.bob, mine, "switch", "--quiet", "gitjit/ledger")
+    (mine / "records" / "99999999-activated-x.json").write_text("{}\n")
+    git(world, world.bob, mine, "add", "records")
+    git(world, world.bob, mine, "commit", "--quiet", "-m", "x")
+    git(world, world.bob, mine, "push", "--quiet", "origin", "gitjit/ledger")
+
+    # After the grant's end, reconcile still revokes, and reports the junk.
+    world.now += timedelta(hours=1, minutes=5)
+    capsys.readouterr()
+    assert world.lifecycle("reconcile") == 1
+    out = capsys.readouterr().out
+    assert "FAILED ledger.forged: (ledger)" in out and f"revoked: {GID} (expired)" in out
+    with pg_server.connect() as admin:
+        assert not is_member(admin, "bob", "orders_admin")
