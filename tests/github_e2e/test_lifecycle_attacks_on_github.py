@@ -32,9 +32,9 @@ from engine.core.ledger import (
 from engine.core.models import GrantId
 from engine.core.trailers import format_removed
 from tests.github.emulator import GitHubEmulator, User
-from tests.targets.pg import PgServer, create_role, is_member
 from tests.github.fixtures import github_emulator
 from tests.github_e2e.test_lifecycle_on_github import REPO, T0, World
+from tests.targets.pg import PgServer, create_role, is_member
 
 __all__ = ["github_emulator"]
 
