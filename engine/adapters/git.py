@@ -205,6 +205,21 @@ class GitRepository:
         )
         return _timestamp(raw.decode("ascii").strip())
 
+    def commit_times(self, shas: Iterable[str]) -> dict[str, datetime]:
+        """The committer date of each commit (full SHAs) the repository holds, with one git
+        process; missing ones are left out."""
+        wanted = [sha for sha in dict.fromkeys(shas) if _FULL_SHA.fullmatch(sha)]
+        present = [sha for sha, kind in self.object_types(wanted).items() if kind == "commit"]
+        if not present:
+            return {}
+        raw = self.git("log", "--no-walk=unsorted", "--no-show-signature", "--stdin",
+                       "--format=%H %ct", stdin="".join(f"{s}\n" for s in present).encode())
+        times = {}
+        for line in raw.decode("ascii").splitlines():
+            sha, _, seconds = line.partition(" ")
+            times[sha] = _timestamp(seconds)
+        return times
+
     def log_first_parent_adding(self, rev: str, path: str) -> CommitStamp | None:
         """The newest commit on the first-parent line of ``rev`` that added ``path``.
 
@@ -214,15 +229,35 @@ class GitRepository:
         """
         return self.first_parent_additions(rev, [path]).get(path)
 
-    def first_parent_additions(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
+    def first_parent_additions(self, rev: str, paths: Iterable[str], *,
+                               since: str | None = None) -> dict[str, CommitStamp]:
         """``log_first_parent_adding(rev, path)`` for every path, with one ``git log`` in all.
 
         Each ``git log -- path`` walks the whole first-parent history, so one walk per path made
         check-pr's time grow with the history times the author's grants; one walk names every
         added file that matches any of the paths, newest first. Paths never added on that line
-        are left out of the result.
+        are left out of the result. ``since``: an earlier tip of the same branch; files added
+        after it are found by walking only what came since (the rest, if any, by the whole
+        history), so a run's cost follows what changed, not the history's length.
         """
-        return self._log_paths(rev, paths, "--first-parent", "--diff-filter=A")
+        wanted = list(dict.fromkeys(paths))
+        sha = self.resolve(rev)
+        if since is None or since == sha or not wanted or not self.is_ancestor(since, sha):
+            return self._log_paths(sha, wanted, "--first-parent", "--diff-filter=A")
+        recent = self._log_paths(sha, wanted, "--first-parent", "--diff-filter=A",
+                                 exclude=since)
+        rest = [path for path in wanted if path not in recent]
+        older = self._log_paths(sha, rest, "--first-parent", "--diff-filter=A") if rest else {}
+        return {path: found for path in wanted
+                if (found := recent.get(path) or older.get(path)) is not None}
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether commit ``ancestor`` (a full SHA) is in the history of ``descendant``."""
+        if not _FULL_SHA.fullmatch(ancestor):
+            return False
+        result = _run(self.root, ["merge-base", "--is-ancestor", ancestor, descendant],
+                      ok_codes=(0, 1, 128))
+        return result.returncode == 0
 
     def history_touching(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
         """For each path, the newest commit in the whole history of ``rev`` (every parent,
@@ -232,14 +267,17 @@ class GitRepository:
         # (an "evil merge") is seen as well as the commits of merged branches.
         return self._log_paths(rev, paths, "--full-history", "--diff-merges=first-parent")
 
-    def _log_paths(self, rev: str, paths: Iterable[str], *options: str) -> dict[str, CommitStamp]:
-        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each."""
+    def _log_paths(self, rev: str, paths: Iterable[str], *options: str,
+                   exclude: str | None = None) -> dict[str, CommitStamp]:
+        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each;
+        ``exclude``: a commit SHA whose history is left out."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
         for path in wanted:
             check_path(path)
         sha = self.resolve(rev)
+        revisions = [sha, f"^{exclude}"] if exclude is not None else [sha]
         raw = self.git(
             "log",
             *options,
@@ -249,7 +287,7 @@ class GitRepository:
             "--format=%H %ct",
             "-z",
             "--end-of-options",
-            sha,
+            *revisions,
             "--",
             *wanted,
         )

@@ -9,7 +9,7 @@ branch moves by compare-and-swap, so two writers racing never lose or duplicate 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from engine.adapters.git import GitRepository, parse_ls_tree, parse_raw_diff
@@ -24,14 +24,21 @@ from engine.core.changes import REGULAR_FILE, SUBMODULE, Change, TreeEntry
 from engine.core.findings import Finding
 from engine.core.grants import GRANTS_DIR
 from engine.core.ledger import (
+    INDEX_PATH,
+    KEYS_DIR,
     RECORDS_DIR,
     LedgerCommit,
+    LedgerIndex,
     LedgerState,
     Record,
     RecordError,
-    chain,
+    build_index,
     commit_message,
+    index_after,
+    index_json,
     is_ledger_message,
+    key_path,
+    parse_index,
     parse_record,
     read_chain,
     record_key,
@@ -39,6 +46,7 @@ from engine.core.ledger import (
     referenced_commits,
     to_json,
     verify_coverage,
+    verify_index,
     verify_references,
 )
 from engine.core.signers import SIGNERS_PATH, AllowedSigners
@@ -59,15 +67,10 @@ _RECORDS = RECORDS_DIR.rstrip("/")
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """The ledger at its trusted commit: what an append builds on."""
+    """Every record of the trusted commit (for audit and to build an index)."""
 
-    tip: str | None
-    root: tuple[TreeEntry, ...]
-    """The top-level entries of the trusted commit's tree."""
-    files: tuple[TreeEntry, ...]
-    """The entries of records/ there."""
     records: tuple[Record, ...]
-    """The records there, in file-name (that is, seq) order."""
+    """The records, in file-name (that is, seq) order."""
     unreadable: tuple[str, ...]
     """Why each file of records/ that is not a readable record was skipped."""
 
@@ -116,42 +119,80 @@ class Ledger:
         self.ref = ref
         self.verifier = Verifier(repo, signers)
         self.signer = signer
+        self.main: str | None = None
 
     def __repr__(self) -> str:
         return f"Ledger({self.repo!r}, ref={self.ref!r})"
 
-    def trust(self, signers: AllowedSigners | None, signer: CommitSigner | None) -> None:
+    def trust(self, signers: AllowedSigners | None, signer: CommitSigner | None,
+              main: str | None = None) -> None:
         """Read with ``signers`` (the default branch's allowed signers, as a run found them)
-        and sign with ``signer`` from now on."""
+        and sign with ``signer`` from now on; ``main``: the default branch's tip the run works
+        on, kept in the index of what it appends."""
         self.verifier = Verifier(self.repo, signers)
         self.signer = signer
+        self.main = main
 
     def tip(self) -> str | None:
         """The ledger branch's newest commit, whoever made it; None while there is none."""
         return self.repo.ref_target(self.ref)
 
     def state(self) -> LedgerState:
-        """What gitjit trusts of the ledger now, and what it does not."""
+        """What gitjit trusts of the ledger now, and what it does not: a fixed amount of work
+        whatever the ledger's length (the index, and the open grants' records)."""
         tip = self.tip()
         if tip is None:
-            return LedgerState(None, None, (), (), ())
+            return LedgerState(None, None, (), ())
         if self.verifier.signers is None:
-            return LedgerState(tip, None, (), (), (), problem=NOT_CONFIGURED)
+            return LedgerState(tip, None, (), (), problem=NOT_CONFIGURED)
         trusted, forged, problem = self._trusted_tip(tip)
-        snapshot = self._snapshot(trusted)
-        return LedgerState(tip, trusted, snapshot.records, tuple(self._describe(forged)),
-                           snapshot.unreadable, problem=problem)
+        index, unreadable = self._index(trusted)
+        paths = {path for item in index.open.values() for path in (item.activated, item.target)}
+        found = self._read_records(trusted, paths, unreadable) if trusted else {}
+        opened = []
+        for gid, item in sorted(index.open.items()):
+            activated, current = found.get(item.activated), found.get(item.target)
+            if activated is None or current is None or current.target is None:
+                unreadable.append(f"{item.target} ({self.ref}): the open grant {gid} has no "
+                                  "readable record of where its access is")
+                continue
+            opened.append((activated, current.target))
+        return LedgerState(tip, trusted, tuple(self._describe(forged)), tuple(unreadable),
+                           problem=problem, index=index, open=tuple(opened))
 
     def records(self) -> list[Record]:
-        """Every trusted record, oldest first (read from the newest commit gitjit signed)."""
-        return list(self.state().records)
+        """Every trusted record, oldest first (read from the newest commit gitjit signed).
+        Reads them all: for audit; a run uses ``state`` and ``find``."""
+        tip = self.tip()
+        trusted = self._trusted_tip(tip)[0] if tip is not None else None
+        return list(self._snapshot(trusted).records)
 
-    def append(self, draft: Record) -> Record | None:
+    def find(self, keys: Iterable[str]) -> dict[str, Record]:
+        """The trusted records with these idempotency keys (``record_key``), where recorded;
+        a few git processes whatever the ledger's length."""
+        wanted = list(dict.fromkeys(keys))
+        tip = self.tip()
+        trusted = self._trusted_tip(tip)[0] if tip is not None and wanted else None
+        if trusted is None:
+            return {}
+        if not self._has(trusted, INDEX_PATH):
+            # A ledger from before the index: read it all, once.
+            by_key = {record_key(r): r for r in self._snapshot(trusted).records}
+            return {key: by_key[key] for key in wanted if key in by_key}
+        paths = self._read_paths(trusted, [key_path(key) for key in wanted])
+        named = {key: raw.decode("ascii", "replace").strip()
+                 for key in wanted if (raw := paths.get(key_path(key))) is not None}
+        unreadable: list[str] = []
+        records = self._read_records(trusted, set(named.values()), unreadable)
+        return {key: records[path] for key, path in named.items() if path in records}
+
+    def append(self, draft: Record, *, main: str | None = None) -> Record | None:
         """Record a state change; None when the same change (``record_key``) is recorded.
 
         ``draft`` has seq 0 and no prev: the ledger numbers and chains it. When another writer
         moves the branch first, the append re-reads and retries, so a rerun or a concurrent
-        reconcile converges on one record per state change.
+        reconcile converges on one record per state change. ``main``: the default branch's
+        tip the run works on, kept in the index for the next run.
         """
         if draft.seq != 0 or draft.prev != "":
             raise ValueError(
@@ -168,11 +209,11 @@ class Ledger:
         for attempt in range(MAX_ATTEMPTS):
             tip = self.tip()
             trusted = self._trusted_tip(tip)[0] if tip is not None else None
-            snapshot = self._snapshot(trusted)
-            if any(record_key(record) == key for record in snapshot.records):
+            if trusted is not None and self.find([key]):
                 return None
-            record = chain(draft, snapshot.records[-1] if snapshot.records else None)
-            commit = self._commit(snapshot, record, tip)
+            index, _ = self._index(trusted)
+            record = replace(draft, seq=index.seq + 1, prev=index.hash)
+            commit = self._commit(trusted, index, record, tip, main or self.main)
             message = f"gitjit: {record.event} {record.grant_id}"
             if self.repo.update_ref(self.ref, commit, tip, message=message):
                 return record
@@ -198,6 +239,14 @@ class Ledger:
                             "the lifecycle key's public key to policies/allowed_signers")]
         commits = self._commits(self.tip())
         stored, findings = read_chain(commits)
+        trusted = next((c.sha for c in reversed(commits) if not c.untrusted), None)
+        if trusted is not None:
+            raw = self._read_paths(trusted, [INDEX_PATH]).get(INDEX_PATH)
+            try:
+                index = parse_index(raw) if raw is not None else None
+            except RecordError:
+                index = None
+            findings += verify_index(stored, index, self._keys(trusted), trusted[:12])
         findings += verify_references(
             stored, self.repo.object_types(referenced_commits(stored))
         )
@@ -264,20 +313,14 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------
 
     def _snapshot(self, trusted: str | None) -> _Snapshot:
-        """The records in the tree of the trusted commit. A file there that does not read as
-        a record (a record of a newer engine, or damage) is skipped and reported, never
-        allowed to stop the run: the rest still converges."""
+        """Every record in the tree of the trusted commit. A file there that does not read as
+        a record is skipped and reported, never allowed to stop the run."""
         if trusted is None:
-            return _Snapshot(None, (), (), (), ())
-        root = tuple(parse_ls_tree(self.repo.git("ls-tree", "-z", trusted)))
-        folder = next((entry for entry in root if entry.path == _RECORDS), None)
-        if folder is None or folder.mode != _TREE_MODE:
-            problem = () if folder is None else (
-                f"{self.ref} at {trusted[:12]}: records is not a folder",)
-            return _Snapshot(trusted, root, (), (), problem)
-        files = tuple(
-            sorted(parse_ls_tree(self.repo.git("ls-tree", "-z", folder.blob)), key=_name)
-        )
+            return _Snapshot((), ())
+        folder = self._folder(trusted)
+        if folder is None:
+            return _Snapshot((), ())
+        files = tuple(sorted(parse_ls_tree(self.repo.git("ls-tree", "-z", folder)), key=_name))
         regular = [entry for entry in files if entry.mode == REGULAR_FILE]
         unreadable = [f"{RECORDS_DIR}{entry.path} ({self.ref} at {trusted[:12]}): not a "
                       "regular file" for entry in files if entry.mode != REGULAR_FILE]
@@ -289,7 +332,68 @@ class Ledger:
                     blobs[entry.blob], source=f"{RECORDS_DIR}{entry.path} ({self.ref})"))
             except RecordError as exc:
                 unreadable.append(str(exc))
-        return _Snapshot(trusted, root, files, tuple(records), tuple(unreadable))
+        return _Snapshot(tuple(records), tuple(unreadable))
+
+    def _folder(self, commit: str) -> str | None:
+        root = parse_ls_tree(self.repo.git("ls-tree", "-z", commit, "--", _RECORDS))
+        folder = next((e for e in root if e.path == _RECORDS and e.mode == _TREE_MODE), None)
+        return folder.blob if folder else None
+
+    def _index(self, trusted: str | None) -> tuple[LedgerIndex, list[str]]:
+        """The trusted commit's index; built from its records where it has none (a ledger
+        written before the index existed) or where it cannot be read."""
+        if trusted is None:
+            return LedgerIndex(), []
+        raw = self._read_paths(trusted, [INDEX_PATH]).get(INDEX_PATH)
+        problems: list[str] = []
+        if raw is not None:
+            try:
+                return parse_index(raw, source=f"{INDEX_PATH} ({self.ref} at {trusted[:12]})"), []
+            except RecordError as exc:
+                problems.append(f"{exc}; rebuilt from the records")
+        snapshot = self._snapshot(trusted)
+        return build_index(snapshot.records), problems + list(snapshot.unreadable)
+
+    def _has(self, commit: str, path: str) -> bool:
+        return self._read_paths(commit, [path]).get(path) is not None
+
+    def _read_paths(self, commit: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """The blobs at ``paths`` of ``commit`` (None where absent), with one git process.
+        Only gitjit's own paths are asked (records/, keys/, index.json: no newlines)."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        out = self.repo.git("cat-file", "--batch",
+                            stdin="".join(f"{commit}:{path}\n" for path in wanted).encode())
+        found: dict[str, bytes | None] = {}
+        pos = 0
+        for path in wanted:
+            end = out.find(b"\n", pos)
+            header = out[pos:end].decode("utf-8", "replace")
+            if header.endswith(" missing"):
+                found[path] = None
+                pos = end + 1
+                continue
+            parts = header.split(" ")
+            if len(parts) != 3:
+                raise GitError(f"git cat-file --batch in {self.repo.root}: unexpected {header!r}")
+            size = int(parts[2])
+            found[path] = out[end + 1:end + 1 + size] if parts[1] == "blob" else None
+            pos = end + 1 + size + 1
+        return found
+
+    def _read_records(self, commit: str, paths: Iterable[str],
+                      unreadable: list[str]) -> dict[str, Record]:
+        records: dict[str, Record] = {}
+        for path, raw in self._read_paths(commit, paths).items():
+            if raw is None:
+                unreadable.append(f"{path} ({self.ref} at {commit[:12]}): missing")
+                continue
+            try:
+                records[path] = parse_record(raw, source=f"{path} ({self.ref})")
+            except RecordError as exc:
+                unreadable.append(str(exc))
+        return records
 
     def _commits(self, tip: str | None) -> list[LedgerCommit]:
         """Every commit on the ledger's first-parent line, oldest first, each with its trust,
@@ -345,24 +449,60 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _commit(self, snapshot: _Snapshot, record: Record, parent: str | None) -> str:
-        """A signed commit of the trusted tree plus the record's file, on top of ``parent``
-        (the branch's tip, whoever made it)."""
+    def _commit(self, trusted: str | None, index: LedgerIndex, record: Record,
+                parent: str | None, main: str | None) -> str:
+        """A signed commit of the trusted tree plus the record's file, its key and the new
+        index, on top of ``parent`` (the branch's tip, whoever made it). Anything else in
+        the trusted tree is not carried over."""
         assert self.signer is not None
-        blob = (
-            self.repo.git("hash-object", "-w", "--no-filters", "--stdin", stdin=to_json(record))
-            .decode("ascii")
-            .strip()
-        )
-        name = record_path(record).removeprefix(RECORDS_DIR)
-        files = [entry for entry in snapshot.files
-                 if entry.path != name and entry.mode == REGULAR_FILE]
-        files.append(TreeEntry(path=name, mode=REGULAR_FILE, blob=blob))
-        folder = self._mktree(files)
-        tree = self._mktree([TreeEntry(path=_RECORDS, mode=_TREE_MODE, blob=folder)])
+        path = record_path(record)
+        name = path.removeprefix(RECORDS_DIR)
+        folder = self._folder(trusted) if trusted else None
+        files = [e for e in (parse_ls_tree(self.repo.git("ls-tree", "-z", folder))
+                             if folder else []) if e.path != name and e.mode == REGULAR_FILE]
+        files.append(TreeEntry(name, REGULAR_FILE, self._blob(to_json(record))))
+        keys = self._keys_tree(trusted, key_path(record_key(record)), self._blob(path.encode()))
+        index_blob = self._blob(index_json(index_after(index, record, path, main)))
+        tree = self._mktree([
+            TreeEntry(_RECORDS, _TREE_MODE, self._mktree(files)),
+            TreeEntry(KEYS_DIR.rstrip("/"), _TREE_MODE, keys),
+            TreeEntry(INDEX_PATH, REGULAR_FILE, index_blob),
+        ])
         parents = [parent] if parent else []
         return self.repo.commit_tree(tree, parents, commit_message(record),
                                      signing=self.signer.config())
+
+    def _keys_tree(self, trusted: str | None, path: str, blob: str) -> str:
+        """keys/ of the trusted tree with one more entry (keys/<2 hex>/<hash>)."""
+        shard, name = path.removeprefix(KEYS_DIR).split("/")
+        shards = {e.path: e for e in self._ls(trusted, KEYS_DIR.rstrip("/"))} if trusted else {}
+        inner = [e for e in (self._ls_tree_of(shards[shard].blob) if shard in shards else [])
+                 if e.path != name]
+        inner.append(TreeEntry(name, REGULAR_FILE, blob))
+        shards[shard] = TreeEntry(shard, _TREE_MODE, self._mktree(inner))
+        return self._mktree(list(shards.values()))
+
+    def _keys(self, commit: str) -> dict[str, bytes]:
+        """Every entry under keys/ of ``commit``, with its content."""
+        listing = parse_ls_tree(self.repo.git("ls-tree", "-r", "-z", "--full-tree", commit,
+                                              "--", KEYS_DIR.rstrip("/")))
+        blobs = self.repo.read_objects((e.blob for e in listing), "blob")
+        return {e.path: blobs[e.blob] for e in listing}
+
+    def _ls(self, commit: str | None, folder: str) -> list[TreeEntry]:
+        """The entries of ``folder`` (a top-level folder) in ``commit``."""
+        if commit is None:
+            return []
+        root = parse_ls_tree(self.repo.git("ls-tree", "-z", commit, "--", folder))
+        entry = next((e for e in root if e.path == folder and e.mode == _TREE_MODE), None)
+        return self._ls_tree_of(entry.blob) if entry else []
+
+    def _ls_tree_of(self, tree: str) -> list[TreeEntry]:
+        return parse_ls_tree(self.repo.git("ls-tree", "-z", tree))
+
+    def _blob(self, content: bytes) -> str:
+        return (self.repo.git("hash-object", "-w", "--no-filters", "--stdin", stdin=content)
+                .decode("ascii").strip())
 
     def _mktree(self, entries: Sequence[TreeEntry]) -> str:
         # mktree sorts the entries itself and writes only the tree object: no index involved.

@@ -145,6 +145,7 @@ class PublishedLedger(Ledger):
         self.remote.fetch(LEDGER_REF.removeprefix("refs/heads/"))
         return super().state()
 
-    def append(self, draft: Record) -> Record | None:
+    def append(self, draft: Record, *, main: str | None = None) -> Record | None:
         return self.remote.publish(LEDGER_REF.removeprefix("refs/heads/"),
-                                   lambda: super(PublishedLedger, self).append(draft))
+                                   lambda: super(PublishedLedger, self).append(draft,
+                                                                               main=main))

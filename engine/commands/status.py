@@ -17,8 +17,8 @@ from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import read_config, read_signers
 from engine.core.changes import REGULAR_FILE
-from engine.core.grants import GRANTS_DIR, load_grant
-from engine.core.ledger import Record, latency_summary
+from engine.core.grants import GRANTS_DIR, grant_id, load_grant
+from engine.core.ledger import END_EVENTS, VERDICT_EVENTS, Record
 from engine.core.models import Settings
 from engine.core.status import (
     SUMMARY_ORDER,
@@ -62,26 +62,41 @@ def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport
         e.path.endswith(".yaml")
     ]
     contents = tree.read_many(paths)
-    landed = repo.first_parent_additions(tree.sha, paths)
-    files = []
-    for path in paths:
-        grant = load_grant(path, contents[path], loaded.schemas, max_bytes).grant
-        stamp = landed.get(path)
-        files.append(GrantFile(path, grant, stamp.time if stamp else None))
     records: list[Record] = []
     untrusted: list[str] = []
+    latency = None
+    since = None
     try:
         ref: str | None = find_ledger_ref(repo)
     except LedgerNotFoundError:
         ref = None
     if ref is not None:
         # Only what gitjit signed: anything else on the ledger branch is named, never read.
-        state = Ledger(repo, ref=ref, signers=read_signers(tree)).state()
-        records = list(state.records)
+        ledger = Ledger(repo, ref=ref, signers=read_signers(tree))
+        state = ledger.state()
+        gids = [grant_id(path) for path in paths]
+        records = list(ledger.find([f"{event} {gid}" for gid in gids
+                                    for event in (*VERDICT_EVENTS, *END_EVENTS)]).values())
         untrusted = [f"{c.sha[:12]}: {c.untrusted}" for c in state.forged]
         untrusted += [*state.unreadable, *([state.problem] if state.problem else [])]
-    report = build_status(branch, files, records, now, ref, untrusted)
-    return replace(report, latency=latency_summary(records))
+        latency, since = state.index.latency(), state.index.main
+    # When a grant landed matters only until the ledger has its verdict.
+    decided = {r.grant_id for r in records if r.event in VERDICT_EVENTS}
+    landed = {path: stamp.time for path, stamp in repo.first_parent_additions(
+        tree.sha, [p for p in paths if grant_id(p) not in decided], since=since).items()}
+    # A decided grant landed with the merge its record names.
+    merges = {r.grant_id: r.merge_sha for r in records
+              if r.event in VERDICT_EVENTS and r.merge_sha}
+    times = repo.commit_times(merges.values())
+    landed |= {path: times[merges[gid]] for path in paths
+               if (gid := grant_id(path)) in merges and merges[gid] in times}
+    files = []
+    for path in paths:
+        grant = load_grant(path, contents[path], loaded.schemas, max_bytes).grant
+        files.append(GrantFile(path, grant, landed.get(path)))
+    report = build_status(branch, files, sorted(records, key=lambda r: r.seq), now, ref,
+                          untrusted)
+    return replace(report, latency=latency)
 
 
 # -- output -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ merge gate and activation's re-verification."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -85,21 +85,26 @@ def _deleted(repo: GitRepository, merge_base: GitTree, base: str,
     files = _with_activations(repo, base, merge_base.read_many(paths))
     if not files:
         return files
-    over = settled(repo, repo.tree(base))
+    over = settled(repo, repo.tree(base), [grant_id(f.path) for f in files])
     return tuple(replace(f, settled=grant_id(f.path) in over) for f in files)
 
 
-def settled(repo: GitRepository, base: GitTree) -> frozenset[GrantId]:
-    """Grants the trusted ledger says are over (refused, or ended): deleting their files is
-    housekeeping. Only records gitjit signed count, checked against ``base``'s allowed
+def settled(repo: GitRepository, base: GitTree,
+            gids: Iterable[GrantId] = ()) -> frozenset[GrantId]:
+    """Which of ``gids`` the trusted ledger says are over (refused, or ended): deleting their
+    files is housekeeping. Only records gitjit signed count, checked against ``base``'s allowed
     signers; without a ledger in the clone, none."""
+    wanted = list(gids)
+    if not wanted:
+        return frozenset()
     try:
         ref = find_ledger_ref(repo)
     except LedgerNotFoundError:
         return frozenset()
-    records = Ledger(repo, ref=ref, signers=read_signers(base)).records()
-    return frozenset(r.grant_id for r in records
-                     if r.event is Event.REFUSED or r.event in END_EVENTS)
+    ledger = Ledger(repo, ref=ref, signers=read_signers(base))
+    found = ledger.find([f"{event} {gid}" for gid in wanted
+                         for event in (Event.REFUSED, *END_EVENTS)])
+    return frozenset(record.grant_id for record in found.values())
 
 
 def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,

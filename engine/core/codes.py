@@ -133,6 +133,7 @@ CODES: dict[str, CodeInfo] = {
     "ledger.rewritten": _c("ledger record was rewritten", "Restore the original record from a trusted clone, protect gitjit/ledger from force pushes, and find out who rewrote it."),
     "ledger.duplicate": _c("state change recorded twice", "Find out which writer bypassed gitjit's idempotency check; the later record is the duplicate."),
     "ledger.missing-commit": _c("record names a commit the repository does not hold", "Fetch the full history (fetch-depth: 0); if the commit is still missing, the record points at rewritten or invented history."),
+    "ledger.index": _c("the ledger's index disagrees with its records", "The index is written only by gitjit with each record: restore gitjit/ledger from a trusted clone, and find out who held the lifecycle key."),
     "ledger.forged": _c("ledger commit not written by gitjit", "gitjit ignores it. Find out who pushed it (the forge's audit log), and restrict updates of gitjit/ledger to the gitjit App with a ruleset (docs/installation.md)."),
     "ledger.unverifiable": _c("no allowed signers to check the ledger against", "Add policies/allowed_signers with the public key the lifecycle jobs sign with (docs/signing.md)."),
     "ledger.unrecorded-grant": _c("grant on the default branch was never verified", "Run gitjit reconcile; if it has run since the grant landed, the grant bypassed gitjit (direct push or admin merge): investigate and remove it."),

@@ -777,6 +777,10 @@ def _shape(commit: LedgerCommit, first: bool) -> list[Finding]:
     added = added_records(commit)
     verbs = {"A": "adds", "D": "deletes", "M": "modifies", "T": "changes the type of"}
     for change in commit.changes:
+        if change.path == INDEX_PATH and change.status in ("A", "M"):
+            continue  # the index is rewritten with every record (audit verify checks it)
+        if change.path.startswith(KEYS_DIR) and change.status == "A":
+            continue  # one key per record (audit verify checks them against the records)
         if change in added:
             if change.new_mode != REGULAR_FILE:
                 findings.append(_finding(
@@ -978,8 +982,6 @@ class LedgerState:
     """The ledger branch's newest commit, whoever made it."""
     trusted: str | None
     """The newest commit on its first-parent line that gitjit signed; None when there is none."""
-    records: tuple[Record, ...]
-    """The records of the trusted commit's tree, oldest first: everything gitjit believes."""
     forged: tuple[LedgerCommit, ...]
     """Commits after the trusted one, oldest first, with what each claims and why it is not
     believed."""
@@ -987,6 +989,10 @@ class LedgerState:
     """Files of the trusted tree that are not records (skipped, never fatal)."""
     problem: str = ""
     """Why nothing could be trusted at all, when that is so."""
+    index: LedgerIndex = field(default_factory=lambda: LedgerIndex())
+    """The trusted commit's index: the newest record, the open grants, latency figures."""
+    open: tuple[tuple[Record, AppliedTarget], ...] = ()
+    """Each open grant's activated record and where its access is now, by grant id."""
 
 
 def revocation_latency(end: Record) -> timedelta | None:
@@ -1021,3 +1027,155 @@ def latency_summary(records: Iterable[Record]) -> Latency | None:
               else (measured[middle - 1][0] + measured[middle][0]) / 2)
     worst, grant = measured[-1]
     return Latency(len(measured), median, worst, grant)
+
+
+# -- the index: what a run reads instead of every record ---------------------------------
+
+INDEX_PATH = "index.json"
+KEYS_DIR = "keys/"
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OpenGrant:
+    """A grant gitjit activated whose end is not recorded yet: where its records are."""
+
+    activated: str
+    """The path of its activated record."""
+    target: str
+    """The path of the record naming where its access is now (activated or retargeted)."""
+
+
+@dataclass(frozen=True)
+class LedgerIndex:
+    """Kept beside the records in every ledger commit gitjit signs, so a run reads what it
+    needs (the newest record's number and hash, the open grants, a record by its idempotency
+    key) without reading every record: its cost does not grow with the ledger. Being in the
+    signed tree, it is as trusted as the records; ``audit verify`` rebuilds it from the records
+    and reports any difference."""
+
+    seq: int = 0
+    """The newest record's number; 0 while there is none."""
+    hash: str = ""
+    """SHA-256 of the newest record's bytes: the next record's ``prev``."""
+    main: str | None = None
+    """The default branch's tip when the newest record was written: where a later run may
+    start walking the branch's history."""
+    open: Mapping[GrantId, OpenGrant] = field(default_factory=dict)
+    ends: int = 0
+    """How many end records say their revocation latency."""
+    worst: int = 0
+    """The worst revocation latency in whole seconds, and whose it was."""
+    worst_grant: str = ""
+    recent: tuple[int, ...] = ()
+    """The latencies of the newest RECENT_ENDS ends, oldest first: the median is theirs (the
+    index stays small however long the ledger grows)."""
+
+    def latency(self) -> Latency | None:
+        if not self.ends:
+            return None
+        ordered = sorted(self.recent)
+        middle = len(ordered) // 2
+        median = (ordered[middle] if len(ordered) % 2
+                  else (ordered[middle - 1] + ordered[middle]) / 2)
+        return Latency(self.ends, timedelta(seconds=median), timedelta(seconds=self.worst),
+                       GrantId(self.worst_grant))
+
+
+RECENT_ENDS = 200
+
+
+def key_path(key: str) -> str:
+    """Where a record's idempotency key is kept: keys/<2 hex>/<sha256 of the key>; the blob
+    there holds the record's path."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{KEYS_DIR}{digest[:2]}/{digest}"
+
+
+def index_after(index: LedgerIndex, record: Record, path: str, main: str | None) -> LedgerIndex:
+    """The index once ``record`` (stored at ``path``) is appended."""
+    opened = dict(index.open)
+    if record.event is Event.ACTIVATED:
+        opened[record.grant_id] = OpenGrant(path, path)
+    elif record.event is Event.RETARGETED and record.grant_id in opened:
+        opened[record.grant_id] = replace(opened[record.grant_id], target=path)
+    elif record.event in END_EVENTS:
+        opened.pop(record.grant_id, None)
+    latency = revocation_latency(record)
+    after = replace(index, seq=record.seq, hash=record_hash(to_json(record)),
+                    main=main or index.main, open=opened)
+    if latency is None:
+        return after
+    seconds = int(latency.total_seconds())
+    worse = seconds > index.worst or not index.ends
+    return replace(after, ends=index.ends + 1, worst=seconds if worse else index.worst,
+                   worst_grant=record.grant_id if worse else index.worst_grant,
+                   recent=(index.recent + (seconds,))[-RECENT_ENDS:])
+
+
+def build_index(records: Sequence[Record], main: str | None = None) -> LedgerIndex:
+    """The index the records imply (for ``audit verify``, and for a ledger written before the
+    index existed)."""
+    index = LedgerIndex(main=main)
+    for record in records:
+        index = index_after(index, record, record_path(record), None)
+    return replace(index, main=main)
+
+
+def index_json(index: LedgerIndex) -> bytes:
+    document = {
+        "version": INDEX_VERSION, "seq": index.seq, "hash": index.hash, "main": index.main,
+        "open": {gid: {"activated": item.activated, "target": item.target}
+                 for gid, item in sorted(index.open.items())},
+        "ends": index.ends, "worst": index.worst, "worst_grant": index.worst_grant,
+        "recent": list(index.recent),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def parse_index(raw: bytes, source: str = INDEX_PATH) -> LedgerIndex:
+    try:
+        document = json.loads(raw.decode("ascii"), object_pairs_hook=reject_duplicate_keys)
+        if document["version"] != INDEX_VERSION:
+            raise ValueError(f"version {document['version']!r}")
+        index = LedgerIndex(
+            seq=_int(document, "seq"), hash=_text(document, "hash"),
+            main=_optional_text(document, "main"),
+            open={GrantId(gid): OpenGrant(_text(item, "activated"), _text(item, "target"))
+                  for gid, item in document["open"].items()},
+            ends=_int(document, "ends"), worst=_int(document, "worst"),
+            worst_grant=_text(document, "worst_grant"),
+            recent=tuple(int(n) for n in document["recent"]),
+        )
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RecordError(f"{source}: not a ledger index ({exc})") from exc
+    if index_json(index) != raw:
+        raise RecordError(f"{source}: not in canonical form; gitjit never writes it like this")
+    return index
+
+
+def verify_index(stored: Sequence[StoredRecord], index: LedgerIndex | None,
+                 keys: Mapping[str, bytes], where: str) -> list[Finding]:
+    """The index and the keys of the newest trusted commit must be what its records imply:
+    a run that relies on them must never see another story than an audit of every record."""
+    records = [entry.record for entry in stored]
+    findings = []
+    expected = build_index(records)
+    if index is None:
+        if records:
+            findings.append(_finding(INDEX_PATH, "ledger.index",
+                                     f"the ledger at {where} has no readable {INDEX_PATH}"))
+    elif replace(index, main=None) != expected:
+        findings.append(_finding(INDEX_PATH, "ledger.index",
+                                 f"{INDEX_PATH} at {where} is not what the records imply "
+                                 f"(it says {index.seq} records and {len(index.open)} open "
+                                 f"grants; the records say {expected.seq} and "
+                                 f"{len(expected.open)})"))
+    wanted = {key_path(record_key(r)): record_path(r).encode() for r in records}
+    wrong = sorted(path for path in set(wanted) | set(keys)
+                   if wanted.get(path) != keys.get(path))
+    if wrong:
+        findings.append(_finding(wrong[0], "ledger.index",
+                                 f"{len(wrong)} entries under {KEYS_DIR} at {where} do not "
+                                 "match the records (e.g. " + wrong[0] + ")"))
+    return findings

@@ -33,7 +33,7 @@ from engine.core.ledger import (
 from engine.core.lifecycle import State, Window, window
 from engine.core.models import GrantId, ReviewState
 from engine.errors import GitjitError
-from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run, verdicts
+from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.removal import remove
 from engine.lifecycle.targets import Targets, applied
 from engine.lifecycle.trust import alert_untrusted
@@ -53,17 +53,22 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
         targets = Targets(config.settings, life.target_factory)
         notifier = Notifier(config, report, dry_run=dry_run or not notify)
         state = alert_untrusted(life, run, notifier, report, now, dry_run=dry_run)
-        records = list(state.records)
-        known = verdicts(records)
-        alerted = {r.grant_id for r in records if r.event is Event.ALERT and r.code == REFUSED}
-        deferrals = Counter(r.grant_id for r in records if r.event is Event.DEFERRED)
         entries = life.repo.tree(run.tip).entries(GRANTS_DIR)
+        on_tip = [grant_id(e.path) for e in entries]
+        found = life.ledger.find([f"{event} {gid}" for gid in on_tip
+                                  for event in (Event.ACTIVATED, Event.REFUSED, Event.ALERT)])
+        known = {gid: record for gid in on_tip
+                 if (record := found.get(f"activated {gid}") or found.get(f"refused {gid}"))}
         new = [e for e in entries if grant_id(e.path) not in known]
-        landed = life.repo.first_parent_additions(run.tip, [e.path for e in new])
+        deferred = life.ledger.find([f"deferred {grant_id(e.path)} {n}" for e in new
+                                     for n in range(1, MAX_DEFERRALS)])
+        deferrals = Counter(record.grant_id for record in deferred.values())
+        landed = life.repo.first_parent_additions(run.tip, [e.path for e in new],
+                                                  since=state.index.main)
         refused = {grant_id(e.path): e.path for e in entries
                    if (r := known.get(grant_id(e.path))) and r.event is Event.REFUSED}
         for gid, record in known.items():
-            if record.event is Event.REFUSED and gid not in alerted and not dry_run:
+            if record.event is Event.REFUSED and f"alert {gid}" not in found and not dry_run:
                 # A run stopped between the refusal and its alert: raise the alert now.
                 notifier.notify(life.ledger.append(_alert(record)))
         for entry in new:
@@ -79,7 +84,7 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
                                       f"last said: {exc.reason}") from exc
                     _defer(life, report, gid, entry.path, attempt, exc.reason, now, dry_run)
                     continue
-                _activate_one(life, targets, verified, records, now, report, dry_run, notifier)
+                _activate_one(life, targets, verified, now, report, dry_run, notifier)
             except Refusal as refusal:
                 report.add(gid, "refused", refusal.reason)
                 if dry_run:
@@ -105,9 +110,8 @@ def _alert(refused: Record) -> Record:
     return replace(refused, seq=0, prev="", event=Event.ALERT, code=REFUSED)
 
 
-def _activate_one(life: Lifecycle, targets: Targets, verified: Verified,
-                  records: list[Record], now: datetime, report: Report, dry_run: bool,
-                  notifier: Notifier) -> None:
+def _activate_one(life: Lifecycle, targets: Targets, verified: Verified, now: datetime,
+                  report: Report, dry_run: bool, notifier: Notifier) -> None:
     grant, policy = verified.grant, verified.policy
     gid = grant.id
     span = window(grant, verified.merged_at)
@@ -142,23 +146,32 @@ def _activate_one(life: Lifecycle, targets: Targets, verified: Verified,
     report.add(gid, action, _when(span) + (" (break-glass)" if glass else ""))
     notifier.notify(activated)  # None on a rerun: told once
     if grant.extends is not None:
-        _supersede(life, grant.extends, gid, records, now, report, notifier)
+        _supersede(life, grant.extends, gid, now, report, notifier)
 
 
-def _supersede(life: Lifecycle, old: GrantId, new: GrantId, records: list[Record],
-               now: datetime, report: Report, notifier: Notifier) -> None:
+def _supersede(life: Lifecycle, old: GrantId, new: GrantId, now: datetime, report: Report,
+               notifier: Notifier) -> None:
     """The grant that ``new`` extends ends now: one requester, one live grant per extension,
     so max_active_per_requester holds. Its access stays (the new grant covers the same person
     and target); reconcile revokes it when nothing covers it any more."""
-    activated = next((r for r in records if r.grant_id == old and r.event is Event.ACTIVATED),
-                     None)
-    if activated is None or any(r.grant_id == old and r.event in END_EVENTS for r in records):
+    found = life.ledger.find([f"{event} {old}" for event in (Event.ACTIVATED, *END_EVENTS)])
+    activated = found.get(f"activated {old}")
+    if activated is None or len(found) > 1:
         return
     superseded = life.ledger.append(replace(
-        activated, seq=0, prev="", event=Event.SUPERSEDED, at=now, subject="", ended_at=now,
+        _current(life, activated), seq=0, prev="", event=Event.SUPERSEDED, at=now, subject="",
+        ended_at=now,
         engine_version=ENGINE_VERSION, detail=f"superseded by {new}, which extends it"))
     report.add(old, "superseded", f"by {new}")
     notifier.notify(superseded)
+
+
+def _current(life: Lifecycle, activated: Record) -> Record:
+    """The activated record with where the grant's access is now (its latest target)."""
+    for record, target in life.ledger.state().open:
+        if record.grant_id == activated.grant_id:
+            return replace(activated, target=target)
+    return activated
 
 
 def _defer(life: Lifecycle, report: Report, gid: GrantId, path: str, attempt: int,

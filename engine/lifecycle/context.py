@@ -84,7 +84,7 @@ def open_run(life: Lifecycle) -> Run:
     """The tip, its configuration, and the ledger read with the tip's allowed signers."""
     tip = life.tip()
     loaded, config = life.config(tip)
-    life.ledger.trust(config.signers, life.signer)
+    life.ledger.trust(config.signers, life.signer, tip)
     cannot_write = ""
     if config.signers is None:
         cannot_write = f"{NOT_CONFIGURED}; gitjit writes nothing that nobody could verify"

@@ -22,7 +22,7 @@ stops the others):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,11 +33,11 @@ from engine.adapters.notify import Notifier
 from engine.core import trailers
 from engine.core.decision import Kind, Outcome
 from engine.core.grants import grant_id, load_grant, parse_path
-from engine.core.ledger import AppliedTarget, Event, Record, target_digest
+from engine.core.ledger import END_EVENTS, AppliedTarget, Event, Record, target_digest
 from engine.core.lifecycle import State, Window, window
 from engine.core.models import GrantId, Login
 from engine.errors import GitjitError
-from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, endings, open_run
+from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.drift import check_drift
 from engine.lifecycle.removal import remove
 from engine.lifecycle.targets import TargetKey, Targets, applied
@@ -101,20 +101,15 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
         targets = Targets(run.config.settings, life.target_factory)
         notifier = Notifier(run.config, report, dry_run=dry_run or not notify)
         state = alert_untrusted(life, run, notifier, report, now, dry_run=dry_run)
-        records = list(state.records)
-        ended = endings(records)
         on_tip = life.grant_paths(run.tip)
-        verified = _bind_all(records, targets, report)
+        verified = _bind_all(state.open, targets, report)
 
         open_on_tip = {gid: grant.record for gid, grant in verified.items()
-                       if gid not in ended and gid in on_tip
-                       and _window(grant.record).state(now) is not State.EXPIRED}
+                       if gid in on_tip and _window(grant.record).state(now) is not State.EXPIRED}
         mismatches = _cross_check(life, run, open_on_tip, report)
         live: dict[GrantId, _Grant] = {}
         finishing: dict[GrantId, tuple[_Grant, _End]] = {}
         for gid, grant in verified.items():
-            if gid in ended:
-                continue
             when = _window(grant.record).state(now)
             if gid in mismatches:
                 finishing[gid] = (grant, _End(Event.REVOKED, mismatches[gid], "record.mismatch"))
@@ -146,21 +141,15 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
 # -- binding -------------------------------------------------------------------------------
 
 
-def _bind_all(records: list[Record], targets: Targets, report: Report) -> dict[GrantId, _Grant]:
-    current: dict[GrantId, AppliedTarget] = {}
-    activated: dict[GrantId, Record] = {}
-    for record in records:
-        if record.event is Event.ACTIVATED and record.target is not None:
-            activated[record.grant_id] = record
-            current[record.grant_id] = record.target
-        elif record.event is Event.RETARGETED and record.target is not None:
-            current[record.grant_id] = record.target
+def _bind_all(opened: Sequence[tuple[Record, AppliedTarget]], targets: Targets,
+              report: Report) -> dict[GrantId, _Grant]:
+    """The open grants (activated, end not recorded), each bound to where its access is."""
     bound: dict[GrantId, _Grant] = {}
-    for gid, record in activated.items():
+    for record, target in opened:
         try:
-            bound[gid] = _bind(record, current[gid], targets)
+            bound[record.grant_id] = _bind(record, target, targets)
         except GitjitError as exc:
-            report.add(gid, "bind", str(exc), failed=True)
+            report.add(record.grant_id, "bind", str(exc), failed=True)
     return bound
 
 
@@ -181,6 +170,20 @@ def _window(record: Record) -> Window:
 # -- the record against the branch and the forge -------------------------------------------
 
 
+def _landing(life: Lifecycle, path: str, merge: str | None, tip: str) -> CommitStamp | None:
+    """``merge`` as the commit that landed ``path``, if the branch agrees: it is in the tip's
+    history, added the file, with the content the tip holds. A few git processes per grant,
+    whatever the history's length."""
+    if merge is None or not life.repo.is_ancestor(merge, tip):
+        return None
+    added = {e.path: e.blob for e in life.repo.tree(merge).entries(path)}
+    before = {e.path for e in life.repo.tree(f"{merge}^1").entries(path)}
+    now = {e.path: e.blob for e in life.repo.tree(tip).entries(path)}
+    if path not in added or path in before or added[path] != now.get(path):
+        return None
+    return CommitStamp(merge, life.repo.commit_time(merge))
+
+
 def _cross_check(life: Lifecycle, run: Run, records: dict[GrantId, Record],
                  report: Report) -> dict[GrantId, str]:
     """Each record of a grant that is still open, against its file on the branch and the
@@ -189,7 +192,6 @@ def _cross_check(life: Lifecycle, run: Run, records: dict[GrantId, Record],
     if not records:
         return {}
     paths = {gid: f"grants/{gid}.yaml" for gid in records}
-    landed = life.repo.first_parent_additions(run.tip, paths.values())
     contents = life.repo.tree(run.tip).read_many(paths.values())
     max_bytes = run.config.settings.max_grant_bytes
     disagreements: dict[GrantId, str] = {}
@@ -197,15 +199,16 @@ def _cross_check(life: Lifecycle, run: Run, records: dict[GrantId, Record],
         path = paths[gid]
         problems: list[str] = []
         grant = load_grant(path, contents.get(path, b""), run.loaded.schemas, max_bytes).grant
-        stamp = landed.get(path)
+        stamp = _landing(life, path, record.merge_sha, run.tip)
         if grant is None:
             problems.append(f"{path} on {life.branch} is not a valid grant")
         elif (grant.policy, grant.requester) != (record.policy, record.requester):
             problems.append(f"the record names {record.requester} and policy {record.policy}, "
                             f"the file {grant.requester} and policy {grant.policy}")
-        if stamp is None or stamp.sha != record.merge_sha:
-            problems.append(f"the file landed in {stamp.sha[:12] if stamp else 'no commit'}, "
-                            f"the record says {(record.merge_sha or 'none')[:12]}")
+        if stamp is None:
+            problems.append(f"the record says the file landed in "
+                            f"{(record.merge_sha or 'none')[:12]}, but that commit is not on "
+                            f"{life.branch}, did not add it, or added other content")
         elif grant is not None:
             try:
                 pr = life.forge.pull_request_for_commit(stamp.sha)
@@ -317,6 +320,7 @@ def _finish(life: Lifecycle, run: Run, report: Report, grant: _Grant, end: _End,
     drafts = [replace(grant.record, seq=0, prev="", event=end.event, at=now,
                       pull_request=end.pull_request or grant.record.pull_request,
                       engine_version=ENGINE_VERSION, detail=detail, subject="",
+                      target=grant.target,
                       ended_at=min(ended_at, now))]
     if end.alert:
         drafts.append(replace(drafts[0], event=Event.ALERT, code=end.alert,
@@ -391,17 +395,22 @@ def _sweep(life: Lifecycle, run: Run, report: Report, targets: Targets,
             targets.plugin(applied(policy))
         except GitjitError as exc:
             report.add(f"({policy.id})", "list", str(exc), failed=True)
+    held: dict[str, list[ManagedAssignment]] = {}
     for name, plugin in sorted(targets.plugins().items()):
         try:
-            managed = plugin.list_managed()
+            held[name] = plugin.list_managed()
         except GitjitError as exc:
             report.add(f"({name})", "list", str(exc), failed=True)
-            continue
+    over = {item.grant_id for items in held.values() for item in items
+            if item.grant_id is not None and item.grant_id not in verified}
+    ended = _ended_bindings(life, over, targets, report)
+    for name, managed in held.items():
+        plugin = targets.plugins()[name]
         for item in managed:
             gid = item.grant_id
             if gid is None or gid in live or gid in finishing:
                 continue
-            grant = verified.get(gid)
+            grant = verified.get(gid) or ended.get(gid)
             if grant is None:
                 _unverified(life, run, report, targets, name, plugin, item, now, dry_run,
                             notifier)
@@ -410,6 +419,22 @@ def _sweep(life: Lifecycle, run: Run, report: Report, targets: Targets,
                 continue  # another live grant holds the same access: it stays for now
             _step(report, gid, "revoked", partial(grant.plugin.revoke, grant.assignment),
                   dry_run, "left over")
+
+
+def _ended_bindings(life: Lifecycle, gids: set[GrantId], targets: Targets,
+                    report: Report) -> dict[GrantId, _Grant]:
+    """Grants whose end is recorded, bound to where their access was when it ended (the end
+    record keeps the target), so what a target still holds for them is revoked there."""
+    found = life.ledger.find([f"{event} {gid}" for gid in gids for event in END_EVENTS])
+    bound: dict[GrantId, _Grant] = {}
+    for record in found.values():
+        if record.target is None or record.grant_id in bound:
+            continue
+        try:
+            bound[record.grant_id] = _bind(record, record.target, targets)
+        except GitjitError as exc:
+            report.add(record.grant_id, "bind", str(exc), failed=True)
+    return bound
 
 
 def _unverified(life: Lifecycle, run: Run, report: Report, targets: Targets, name: str,
@@ -475,9 +500,9 @@ def _provably_live(life: Lifecycle, run: Run, gid: GrantId, now: datetime) -> st
 
 def _remove_ended(life: Lifecycle, run: Run, report: Report, on_tip: dict[GrantId, str]) -> None:
     """One commit removes the files of expired and superseded grants whose end is recorded."""
-    ends = endings(life.ledger.records())  # including the ends this run recorded
-    done = {gid: rec for gid, rec in ends.items()
-            if gid in on_tip and rec.event in (Event.EXPIRED, Event.SUPERSEDED)}
+    found = life.ledger.find([f"{event} {gid}" for gid in on_tip
+                              for event in (Event.EXPIRED, Event.SUPERSEDED)])
+    done = {rec.grant_id: rec for rec in found.values()}  # including the ends this run recorded
     if not done:
         return
 

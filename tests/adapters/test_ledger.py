@@ -22,9 +22,15 @@ from engine.core.ledger import (
     CountedReview,
     Event,
     ExpiryEnforcer,
+    LedgerIndex,
     Record,
     commit_message,
+    index_after,
+    index_json,
+    key_path,
+    parse_index,
     parse_record,
+    record_key,
     record_path,
     to_json,
 )
@@ -104,18 +110,23 @@ def rewrite_history(repo: GitRepoBuilder, contents: Sequence[bytes], *,
     """Replace the ledger with a fresh straight line of commits, one per record given.
 
     What someone with push rights could do by hand: every commit well formed, trailers
-    right, only the records themselves tell. With ``key`` the commits are signed with it (an
-    insider holding the lifecycle key, or another key).
+    right, the index and keys built with gitjit's own code: only the records themselves tell.
+    With ``key`` the commits are signed with it (an insider holding the lifecycle key, or
+    another key).
     """
     index = repo.path.parent / f"{repo.path.name}-forged-index"
     env = {"GIT_INDEX_FILE": str(index)}
     repo.git("read-tree", "--empty", env=env)
     parent: str | None = None
+    summary = LedgerIndex()
     for raw in contents:
         record = parse_record(raw)
-        blob = _hash(repo, raw)
-        entry = f"100644,{blob},{record_path(record)}"
-        repo.git("update-index", "--add", "--cacheinfo", entry, env=env)
+        path = record_path(record)
+        summary = index_after(summary, record, path, None)
+        for name, content in ((path, raw), (key_path(record_key(record)), path.encode()),
+                              ("index.json", index_json(summary))):
+            entry = f"100644,{_hash(repo, content)},{name}"
+            repo.git("update-index", "--add", "--cacheinfo", entry, env=env)
         tree = repo.git("write-tree", env=env).strip()
         args = ["commit-tree", tree, "-m", commit_message(record).rstrip("\n")]
         if parent:
@@ -164,11 +175,19 @@ def test_append_and_read_back_without_touching_the_checkout(repo: GitRepoBuilder
         (1, Event.ACTIVATED, BOB), (2, Event.ACTIVATED, ALICE), (3, Event.EXPIRED, BOB),
     ]
     assert signed(GitRepository(repo.path)).records() == records
-    assert ledger_files(repo) == [
+    files = ledger_files(repo)
+    assert [f for f in files if f.startswith("records/")] == [
         "records/00000001-activated-prod-db_bob-20260105T0900Z.json",
         "records/00000002-activated-prod-db_alice-20260105T1000Z.json",
         "records/00000003-expired-prod-db_bob-20260105T0900Z.json",
     ]
+    # Beside the records: one key per record, and the index a run reads instead of them all.
+    assert sorted(f for f in files if not f.startswith("records/")) == sorted(
+        ["index.json", *(key_path(record_key(r)) for r in records)])
+    index = parse_index(repo.git("cat-file", "blob", f"{LEDGER_REF}:index.json").encode())
+    assert (index.seq, list(index.open)) == (3, [ALICE])
+    assert ledger.find([record_key(records[2]), "revoked x/y-1"]) == {
+        record_key(records[2]): records[2]}
     assert blob_at(repo, records[2]) == to_json(records[2])
     assert repo.git("log", "--format=%P|%B", LEDGER_REF).split("\n")[0] == (
         f"{repo.sha(LEDGER_REF + '~1')}|gitjit: expired prod-db/bob-20260105T0900Z"

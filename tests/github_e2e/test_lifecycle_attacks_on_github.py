@@ -283,6 +283,8 @@ def test_a_junk_record_pushed_to_the_ledger_halts_no_revocation_in_postgresql(
     # The policy grants a real PostgreSQL role to bob's login.
     monkeypatch.setenv("GITJIT_ATTACK_DSN", pg_server.dsn())
     with pg_server.connect() as admin:
+        # The server is shared by the session, and another test may have used these names.
+        admin.execute("DROP ROLE IF EXISTS bob, orders_admin")
         create_role(admin, "bob", login=True)
         create_role(admin, "orders_admin")
     try:

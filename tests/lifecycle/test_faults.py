@@ -69,9 +69,9 @@ class FaultyLedger(Ledger):
         super().__init__(repo)  # open_run trusts it with the branch's signers
         self.faults = faults
 
-    def append(self, draft: Record) -> Record | None:
+    def append(self, draft: Record, *, main: str | None = None) -> Record | None:
         self.faults.tick("before append")
-        written = super().append(draft)
+        written = super().append(draft, main=main)
         self.faults.tick("after append")
         return written
 
