@@ -20,8 +20,9 @@ from engine.core.strictyaml import Document, KeyPath
 
 EXPIRY_KINDS: Mapping[str, str] = {
     "target": "the target itself ends access at the grant's end",
-    "gitjit": "only gitjit's reconcile ends access (the target has no native expiry)",
-    "depends": "depends on the settings (each grant records which applies)",
+    "gitjit": "gitjit's reconcile ends access; the target cannot",
+    "depends": "the settings say whether the target ends access itself; each grant records "
+               "which",
 }
 """What a plugin's ``EXPIRY`` may say, and what each means."""
 
@@ -63,7 +64,8 @@ class Catalog:
 
     providers: Mapping[str, Provider]
     missing: Mapping[str, str] = field(default_factory=dict)
-    """Known providers that are not installed, each with how to install it."""
+    """gitjit's own providers that are not installed, each with the command that installs it
+    (``pip install 'gitjit[entra]'``)."""
 
     def installed(self) -> str:
         return ", ".join(sorted(self.providers)) or "none"
@@ -137,10 +139,10 @@ def _check_policy(doc: Document, connections: Mapping[str, Mapping[str, str]],
     provider, findings = _resolve(doc, ("target", "provider"), name, catalog, "")
     settings_path = settings.path if settings is not None else "policies/settings.yaml"
     connection = target.get("connection")
-    # An unknown provider differs from every connection's: its own finding says enough.
-    if connection is not None and connection in connections and name in catalog.providers:
+    # An unknown provider differs from every other: its own finding says enough.
+    if connection is not None and connection in connections:
         theirs = connections[connection].get("provider", "")
-        if theirs != name:
+        if theirs != name and {name, theirs} <= set(catalog.providers):
             line = settings.line("connections", connection, "provider") if settings else 0
             findings.append(Finding(doc.path, doc.line("target", "provider"),
                 "target.provider-mismatch",
@@ -152,7 +154,7 @@ def _check_policy(doc: Document, connections: Mapping[str, Mapping[str, str]],
     if provider is None:
         return findings
     findings += _validate(doc, ("target",), _without(target, RESERVED), provider.target_schema,
-                          provider, "the target",
+                          provider, "target",
                           f"see the parameters a {provider.name} target takes with 'gitjit "
                           f"targets {provider.name}'")
     if connection is None and provider.connection_schema is not None:
@@ -179,8 +181,9 @@ def _resolve(doc: Document, keys: KeyPath, name: str, catalog: Catalog,
     if provider is None:
         installed = f"installed here: {catalog.installed()} ('gitjit targets' lists them)"
         if name in catalog.missing:
-            message = (f"target provider {name!r}{what} is not installed: "
-                       f"{catalog.missing[name]}; {installed}")
+            message = (f"target provider {name!r}{what} is not installed; it is one of "
+                       f"gitjit's own targets: install it with {catalog.missing[name]}; "
+                       f"{installed}")
         else:
             close = difflib.get_close_matches(name, sorted(catalog.providers), n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
@@ -201,8 +204,8 @@ def _validate(doc: Document, keys: KeyPath, value: Mapping[str, str],
         kind = "TARGET_SCHEMA" if keys == ("target",) else "CONNECTION_SCHEMA"
         return [Finding(doc.path, doc.line(*keys), "target.unchecked",
             f"target provider {provider.name!r} ({provider.source}) declares no {kind}, so "
-            f"the settings of {what} are checked only when a grant is applied; ask the "
-            "plugin's authors to declare one (docs/targets.md)", Severity.WARNING)]
+            "these settings are checked only when a grant is applied; ask the plugin's "
+            "authors to declare one (docs/targets.md)", Severity.WARNING)]
     try:
         found = schema.problems(value, schema_, keys, suggest=True)
     except schema.UnusableSchemaError as exc:

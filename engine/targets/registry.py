@@ -132,8 +132,7 @@ def catalog() -> Catalog:
                                        fix="uninstall one of the packages that provide it")
         else:
             providers[name] = describe(name, eps[0])
-    missing = {name: f"it is one of gitjit's own targets, installed with {hint}"
-               for name, hint in FIRST_PARTY.items() if name not in providers}
+    missing = {name: hint for name, hint in FIRST_PARTY.items() if name not in providers}
     return Catalog(providers, missing)
 
 
