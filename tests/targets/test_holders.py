@@ -124,8 +124,9 @@ def command(tmp_path: Path, code: str = HOOK) -> tuple[str, Path]:
 def test_command_holders_run_the_hooks_holders_action(tmp_path: Path) -> None:
     hook, log = command(tmp_path)
     connection = {"provider": "command", "command": hook, "holders": "true", "org": "acme"}
-    found = create_target(connection).holders(
-        Target("command", (("connection", "vault"), ("team", "admins"))))
+    plugin = create_target(connection)
+    assert isinstance(plugin, HasHolders)
+    found = plugin.holders(Target("command", (("connection", "vault"), ("team", "admins"))))
 
     assert seen(found) == [("u-1", "alice", "admins", {"how": "owner"}),
                            ("svc-bot", None, "admins", {})]
