@@ -1,6 +1,7 @@
 """PostgreSQL target (psycopg 3): role membership, or a per-grant login role with VALID UNTIL.
 
-Settings (connection entries, or the policy's target params, which win):
+Settings (``TARGET_SCHEMA`` and ``CONNECTION_SCHEMA`` below say which belong to a policy's
+target and which to its connection; at run time the policy's target params win):
 
 - ``role`` (required): the role the grant gives, e.g. ``orders_admin``.
 - ``dsn_env``: the environment variable holding a libpq connection string or URI; or, instead,

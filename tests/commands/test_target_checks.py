@@ -98,6 +98,12 @@ CASES = [
          [f"{POLICY_PATH}:5: target.invalid: the target names no connection, and a postgres "
           "connection needs settings (missing 'dsn_env' or 'host' or 'dbname'); add "
           "'connection: NAME' naming one under connections in policies/settings.yaml"]),
+    Typo("connection-detail-in-a-policy",
+         lambda r: r.write(POLICY_PATH, policy(
+             "target: {provider: postgres, connection: reports, role: reports_read, "
+             "dsn_env: OTHER_DB_DSN}")),
+         [f"{POLICY_PATH}:5: target.invalid: postgres target: $.target: unexpected key "
+          f"'dsn_env'; allowed keys: mode, role, terminate_sessions; {PG_FIX}"]),
     Typo("secret-in-a-policy",
          lambda r: r.write(POLICY_PATH, policy(
              "target: {provider: command, command: /opt/hook, token_env: VAULT_TOKEN}")),

@@ -378,7 +378,7 @@ def test_hostile_login_and_role_names_are_quoted_harmlessly(
 def test_the_documented_minimal_privileges_are_enough(
         pg_server: PgServer, admin: Conn, monkeypatch: pytest.MonkeyPatch, uniq: str,
         mode: str) -> None:
-    # docs/targets.md: CREATEROLE, pg_signal_backend and CREATE on the database (for the
+    # docs/targets/postgres.md: CREATEROLE, pg_signal_backend and CREATE on the database (for the
     # gitjit schema); no superuser. The dedicated database starts without the gitjit schema.
     service, db = f"gitjit_service_{uniq}", f"minpriv_{uniq}"
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE IN ROLE pg_signal_backend")
