@@ -63,7 +63,13 @@ def test_postgres_holders_come_from_the_catalog_however_they_were_granted(
     psql(pg_server, f'GRANT {side} TO "{mallory}"')
 
     dave_role = login_role_name(per_grant.grant_id, dave)
-    assert seen(plugin.holders(target(role))) == [
+    try:
+        found = seen(plugin.holders(target(role)))
+    finally:
+        # Roles are cluster-wide: a per-grant role left behind is in every test's list_managed.
+        plugin.revoke(per_grant)
+        plugin.revoke(granted)
+    assert found == [
         (shouting, None, role, {"how": "directly", "can_login": "true"}),
         (alice, alice, role, {"how": "directly", "can_login": "true"}),
         (bob, bob, role, {"how": f"through {side}", "can_login": "true"}),
@@ -80,11 +86,13 @@ def test_postgres_holders_believe_the_catalog_not_gitjits_records(
     create_role(admin, alice, login=True)
     create_role(admin, role)
     plugin = PostgresTarget({"provider": "postgres", "dsn_env": dsn_env})
-    plugin.apply(assignment(alice, role, dsn_env))
+    granted = assignment(alice, role, dsn_env)
+    plugin.apply(granted)
     psql(pg_server, f'REVOKE {role} FROM "{alice}"')  # gitjit.managed still says applied
 
     assert plugin.holders(target(role)) == []
     assert [m.principal for m in plugin.list_managed() if m.privilege == role] == [alice]
+    plugin.revoke(granted)
 
 
 def test_postgres_holders_of_a_role_that_does_not_exist(dsn_env: str, uniq: str) -> None:

@@ -8,7 +8,7 @@ from psycopg import sql
 
 from engine.targets.base import Assignment, TargetError
 from engine.targets.postgres import PostgresTarget, login_role_name
-from engine.targets.registry import create_target
+from engine.targets.registry import CheckedTarget, create_target
 from tests.targets.pg import Conn, PgServer, assignment, create_role, is_alive, is_member
 
 
@@ -351,7 +351,7 @@ def test_a_bad_terminate_sessions_fails_apply_but_never_stops_a_revocation(
 
 def test_the_registry_builds_the_postgres_target(dsn_env: str) -> None:
     plugin = create_target({"provider": "postgres", "dsn_env": dsn_env})
-    assert isinstance(plugin, PostgresTarget)
+    assert isinstance(plugin, CheckedTarget) and isinstance(plugin.plugin, PostgresTarget)
 
 
 @pytest.mark.parametrize("mode", ["membership", "login-role"])
