@@ -4,6 +4,7 @@ registry without making a plugin, and the check at apply that backs the check be
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -162,3 +163,14 @@ def test_holders_pass_through_exactly_when_the_plugin_has_them(
     assert recording.holders(Target("recording", (("role", "admin"),))) == []
     _with(monkeypatch, EntryPoint("vault", f"{__name__}:_Plugin", registry.GROUP))
     assert not isinstance(registry.create_target({"provider": "vault"}), HasHolders)
+
+
+def test_a_built_in_whose_extra_is_missing_names_the_extra(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As without 'pip install gitjit[postgres]': psycopg cannot be imported.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "engine.targets.postgres")
+    provider = registry.catalog().providers["postgres"]
+    assert provider.problem == ("cannot import engine.targets.postgres:PostgresTarget (import of "
+                                "psycopg halted; None in sys.modules)")
+    assert provider.fix == "install what it needs: pip install 'gitjit[postgres]'"
