@@ -143,9 +143,10 @@ def describe(name: str, ep: EntryPoint) -> Provider:
         factory = ep.load()
     except ImportError as exc:
         own = ep.value == _BUILTINS.get(name) or _dist_name(ep) == "gitjit"
+        dist = _dist_name(ep)
         fix = (f"install what it needs: {FIRST_PARTY[name]}" if own and name in FIRST_PARTY
-               else f"install what it needs, e.g. pip install --force-reinstall "
-                    f"'{_dist_name(ep) or 'the package that provides it'}'")
+               else f"install what it needs: pip install --force-reinstall '{dist}'" if dist
+               else "reinstall the package that provides it, with its dependencies")
         return Provider(name, source, problem=f"cannot import {ep.value} ({exc})", fix=fix)
     except Exception as exc:
         return Provider(name, source, problem=f"cannot load {ep.value} ({type(exc).__name__}: "

@@ -208,8 +208,8 @@ def test_a_plugin_that_cannot_be_imported_is_an_error(
         f"{POLICY_PATH}:5: target.unavailable: target provider 'vault' "
         "(gitjit_vault_not_installed:VaultTarget (package unknown)) is installed but cannot be "
         "used: cannot import gitjit_vault_not_installed:VaultTarget (No module named "
-        "'gitjit_vault_not_installed'); install what it needs, e.g. pip install "
-        "--force-reinstall 'the package that provides it'")
+        "'gitjit_vault_not_installed'); reinstall the package that provides it, with its "
+        "dependencies")
 
 
 # -- the verdict ---------------------------------------------------------------------------
