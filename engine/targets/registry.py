@@ -142,8 +142,8 @@ def describe(name: str, ep: EntryPoint) -> Provider:
     try:
         factory = ep.load()
     except ImportError as exc:
-        own = ep.value == _BUILTINS.get(name) or _dist_name(ep) == "gitjit"
         dist = _dist_name(ep)
+        own = ep.value == _BUILTINS.get(name) or dist == "gitjit"
         fix = (f"install what it needs: {FIRST_PARTY[name]}" if own and name in FIRST_PARTY
                else f"install what it needs: pip install --force-reinstall '{dist}'" if dist
                else "reinstall the package that provides it, with its dependencies")
