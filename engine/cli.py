@@ -33,6 +33,7 @@ from engine.commands import (
     request,
     simulate,
     status,
+    targets,
 )
 from engine.commands.local import group as local_group
 from engine.core.models import Login
@@ -410,6 +411,32 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
                                      start, extends, break_glass, base, forge,
                                      now or clock.now(), fmt)
     return request.run(options)
+
+
+@cli.command("targets")
+@click.argument("provider", required=False)
+@click.option("--format", "fmt", type=click.Choice(targets.FORMATS), default="text",
+              show_default=True)
+def targets_command(provider: str | None, fmt: str) -> int:
+    """The target providers installed with this gitjit, and what each accepts.
+
+    For each provider: where it comes from (built-in, or which package), the keys a policy's
+    target and a settings connection may hold (its JSON Schemas, which 'gitjit check' and
+    the verdict check), whether the target itself ends access at a grant's end, and whether
+    it can list who holds a privilege (drift detection). PROVIDER prints one provider with
+    its full schemas; gitjit's own providers that are not installed are listed with the
+    command that installs them.
+
+    \b
+    Exit codes: 0 ok, 1 an installed provider cannot be used, 2 unknown PROVIDER.
+
+    \b
+    Examples:
+      gitjit targets
+      gitjit targets postgres
+      gitjit targets --format json
+    """
+    return targets.run(targets.TargetsOptions(provider, fmt))
 
 
 @cli.command("codeowners")

@@ -22,6 +22,7 @@ from engine.core.schema import check_schemas
 from engine.core.signers import SIGNERS_PATH
 from engine.errors import GitjitError, UsageError
 from engine.reporters import CHECK_FORMATS
+from engine.targets.registry import catalog
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def run(options: CheckOptions) -> int:
     if not options.repo.is_dir():
         raise UsageError(f"--repo {options.repo}: no such directory")
     tree = WorkTree(options.repo)
-    loaded = read_config(tree)
+    loaded = read_config(tree, catalog())
     entries = tree.entries(GRANTS_DIR)
     contents = tree.read_many([e.path for e in entries if e.mode == "100644"])
     grants = check_grants(entries, contents, loaded.result, loaded.schemas)

@@ -22,6 +22,7 @@ from engine.core.models import Login
 from engine.core.report import PullRequestReport
 from engine.errors import GitError, UsageError
 from engine.reporters import PR_FORMATS, markdown
+from engine.targets.registry import catalog
 
 EXIT_CODES = {"approved": 0, "denied": 1, "pending": 4}
 PLAN_KEY = "plan"
@@ -49,7 +50,7 @@ def run(options: CheckPullRequestOptions) -> int:
         raise UsageError("give --base, --head and --author (or --forge github --pr N)")
     reviews = load_reviews(options.reviews) if options.reviews else ()
     result = judge(repo, repo.resolve(options.base), repo.resolve(options.head), options.author,
-                   reviews, options.pushers, options.now)
+                   reviews, options.pushers, options.now, targets=catalog())
     return _print(options, result, options.author)
 
 
@@ -86,7 +87,7 @@ def _run_github(repo: GitRepository, options: CheckPullRequestOptions) -> int:
     else:
         result = judge(repo, base, pr.head_sha, pr.author, forge.reviews(pr.number),
                        forge.pushers(pr.number), options.now, teams=forge.team_members,
-                       author_id=pr.author_id)
+                       author_id=pr.author_id, targets=catalog())
         if result.decision.outcome is Outcome.APPROVED:
             others = [p for p in forge.open_pull_requests_with_head(pr.head_sha)
                       if p.number != pr.number]

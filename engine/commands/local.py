@@ -31,6 +31,7 @@ from engine.core.signers import SIGNERS_PATH
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
+from engine.targets.registry import catalog
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -246,7 +247,8 @@ def merge_command(number: int, repo: Path, login: Login, admin: bool,
 
     def gate(info: PullRequestInfo) -> str | None:
         verdict = judge(git, git.resolve(info.base), info.head_sha, info.author,
-                        forge.reviews(info.number), forge.pushers(info.number), at)
+                        forge.reviews(info.number), forge.pushers(info.number), at,
+                        targets=catalog())
         judged.append(verdict)
         outcome = verdict.decision.outcome
         if outcome is Outcome.APPROVED:
@@ -344,7 +346,7 @@ def _verdict(git: GitRepository, forge: LocalForge, info: PullRequestInfo,
     else:
         base = git.resolve(info.base)
     return judge(git, base, info.head_sha, info.author, forge.reviews(info.number),
-                 forge.pushers(info.number), now)
+                 forge.pushers(info.number), now, targets=catalog())
 
 
 def _report(verdict: Verdict, info: PullRequestInfo) -> PullRequestReport:

@@ -11,6 +11,7 @@ from engine.core import policytest
 from engine.core.findings import Severity
 from engine.core.report import CheckReport
 from engine.reporters import CHECK_FORMATS
+from engine.targets.registry import catalog
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class TestOptions:
 
 
 def run(options: TestOptions) -> int:
-    loaded = read_config(WorkTree(options.repo))
+    loaded = read_config(WorkTree(options.repo), catalog())
     errors = [f for f in loaded.result.findings if f.severity is Severity.ERROR]
     if errors:
         # Tests judge with the configuration: a broken one must be fixed first.

@@ -10,6 +10,7 @@ from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_con
 from engine.core.models import Config, Policy, PolicyId
 from engine.core.schema import SchemaSet
 from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
+from engine.core.targets import Catalog
 from engine.errors import ConfigurationError, UsageError
 from engine.ports import Tree
 
@@ -43,15 +44,18 @@ def require_policy(config: Config, policy_id: str, hint: str = "") -> Policy:
     return policy
 
 
-def read_config(tree: Tree) -> LoadedConfig:
-    """Schemas and configuration of ``tree``: what judges requests when tree is the base."""
+def read_config(tree: Tree, targets: Catalog | None = None) -> LoadedConfig:
+    """Schemas and configuration of ``tree``: what judges requests when tree is the base.
+
+    With ``targets`` (``engine.targets.registry.catalog()``: the providers installed with this
+    engine, never anything from the tree), policy targets and connections are checked too."""
     schemas = load_schemas(tree)
     entries = tree.entries(POLICIES_DIR)
     regular = [e.path for e in entries if e.mode == "100644"]
     contents = tree.read_many(regular)
     files = [ConfigFile(e.path, e.mode, contents.get(e.path, b"")) for e in entries]
     blobs = {e.path: e.blob for e in entries if e.blob}
-    return LoadedConfig(schemas, build_config(files, schemas), len(files), blobs)
+    return LoadedConfig(schemas, build_config(files, schemas, targets), len(files), blobs)
 
 
 def read_signers(tree: Tree) -> AllowedSigners | None:

@@ -27,6 +27,7 @@ from engine.errors import UsageError
 from engine.ports import Forge
 from engine.reporters import text
 from engine.reporters.markdown import render
+from engine.targets.registry import catalog
 
 FORGES = ("none", "local", "github")
 
@@ -77,7 +78,8 @@ def run(options: RequestOptions) -> int:
     # Say now what the request will need, before anyone is asked to review it (on GitHub,
     # with the members of the teams the policies name).
     verdict = judge(repo, base, head, options.requester, [], frozenset({options.requester}),
-                    options.now, teams=github.team_members if github else None)
+                    options.now, teams=github.team_members if github else None,
+                    targets=catalog())
     decision = verdict.decision
     if decision.outcome is Outcome.DENIED:
         repo.git("update-ref", "-d", f"refs/heads/{branch}", head)

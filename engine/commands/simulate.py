@@ -47,6 +47,7 @@ from engine.lifecycle.context import Lifecycle, Report
 from engine.lifecycle.reconciliation import reconcile
 from engine.reporters import jsonout
 from engine.targets.recording import RecordingTarget
+from engine.targets.registry import catalog
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -266,6 +267,9 @@ class Simulation:
             commit = self.repo.commit_tree(tree, [], "Access configuration\n")
             self.repo.update_ref(f"refs/heads/{BRANCH}", commit, None, message="simulate")
         self.forge = LocalForge(self.repo)
+        # Judged as the real verdict judges, targets included: a policy whose provider is not
+        # installed is denied here too, although the simulation applies nothing to it.
+        self.targets = catalog()
         signers, _ = parse_allowed_signers((path / SIGNERS_PATH).read_bytes())
         self.ledger = Ledger(self.repo, signers=signers, signer=CommitSigner(key))
         recording = {"path": str(self.recording)}
@@ -455,7 +459,8 @@ class Simulation:
         base = (self.repo.resolve(f"{info.merge_sha}^1") if info.merge_sha
                 else self.repo.resolve(info.base))
         return judge(self.repo, base, info.head_sha, info.author,
-                     self.forge.reviews(info.number), self.forge.pushers(info.number), self.now)
+                     self.forge.reviews(info.number), self.forge.pushers(info.number), self.now,
+                     targets=self.targets)
 
     def _gated_merge(self, number: int, login: str, admin: bool) -> tuple[bool, Verdict]:
         """Merge as ``gitjit local merge`` does: only when the verdict is approved, unless

@@ -18,6 +18,7 @@ from engine.core.grants import GRANTS_DIR, grant_id, parse_path
 from engine.core.ledger import END_EVENTS, Event
 from engine.core.models import GrantId, Login, Review
 from engine.core.principals import TeamLookup, resolve_teams
+from engine.core.targets import Catalog
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class Verdict:
 
 def judge(repo: GitRepository, base: str, head: str, author: Login,
           reviews: Sequence[Review], pushers: Pushers | frozenset[Login], now: datetime, *,
-          teams: TeamLookup | None = None, author_id: int | None = None) -> Verdict:
+          teams: TeamLookup | None = None, author_id: int | None = None,
+          targets: Catalog | None = None) -> Verdict:
     """Judge the change from the merge base of ``base`` and ``head`` to ``head``.
 
     Policies, groups, settings and schemas come from ``base`` (the tip of the base branch, or
@@ -40,13 +42,19 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
     the members of the GitHub teams the policies name; without it (offline) teams stay
     unresolved and whatever needs one is denied. ``pushers`` is what the forge knows of who
     wrote the commits (a plain set where only logins are known, offline). Approvals must be
-    younger than the policy allows at ``now`` (at activation: the merge)."""
+    younger than the policy allows at ``now`` (at activation: the merge). ``targets`` (the
+    installed target providers, ``engine.targets.registry.catalog()``) also checks the policies'
+    targets and connections against the providers' schemas, as ``gitjit check`` does: the
+    verdict before merge passes it; activation's re-verification does not, so a plugin
+    missing where the lifecycle runs fails that grant's apply instead of refusing grants that
+    were rightly approved."""
     who = pushers if isinstance(pushers, Pushers) else Pushers(frozenset(pushers))
     changes = repo.changes(base, head)
     base_tree = repo.tree(base)
-    base_config = read_config(base_tree)
+    base_config = read_config(base_tree, targets)
     kind = classify(changes).kind
-    head_config = read_config(repo.tree(head)).result if kind is Kind.CONTROL_PLANE else None
+    head_config = (read_config(repo.tree(head), targets).result
+                   if kind is Kind.CONTROL_PLANE else None)
     pr = PullRequest(
         author=author,
         head=head,

@@ -65,6 +65,12 @@ CODES: dict[str, CodeInfo] = {
     "config.auto-approve-exceeds-max": _c("auto-approve maximum exceeds the policy maximum", "Make auto_approve.max_duration at most duration.max."),
     "config.codeowners-drift": _c("CODEOWNERS differs from the policies", "Run 'gitjit codeowners --write' and commit .github/CODEOWNERS."),
     "config.identity-conflict": _c("one login pinned to two account ids", "Pin each login to one GitHub account id in policies/groups.yaml (look it up with 'gh api users/LOGIN --jq .id')."),
+    # --- targets (policy targets and settings connections) ---------------------------------
+    "target.unknown-provider": _c("target provider is not installed", "Fix the provider's name (e.g. postgres), or install the plugin that provides it, e.g. pip install 'gitjit[entra]'; 'gitjit targets' lists the installed providers."),
+    "target.unavailable": _c("target provider is installed but cannot be used", "Do as the message says: install what the plugin needs (its extra or package), or have its authors fix what it declares."),
+    "target.provider-mismatch": _c("policy and connection name different providers", "Make the target's provider equal the provider of the connection it names, or name a connection of the target's provider."),
+    "target.invalid": _c("target or connection settings do not fit the provider's schema", "Change the key or value as the message says; 'gitjit targets PROVIDER' shows what the provider accepts."),
+    "target.unchecked": _c("target provider declares no schema", "Nothing to fix in the configuration: its settings are checked only when a grant is applied. Ask the plugin's authors to declare TARGET_SCHEMA and CONNECTION_SCHEMA (docs/targets.md)."),
     "signers.invalid": _c("policies/allowed_signers cannot be used", "Write one 'principal key-type key' line per lifecycle key, as ssh-keygen's .pub file holds it after the principal (see docs/signing.md)."),
     "signers.empty": _c("policies/allowed_signers lists no key", "Add the lifecycle key's line; 'gitjit local keygen' prints one."),
     "signers.missing": _c("no policies/allowed_signers", "Add the public key of the key the lifecycle jobs sign with (docs/signing.md); until then activate and reconcile refuse to run."),

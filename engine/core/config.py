@@ -41,6 +41,8 @@ from engine.core.principals import expand
 from engine.core.reviews import assign
 from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
 from engine.core.strictyaml import Document, Limits, LoadError, load
+from engine.core.targets import Catalog
+from engine.core.targets import check as check_targets
 
 POLICIES_DIR = "policies/"
 GROUPS_PATH = "policies/groups.yaml"
@@ -128,8 +130,14 @@ def expected_kind(path: str) -> frozenset[str] | None:
     return None
 
 
-def build_config(files: list[ConfigFile], schemas: schema.SchemaSet) -> ConfigResult:
-    """Load every file under policies/ and check them together."""
+def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
+                 targets: Catalog | None = None) -> ConfigResult:
+    """Load every file under policies/ and check them together.
+
+    With ``targets`` (the installed target providers), every policy's target and every
+    settings connection is also checked against its provider's schemas; without it, targets
+    are not looked at (the lifecycle: a missing plugin must fail that one grant's apply, not
+    stop every revocation)."""
     findings: list[Finding] = []
     docs: dict[str, Document] = {}
     signers: AllowedSigners | None = None
@@ -173,6 +181,9 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet) -> ConfigRe
         if policy is not None:
             findings += _cross_check(policy, docs[path], groups, settings)
             policies[policy.id] = policy
+    if targets is not None:
+        findings += check_targets([docs[p] for p in policy_paths], docs.get(SETTINGS_PATH),
+                                  targets)
     if not policy_paths and not any(f.path.startswith(POLICIES_DIR) for f in findings):
         findings.append(Finding(POLICIES_DIR, 0, "config.missing",
             "no policy found: add at least one policies/<id>.yaml"))

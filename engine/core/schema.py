@@ -9,8 +9,10 @@ work: the message then is jsonschema's own.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -144,21 +146,49 @@ def _leaf_error(error: ValidationError) -> ValidationError:
     return error
 
 
-def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
+@dataclass(frozen=True)
+class Problem:
+    """One way a value does not fit its schema, before it is placed in a file."""
+
+    path: KeyPath
+    """Where, from the document's root (the prefix given, then the path inside the value)."""
+    message: str
+    """'$.target: unexpected key 'rle'; allowed keys: ...', naming the JSON path."""
+
+
+class UnusableSchemaError(ValueError):
+    """A schema refers to something outside itself, which gitjit never fetches."""
+
+
+def _suggestion(key: str, schema: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, sorted(schema.get("properties", {})), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _problems_for(error: ValidationError, prefix: KeyPath = (),
+                  suggest: bool = False) -> list[Problem]:
+    alternatives = error.validator_value if error.validator == "anyOf" else None
+    if isinstance(alternatives, list) and alternatives and all(
+            isinstance(a, Mapping) and set(a) == {"required"} for a in alternatives):
+        # "one of these keys": each alternative alone would say only its own key is missing.
+        where: KeyPath = (*prefix, *error.absolute_path)
+        options = " or ".join(" and ".join(map(repr, a["required"])) for a in alternatives)
+        return [Problem(where, f"{json_path(where)}: missing {options}")]
     error = _leaf_error(error)
-    path: KeyPath = tuple(error.absolute_path)
+    path: KeyPath = (*prefix, *error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     keyword = error.validator
     hint = schema.get("errorMessage")
 
-    def finding(where: KeyPath, message: str) -> Finding:
-        return Finding(doc.path, doc.line(*where), "schema.invalid", message)
+    def problem(where: KeyPath, message: str) -> Problem:
+        return Problem(where, message)
 
     if keyword == "additionalProperties" and schema.get("additionalProperties") is False:
         return [
-            finding(
+            problem(
                 (*path, key),
                 f"{json_path(path)}: unexpected key {key!r}; "
+                f"{_suggestion(key, schema) if suggest else ''}"
                 f"allowed keys: {_keys_text(schema)}",
             )
             for key in _extra_keys(error)
@@ -167,29 +197,63 @@ def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
         # jsonschema reports a bad key at its mapping's path; point at the key itself.
         name = error.instance
         tail = hint if isinstance(hint, str) else f"is not allowed: {error.message}"
-        return [finding((*path, name), f"{json_path(path)}: key {name!r} {tail}")]
+        return [problem((*path, name), f"{json_path(path)}: key {name!r} {tail}")]
     if keyword == "required":
         # jsonschema reports each missing key as its own error, naming it first in the message.
         names = error.validator_value if isinstance(error.validator_value, list) else []
         missing = next((k for k in names if error.message.startswith(repr(k))), error.message)
-        return [finding(path, f"{json_path(path)}: missing required key {missing!r}")]
+        return [problem(path, f"{json_path(path)}: missing required key {missing!r}")]
     if keyword == "type":
         expected = schema.get("type")
         words = _TYPE_WORDS.get(expected, str(expected)) if isinstance(expected, str) else "?"
         message = f"{json_path(path)}: found {_describe(error.instance)} where {words} is expected"
         if isinstance(hint, str):
             message += f"; {hint.split('; ', 1)[-1]}"
-        return [finding(path, message)]
+        return [problem(path, message)]
     if keyword in _VALUE_KEYWORDS and isinstance(hint, str):
-        return [finding(path, f"{json_path(path)}: {_describe(error.instance)} {hint}")]
+        return [problem(path, f"{json_path(path)}: {_describe(error.instance)} {hint}")]
     if keyword == "const":
         value = _describe(error.instance)
-        return [finding(path, f"{json_path(path)}: {value} must be {error.validator_value!r}")]
+        return [problem(path, f"{json_path(path)}: {value} must be {error.validator_value!r}")]
     if keyword == "minItems" and error.validator_value == 1:
-        return [finding(path, f"{json_path(path)}: the list must not be empty")]
+        return [problem(path, f"{json_path(path)}: the list must not be empty")]
     if keyword == "uniqueItems":
-        return [finding(path, f"{json_path(path)}: the list holds an entry twice; keep one")]
-    return [finding(path, f"{json_path(path)}: {error.message}")]
+        return [problem(path, f"{json_path(path)}: the list holds an entry twice; keep one")]
+    return [problem(path, f"{json_path(path)}: {error.message}")]
+
+
+def _without_shadowed(errors: list[ValidationError]) -> list[ValidationError]:
+    # A value of the wrong type also fails its pattern or enum: say only the first.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    return [
+        e
+        for e in errors
+        if e.validator == "type"
+        or e.validator not in _VALUE_KEYWORDS
+        or tuple(e.absolute_path) not in mistyped
+    ]
+
+
+def problems(instance: object, schema: Mapping[str, Any], prefix: KeyPath = (),
+             suggest: bool = False) -> list[Problem]:
+    """How ``instance`` does not fit ``schema`` (empty when it fits), each at its path.
+
+    ``prefix`` is where the instance sits in its document, for the paths and messages;
+    ``suggest`` adds "did you mean ...?" to unexpected keys that resemble an allowed one.
+    UnusableSchemaError when the schema refers to anything outside itself."""
+    try:
+        errors = list(_validator(schema).iter_errors(instance))
+    except referencing.exceptions.Unresolvable as exc:
+        raise UnusableSchemaError(
+            f"the schema refers to {exc.ref!r}, which is not inside it; gitjit never fetches "
+            "remote schemas: inline the definition under $defs") from exc
+    found = [p for e in _without_shadowed(errors) for p in _problems_for(e, prefix, suggest)]
+    return sorted(set(found), key=lambda p: (json_path(p.path), p.message))
+
+
+def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
+    return [Finding(doc.path, doc.line(*p.path), "schema.invalid", p.message)
+            for p in _problems_for(error)]
 
 
 def _root_kind_findings(
@@ -269,16 +333,7 @@ def validate(doc: Document, expected: frozenset[str], schemas: SchemaSet) -> lis
                 "fetches remote schemas: inline the definition under $defs",
             )
         ]
-    # A value of the wrong type also fails its pattern or enum: say only the first.
-    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
-    errors = [
-        e
-        for e in errors
-        if e.validator == "type"
-        or e.validator not in _VALUE_KEYWORDS
-        or tuple(e.absolute_path) not in mistyped
-    ]
-    findings = [f for error in errors for f in _findings_for(doc, error)]
+    findings = [f for error in _without_shadowed(errors) for f in _findings_for(doc, error)]
     return sorted(set(findings))
 
 

@@ -7,6 +7,13 @@ standard input: the assignment for apply/revoke (see ``Assignment.to_json``), an
 ``principal``, ``privilege`` and optionally ``grant_id`` and ``expires_at``.
 A non-zero exit fails the operation; apply and revoke must be idempotent.
 
+``<command> holders`` (drift detection) is called only for a connection that says
+``holders: "true"``, since an older hook may treat any action it does not know as a revocation.
+Its input is ``{"target": {"provider": ..., "params": {...}}, "connection": {...}}``; it prints a
+JSON array of everyone holding the privilege those params name, however they got it:
+``principal``, ``privilege`` and optionally ``login`` (the forge login, when the hook knows it)
+and ``details`` (an object of text values).
+
 The program's environment holds ``PATH`` and the variables that the connection's own ``*_env``
 settings name, nothing else: gitjit's environment also holds the App token, the signing
 setup and every other connection's secrets, which a hook has no business reading.
@@ -22,8 +29,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.core.models import GrantId
-from engine.targets.base import Assignment, ManagedAssignment, TargetError
+from engine.core.models import GrantId, Target
+from engine.core.values import parse_login
+from engine.targets import schemas as s
+from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
 
 DEFAULT_TIMEOUT = 60.0
 _STDERR_TAIL = 2000
@@ -43,8 +52,35 @@ def _tail(data: bytes) -> str:
     return text[-_STDERR_TAIL:] if text else "(no output on stderr)"
 
 
+_COMMAND = s.text("The program to run, split like a shell would (but run without one).")
+_TIMEOUT = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$",
+            "description": "Seconds the program may run (default 60).",
+            "errorMessage": "is not a number of seconds; write e.g. 60"}
+_NATIVE = s.flag("Whether the system behind the hook ends access at expires_at itself.")
+
+
 class CommandTarget:
     name = "command"
+
+    # The hook defines its own parameters, so any other text passes: only the hook can say
+    # whether 'rle' is a typo. A policy cannot pull a secret into the hook: *_env keys of a
+    # target are never passed, so naming one there is a mistake worth reporting.
+    TARGET_SCHEMA = s.mapping("command target", {
+        "command": _COMMAND, "timeout": _TIMEOUT, "native_expiry": _NATIVE,
+    }, others={"type": "string", "description": "A parameter of the hook, passed to it in "
+               "the assignment's target params."},
+        propertyNames={"not": {"pattern": s.ENV_KEY},
+                       "errorMessage": "names an environment variable, but only a "
+                       "connection's *_env settings reach the hook; move it to the connection "
+                       "in policies/settings.yaml"})
+    CONNECTION_SCHEMA = s.mapping("command connection", {
+        "command": _COMMAND, "timeout": _TIMEOUT, "native_expiry": _NATIVE,
+        "holders": s.flag("Whether the hook implements the 'holders' action (drift "
+                          "detection); default false."),
+    }, others={"type": "string", "description": "A setting of the hook, passed to it in the "
+               "connection."}, patternProperties={s.ENV_KEY: s.ENV_VAR})
+    EXPIRY = "depends"
+    """The native_expiry setting says whether the system behind the hook ends access."""
 
     def __init__(self, connection: Mapping[str, str]) -> None:
         self._connection = dict(connection)
@@ -81,6 +117,31 @@ class CommandTarget:
                 f"command target: 'list' must print a JSON array of objects with 'principal' "
                 f"and 'privilege'; could not read its output ({type(exc).__name__}: {exc})"
             ) from exc
+
+    def holders(self, target: Target) -> list[Holder]:
+        if self._connection.get("holders", "false").lower() != "true":
+            raise TargetError("command target: this connection's hook does not list holders "
+                              "(drift detection); once it implements the 'holders' action, "
+                              "say holders: \"true\" in its connection in policies/settings.yaml")
+        params = dict(target.params)
+
+        def setting(key: str) -> str | None:
+            value = params.get(key)
+            return value if value is not None else self._connection.get(key)
+
+        out = self._run(setting, self._connection, "holders", {
+            "target": {"provider": target.provider, "params": params},
+            "connection": self._connection})
+        try:
+            items = json.loads(out)
+            if not isinstance(items, list):
+                raise ValueError("not a JSON array")
+            return [_holder(item) for item in items]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TargetError(
+                f"command target: 'holders' must print a JSON array of objects with "
+                f"'principal' and 'privilege' (and optionally 'login' and 'details'); could "
+                f"not read its output ({type(exc).__name__}: {exc})") from exc
 
     def _run(
         self, setting: Callable[[str], str | None], connection: Mapping[str, str], action: str,
@@ -122,3 +183,15 @@ class CommandTarget:
             raise TargetError(f"{what} failed with exit code {proc.returncode}; "
                               f"stderr: {_tail(proc.stderr)}")
         return proc.stdout.decode("utf-8", "replace")
+
+
+def _holder(item: Any) -> Holder:
+    if not isinstance(item, dict):
+        raise TypeError(f"an entry is {type(item).__name__}, not an object")
+    login = item.get("login")
+    details = item.get("details") or {}
+    if not isinstance(details, dict):
+        raise TypeError("'details' is not an object")
+    return Holder(principal=str(item["principal"]), privilege=str(item["privilege"]),
+                  login=parse_login(str(login)) if login else None,
+                  details={str(k): str(v) for k, v in details.items()})

@@ -1,6 +1,7 @@
 """PostgreSQL target (psycopg 3): role membership, or a per-grant login role with VALID UNTIL.
 
-Settings (connection entries, or the policy's target params, which win):
+Settings (``TARGET_SCHEMA`` and ``CONNECTION_SCHEMA`` below say which belong to a policy's
+target and which to its connection; at run time the policy's target params win):
 
 - ``role`` (required): the role the grant gives, e.g. ``orders_admin``.
 - ``dsn_env``: the environment variable holding a libpq connection string or URI; or, instead,
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,8 +48,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from engine.core.models import GrantId
-from engine.targets.base import Assignment, ManagedAssignment, TargetError
+from engine.core.models import GrantId, Login, Target
+from engine.core.values import parse_login
+from engine.targets import schemas as s
+from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
 
 Setting = Callable[[str], str | None]
 
@@ -88,8 +92,47 @@ def login_role_name(grant_id: str, login: str) -> str:
     return f"gitjit_{short}_{digest}"
 
 
+_MODE = s.choice("membership (default): grant the role to the login's own PostgreSQL role; "
+                 "login-role: create a login role per grant", *MODES)
+_TERMINATE = s.choice("membership mode: when the login's sessions opened before the grant "
+                      "end, at revocation (all, the default) or at apply (since-activation)",
+                      *TERMINATE)
+
+
 class PostgresTarget:
     name = "postgres"
+
+    TARGET_SCHEMA = s.mapping("postgres target", {
+        "role": s.text("The role the grant gives, e.g. orders_admin; it must exist.",
+                       maxLength=63),
+        "mode": _MODE,
+        "terminate_sessions": _TERMINATE,
+    }, required=("role",))
+    CONNECTION_SCHEMA = s.mapping("postgres connection", {
+        "dsn_env": {**s.ENV_VAR, "description": "The environment variable holding a libpq "
+                    "connection string or postgresql:// URI (instead of host, dbname ...)."},
+        "host": s.text("The server's host name, or a directory holding its unix socket."),
+        "port": {"type": "string", "pattern": "^[0-9]{1,5}$", "description": "The port.",
+                 "errorMessage": "is not a port number; write e.g. 5432"},
+        "dbname": s.text("The database."),
+        "user": s.text("gitjit's database user."),
+        "password_env": {**s.ENV_VAR, "description": "The environment variable holding the "
+                         "password of gitjit's database user."},
+        "sslmode": s.choice("libpq's sslmode; verify-full in production.", "disable", "allow",
+                            "prefer", "require", "verify-ca", "verify-full"),
+        "sslrootcert": s.text("libpq's sslrootcert: the CA certificate file."),
+        "sslcert": s.text("libpq's sslcert: gitjit's client certificate file."),
+        "sslkey": s.text("libpq's sslkey: gitjit's client key file."),
+        "connect_timeout": {"type": "string", "pattern": "^[0-9]{1,4}$",
+                            "description": "Seconds to wait for a connection.",
+                            "errorMessage": "is not a number of seconds; write e.g. 10"},
+        "application_name": s.text("How gitjit's sessions are named in pg_stat_activity."),
+        "mode": {**_MODE, "description": "The default mode for policies that do not say."},
+        "terminate_sessions": {**_TERMINATE, "description": "The default for policies that "
+                               "do not say."},
+    }, anyOf=[{"required": ["dsn_env"]}, {"required": ["host"]}, {"required": ["dbname"]}])
+    EXPIRY = "gitjit"
+    """VALID UNTIL binds password logins only, so gitjit's reconcile ends access (below)."""
 
     def __init__(self, connection: Mapping[str, str]) -> None:
         self._connection = dict(connection)
@@ -172,6 +215,54 @@ class PostgresTarget:
                 ))
             return out
 
+    def holders(self, target: Target) -> list[Holder]:
+        """Every role that is a member of the target's role, directly or through other roles
+        (``pg_auth_members``), whoever granted it: the catalog, never gitjit's own records.
+
+        A role named like a forge login (lower-case, as gitjit grants to it) belongs to that
+        login; a per-grant role ``gitjit_<login>_<hash>`` to its login. Superusers, who can
+        become any role without a membership, are not listed."""
+        params = dict(target.params)
+
+        def setting(key: str) -> str | None:
+            value = params.get(key)
+            return value if value is not None else self._connection.get(key)
+
+        role = setting("role")
+        if not role:
+            raise TargetError("postgres target: the target names no 'role' whose holders to "
+                              "list; add 'role: <name>' to the policy's target")
+        with self._connect(setting) as conn, conn.transaction():
+            _require_role(conn, role, "the role", "create it, or fix 'role' in the policy")
+            rows = conn.execute(
+                "WITH RECURSIVE target AS (SELECT oid FROM pg_roles WHERE rolname = %s),"
+                " held(member) AS ("
+                "  SELECT m.member FROM pg_auth_members m, target WHERE m.roleid = target.oid"
+                "  UNION"
+                "  SELECT m.member FROM pg_auth_members m JOIN held h ON m.roleid = h.member)"
+                " SELECT r.rolname, r.rolcanlogin, shobj_description(r.oid, 'pg_authid'),"
+                "  bool_or(m.roleid = (SELECT oid FROM target)),"
+                "  coalesce(string_agg(DISTINCT g.rolname, ',' ORDER BY g.rolname)"
+                "   FILTER (WHERE m.roleid <> (SELECT oid FROM target)), '')"
+                " FROM (SELECT DISTINCT member FROM held) h"
+                " JOIN pg_roles r ON r.oid = h.member"
+                " JOIN pg_auth_members m ON m.member = r.oid"
+                "  AND (m.roleid = (SELECT oid FROM target)"
+                "   OR m.roleid IN (SELECT member FROM held))"
+                " JOIN pg_roles g ON g.oid = m.roleid"
+                " GROUP BY r.oid, r.rolname, r.rolcanlogin ORDER BY r.rolname",
+                [role]).fetchall()
+        out: list[Holder] = []
+        for name, can_login, comment, direct, through in rows:
+            ways = (["directly"] if direct else []) + (
+                [f"through {', '.join(through.split(','))}"] if through else [])
+            details = {"how": " and ".join(ways), "can_login": str(bool(can_login)).lower()}
+            if comment and comment.startswith(COMMENT_PREFIX):
+                details["grant"] = comment[len(COMMENT_PREFIX):]
+            out.append(Holder(principal=name, login=_login_of(name), privilege=role,
+                              details=details))
+        return out
+
     # -- connection -----------------------------------------------------------------------
 
     @contextmanager
@@ -195,6 +286,22 @@ class PostgresTarget:
                 yield conn
         except psycopg.Error as exc:
             raise TargetError(f"postgres target: {_redact(_describe(exc), secrets)}") from None
+
+
+def _login_of(role: str) -> Login | None:
+    """The forge login whose access a role is: the role gitjit grants to in membership mode
+    (named exactly like the lower-cased login), or a per-grant role of login-role mode. A
+    role whose name only resembles a login (``Alice``) is nobody's: gitjit never granted it."""
+    match = _PER_GRANT.fullmatch(role)
+    name = match.group(1) if match else role
+    try:
+        login = parse_login(name)
+    except ValueError:
+        return None
+    return login if login == name else None
+
+
+_PER_GRANT = re.compile(r"gitjit_(.+)_[0-9a-f]{10}")
 
 
 # -- settings -----------------------------------------------------------------------------

@@ -20,12 +20,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.core.models import GrantId
-from engine.targets.base import Assignment, ManagedAssignment, TargetError, required
+from engine.core.models import GrantId, Login, Target
+from engine.core.values import parse_login
+from engine.targets import schemas as s
+from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError, required
+
+_NATIVE = s.flag("Whether to record the grants' expiry as target-enforced (default false).")
 
 
 class RecordingTarget:
     name = "recording"
+
+    # It records whatever params a policy gives (simulations keep a policy's own target).
+    TARGET_SCHEMA = s.mapping("recording target", {"native_expiry": _NATIVE},
+                              others={"type": "string", "description": "Recorded as given."})
+    CONNECTION_SCHEMA = s.mapping("recording connection", {
+        "path": s.text("The JSON file the recording is kept in."),
+        "native_expiry": _NATIVE,
+    }, required=("path",))
+    EXPIRY = "depends"
+    """The native_expiry setting says what it records."""
 
     def __init__(self, connection: Mapping[str, str]) -> None:
         self._connection = dict(connection)
@@ -69,6 +83,21 @@ class RecordingTarget:
             ))
         return out
 
+    def holders(self, target: Target) -> list[Holder]:
+        """Who the file says holds ``target``: every recorded assignment of exactly that target
+        (also one written into the file by hand, which is how a test grants outside gitjit)."""
+        wanted = {"provider": target.provider, "params": dict(target.params)}
+        out = []
+        for grant_id, record in sorted(self._load()["assignments"].items()):
+            if record.get("target") != wanted:
+                continue
+            out.append(Holder(
+                principal=str(record["login"]), login=_login(record["login"]),
+                privilege=target.get("role") or str(record.get("policy", "")),
+                details={"recorded_as": grant_id},
+            ))
+        return out
+
     def _native(self, record: Mapping[str, Any]) -> bool:
         value = record.get("target", {}).get("params", {}).get("native_expiry")
         if value is None:
@@ -100,3 +129,10 @@ class RecordingTarget:
             os.replace(tmp, self.path)
         except OSError as exc:
             raise TargetError(f"recording target: cannot write {self.path}: {exc}") from exc
+
+
+def _login(value: object) -> Login | None:
+    try:
+        return parse_login(str(value))
+    except ValueError:
+        return None  # written by hand, and no forge login: nobody's grant can back it

@@ -225,8 +225,20 @@ def test_a_variable_that_a_policy_names_is_not_passed(
     connection = {"provider": "command", "command": command}
     a = replace(assignment(command, token_env="GITHUB_TOKEN"), connection=connection)
 
+    # Made through the registry, apply refuses before the hook runs: the schema says a
+    # target's *_env key is a mistake ('gitjit check' reports it before merge too).
     with pytest.raises(TargetError) as err:
         create_target(connection).apply(a)
+    assert str(err.value) == (
+        "command target: will not apply grant vault/alice-20261130T1030Z: policy vault's "
+        "target or its connection does not fit the provider's schemas ($.target: key "
+        "'token_env' names an environment variable, but only a connection's *_env settings "
+        "reach the hook; move it to the connection in policies/settings.yaml); fix them "
+        "('gitjit check' says where)")
+    assert not loot.exists()
 
+    # And the plugin itself, however it is made, never passes the variable.
+    with pytest.raises(TargetError) as err:
+        CommandTarget(connection).apply(a)
     assert str(err.value).endswith("KeyError: 'GITHUB_TOKEN'")
     assert not loot.exists()

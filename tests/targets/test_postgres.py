@@ -8,7 +8,7 @@ from psycopg import sql
 
 from engine.targets.base import Assignment, TargetError
 from engine.targets.postgres import PostgresTarget, login_role_name
-from engine.targets.registry import create_target
+from engine.targets.registry import CheckedTarget, create_target
 from tests.targets.pg import Conn, PgServer, assignment, create_role, is_alive, is_member
 
 
@@ -351,7 +351,7 @@ def test_a_bad_terminate_sessions_fails_apply_but_never_stops_a_revocation(
 
 def test_the_registry_builds_the_postgres_target(dsn_env: str) -> None:
     plugin = create_target({"provider": "postgres", "dsn_env": dsn_env})
-    assert isinstance(plugin, PostgresTarget)
+    assert isinstance(plugin, CheckedTarget) and isinstance(plugin.plugin, PostgresTarget)
 
 
 @pytest.mark.parametrize("mode", ["membership", "login-role"])
@@ -378,7 +378,7 @@ def test_hostile_login_and_role_names_are_quoted_harmlessly(
 def test_the_documented_minimal_privileges_are_enough(
         pg_server: PgServer, admin: Conn, monkeypatch: pytest.MonkeyPatch, uniq: str,
         mode: str) -> None:
-    # docs/targets.md: CREATEROLE, pg_signal_backend and CREATE on the database (for the
+    # docs/targets/postgres.md: CREATEROLE, pg_signal_backend and CREATE on the database (for the
     # gitjit schema); no superuser. The dedicated database starts without the gitjit schema.
     service, db = f"gitjit_service_{uniq}", f"minpriv_{uniq}"
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE IN ROLE pg_signal_backend")

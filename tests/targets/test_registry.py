@@ -30,8 +30,12 @@ def test_known_providers_include_the_built_ins() -> None:
 
 def test_create_target_picks_the_plugin_by_provider(tmp_path: Path) -> None:
     recording = registry.create_target({"provider": "recording", "path": str(tmp_path / "r")})
-    assert isinstance(recording, RecordingTarget)
-    assert isinstance(registry.create_target({"provider": "command"}), CommandTarget)
+    assert isinstance(recording, registry.CheckedTarget)
+    assert isinstance(recording.plugin, RecordingTarget)
+    assert recording.name == "recording" and recording.path == tmp_path / "r"
+    command = registry.create_target({"provider": "command"})
+    assert isinstance(command, registry.CheckedTarget)
+    assert isinstance(command.plugin, CommandTarget)
 
 
 def test_an_unknown_provider_names_the_known_ones() -> None:
@@ -75,7 +79,9 @@ def test_a_third_party_plugin_is_discovered(monkeypatch: pytest.MonkeyPatch) -> 
     plugin = registry.create_target({"provider": "vault", "addr": "https://vault"})
 
     assert "vault" in registry.known_providers()
-    assert isinstance(plugin, _ThirdParty)
+    assert isinstance(plugin, registry.CheckedTarget)
+    assert isinstance(plugin.plugin, _ThirdParty)
+    assert plugin.connection == {"provider": "vault", "addr": "https://vault"}
 
 
 def test_a_provider_name_claimed_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
