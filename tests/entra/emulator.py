@@ -459,7 +459,7 @@ class GraphEmulator:
             raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to "
                              f"complete the operation. (needs one of: {', '.join(permissions)})")
         with self._lock:
-            return handler(self, app, query, body, *params)  # type: ignore[no-any-return]
+            return handler(self, app, query, body, *params)
 
     def page(self, items: list[Parsable], query: dict[str, str], path: str,
              response: Callable[[], Any]) -> tuple[int, Parsable]:

@@ -1,6 +1,6 @@
 """Pytest fixtures for the Graph emulator; import them into a conftest.py to use them:
 
-from tests.entra.fixtures import graph  # noqa: F401
+from tests.entra.fixtures import graph, tenant  # noqa: F401
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.entra.emulator import GraphEmulator
+from tests.entra.tenant import Tenant, contoso
 
 
 @pytest.fixture
@@ -27,3 +28,9 @@ def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
     if emulator.violations:
         pytest.fail("the Graph emulator saw shapes the SDK's models do not round-trip:\n"
                     + "\n\n".join(emulator.violations), pytrace=False)
+
+
+@pytest.fixture
+def tenant(graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Tenant:
+    """The bundled example's Contoso tenant in the emulator, with gitjit's connection."""
+    return contoso(graph, monkeypatch)

@@ -9,8 +9,8 @@ that carry Graph's own error code and message (they never hold a token or a secr
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,7 +22,6 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.privileged_access_group_assignment_schedule import (
@@ -41,6 +40,8 @@ from msgraph.generated.models.unified_role_assignment_schedule_request import (
     UnifiedRoleAssignmentScheduleRequest,
 )
 from msgraph.generated.models.user import User
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from engine.targets.base import TargetError
@@ -73,8 +74,11 @@ class Graph:
         # The token goes to the configured Graph host only, never to a nextLink elsewhere.
         auth = AzureIdentityAuthenticationProvider(
             self._credential, scopes=[self.conn.scope], allowed_hosts=[host])
+        # The SDK wraps the client's transport in its middleware, and closing the client
+        # does not close the wrapped one: keep it, to close it ourselves.
+        transport = httpx.AsyncHTTPTransport(http2=True)
         http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=_TIMEOUT, http2=True))
+            client=httpx.AsyncClient(timeout=_TIMEOUT, transport=transport))
         adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = self.conn.graph
         try:
@@ -96,6 +100,7 @@ class Graph:
                               f"{type(exc).__name__}: {exc}") from None
         finally:
             await http.aclose()
+            await transport.aclose()
 
 
 def describe(exc: ODataError) -> str:
@@ -206,7 +211,8 @@ class Session:
 
     async def post_role_request(self, body: UnifiedRoleAssignmentScheduleRequest
                                 ) -> UnifiedRoleAssignmentScheduleRequest:
-        made = await self._directory.role_assignment_schedule_requests.post(body)
+        made: UnifiedRoleAssignmentScheduleRequest | None = \
+            await self._directory.role_assignment_schedule_requests.post(body)
         if made is None:
             raise TargetError(f"{WHERE}: Microsoft Graph answered the schedule request with "
                               "no body")
@@ -230,7 +236,8 @@ class Session:
 
     async def post_group_request(self, body: PrivilegedAccessGroupAssignmentScheduleRequest
                                  ) -> PrivilegedAccessGroupAssignmentScheduleRequest:
-        made = await self._groups.assignment_schedule_requests.post(body)
+        made: PrivilegedAccessGroupAssignmentScheduleRequest | None = \
+            await self._groups.assignment_schedule_requests.post(body)
         if made is None:
             raise TargetError(f"{WHERE}: Microsoft Graph answered the schedule request with "
                               "no body")

@@ -144,7 +144,7 @@ class EntraTarget:
         for schedule in removing:
             await privilege.ask(session, Ask(
                 action="adminRemove", principal_id=schedule.principal_id,
-                justification=justification(f"grant ended early or its access is revoked",
+                justification=justification("grant ended early or its access is revoked",
                                             a.grant_id),
                 custom_data=marker(a.grant_id)))
         left = [s for s in await privilege.schedules(session)
@@ -166,11 +166,10 @@ class EntraTarget:
         from engine.targets.entra.privileges import Group, Role, owner
 
         privileges: list[Privilege] = []
-        for schedule in await session.role_schedules():
-            if schedule.role_definition_id and (schedule.assignment_type or "").lower() \
-                    == "assigned" and not schedule.app_scope_id:
-                role = Role(schedule.role_definition_id.lower(),
-                            schedule.directory_scope_id or "/")
+        for found in await session.role_schedules():
+            if found.role_definition_id and (found.assignment_type or "").lower() \
+                    == "assigned" and not found.app_scope_id:
+                role = Role(found.role_definition_id.lower(), found.directory_scope_id or "/")
                 if role not in privileges:
                     privileges.append(role)
         privileges += [Group(gid, access) for gid in sorted(self.conn.groups)

@@ -107,8 +107,10 @@ class Ask:
 
 
 class Privilege(Protocol):
-    description: str
-    """For messages and ManagedAssignment.privilege, e.g. 'directory role <id> at /'."""
+    @property
+    def description(self) -> str:
+        """For messages and ManagedAssignment.privilege, e.g. 'directory role <id> at /'."""
+        ...
 
     async def schedules(self, session: Session) -> list[Schedule]: ...
     async def requests(self, session: Session, principal_ids: set[str]) -> list[Request]: ...
