@@ -425,7 +425,9 @@ class GraphEmulator:
             der = cert.public_bytes(serialization.Encoding.DER)
             thumbs = {_b64url(hashlib.sha1(der).digest()),  # noqa: S324 - x5t is SHA-1
                       _b64url(hashlib.sha256(der).digest())}
-            if header.get("x5t") in thumbs or header.get("x5t#S256") in thumbs:
+            # MSAL keeps base64's padding; RFC 7515 leaves it out: accept both.
+            given = {str(header.get(k, "")).rstrip("=") for k in ("x5t", "x5t#S256")}
+            if given & thumbs:
                 try:
                     jwt.decode(assertion, cert.public_key(), algorithms=["RS256", "PS256"],  # type: ignore[arg-type]
                                audience=f"{self.url}/{tenant}/oauth2/v2.0/token",
