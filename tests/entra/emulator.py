@@ -37,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import itertools
@@ -253,7 +254,7 @@ class GraphEmulator:
         self.violations: list[str] = []
         self.github_subject = "repo:acme/access:environment:gitjit-targets"
         self.github_runtime_token = secrets.token_urlsafe(24)
-        self._github_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._github_key = _keys()[2]
         self._tokens: dict[str, tuple[str, datetime]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -262,7 +263,8 @@ class GraphEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     def __enter__(self) -> GraphEmulator:
         self._thread.start()
@@ -1065,8 +1067,8 @@ def _handler(emu: GraphEmulator) -> type[BaseHTTPRequestHandler]:
                         return
                 status, reply = emu.graph(method, path, query, model, app)
             except GraphError as exc:
-                self._send(exc.status, error_body(exc.status, exc.code, exc.message))
-                return
+                status, reply = exc.status, ODataError(error=MainError(code=exc.code,
+                                                                       message=exc.message))
             if reply is None:
                 self._send(status, b"")
                 return
@@ -1091,10 +1093,18 @@ def _handler(emu: GraphEmulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@functools.cache
+def _keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
+    """The CA's, the server's and the GitHub issuer's keys: made once per test process
+    (RSA key generation is most of an emulator's start-up)."""
+    return tuple(rsa.generate_private_key(public_exponent=65537, key_size=2048)  # type: ignore[return-value]
+                 for _ in range(3))
+
+
 def _tls(folder: Path) -> tuple[str, ssl.SSLContext]:
     """A CA of its own (written to ``ca.pem``) and a server certificate for 127.0.0.1."""
     now = datetime.now(UTC) - timedelta(minutes=5)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_key, key, _ = _keys()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitjit Graph emulator CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
@@ -1107,7 +1117,6 @@ def _tls(folder: Path) -> tuple[str, ssl.SSLContext]:
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
                          critical=False)
           .sign(ca_key, hashes.SHA256()))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
             .issuer_name(ca_name).public_key(key.public_key())

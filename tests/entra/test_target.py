@@ -6,8 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from msgraph.generated.models.expiration_pattern import ExpirationPattern
+from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
+from msgraph.generated.models.request_schedule import RequestSchedule
 from msgraph.generated.models.unified_role_assignment_schedule_request import (
     UnifiedRoleAssignmentScheduleRequest,
+)
+from msgraph.generated.models.unified_role_schedule_request_actions import (
+    UnifiedRoleScheduleRequestActions,
 )
 from msgraph.graph_service_client import GraphServiceClient
 
@@ -124,13 +130,6 @@ def test_a_role_held_outside_gitjit_is_neither_taken_over_nor_removed(tenant: Te
 
 def test_a_pim_assignment_someone_made_by_hand_is_not_gitjits(tenant: Tenant) -> None:
     async def assign(client: GraphServiceClient) -> None:
-        from tests.entra.emulator import certificate_pem  # noqa: F401 - same module graph
-        from msgraph.generated.models.expiration_pattern import ExpirationPattern
-        from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
-        from msgraph.generated.models.request_schedule import RequestSchedule
-        from msgraph.generated.models.unified_role_schedule_request_actions import (
-            UnifiedRoleScheduleRequestActions,
-        )
         await client.role_management.directory.role_assignment_schedule_requests.post(
             UnifiedRoleAssignmentScheduleRequest(
                 action=UnifiedRoleScheduleRequestActions.AdminAssign,
@@ -270,10 +269,10 @@ def test_group_membership_and_ownership_through_pim_for_groups(tenant: Tenant) -
     target.apply(owner)
     target.apply(member)
     bodies = [b for m, p, b in tenant.graph.received if m == "POST"]
-    assert [(b["action"], b["accessId"], b["principalId"]) for b in bodies] == [  # type: ignore[index]
+    assert [(b["action"], b["accessId"], b["principalId"]) for b in bodies] == [
         ("adminAssign", "member", tenant.hana.id), ("adminAssign", "owner", HUGO_ID)]
-    assert bodies[0]["groupId"] == group.id  # type: ignore[index]
-    assert bodies[0]["ticketInfo"] == {"ticketNumber": "REQ-2041",  # type: ignore[index]
+    assert bodies[0]["groupId"] == group.id
+    assert bodies[0]["ticketInfo"] == {"ticketNumber": "REQ-2041",
                                        "ticketSystem": "Contoso ServiceNow"}
     assert tenant.graph.members(group.id) == {tenant.hana.id}
     assert tenant.graph.owners(group.id) == {HUGO_ID}
