@@ -144,7 +144,7 @@ class EntraTarget:
         for schedule in removing:
             await privilege.ask(session, Ask(
                 action="adminRemove", principal_id=schedule.principal_id,
-                justification=justification("grant ended early or its access is revoked",
+                justification=justification("the grant is over, relinquished or revoked",
                                             a.grant_id),
                 custom_data=marker(a.grant_id)))
         left = [s for s in await privilege.schedules(session)
