@@ -118,7 +118,8 @@ def _activate_one(life: Lifecycle, targets: Targets, verified: Verified, now: da
     target = applied(policy)
     plugin = targets.plugin(target)
     assignment = targets.assignment(target, policy.id, gid, grant.requester,
-                                    span.activated_at, span.expires_at)
+                                    span.activated_at, span.expires_at,
+                                    justification=grant.justification, ticket=grant.ticket)
     state = span.state(now)
     if dry_run:
         report.add(gid, "activated" if state is State.ACTIVE else str(state), _when(span))

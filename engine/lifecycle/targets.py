@@ -56,11 +56,13 @@ class Targets:
         return dict(self._plugins)
 
     def assignment(self, target: AppliedTarget, policy: PolicyId, grant_id: GrantId,
-                   login: Login, activated_at: datetime, expires_at: datetime) -> Assignment:
+                   login: Login, activated_at: datetime, expires_at: datetime, *,
+                   justification: str = "", ticket: str | None = None) -> Assignment:
         _, connection = self.connection(target)
         return Assignment(grant_id=grant_id, login=login, policy=policy,
                           target=Target(target.provider, target.params), connection=connection,
-                          activated_at=activated_at, expires_at=expires_at)
+                          activated_at=activated_at, expires_at=expires_at,
+                          justification=justification, ticket=ticket)
 
     def key(self, target: AppliedTarget, login: Login) -> TargetKey:
         name, _ = self.connection(target)

@@ -42,6 +42,11 @@ class Assignment:
     """The settings connection's entries; keys ending in _env name environment variables."""
     activated_at: datetime
     expires_at: datetime
+    justification: str = field(default="", compare=False)
+    """The grant's justification, for targets that record one (Entra PIM); "" where the
+    caller does not have it (reconcile re-applying from the ledger)."""
+    ticket: str | None = field(default=None, compare=False)
+    """The grant's ticket, if it names one (and the caller has it)."""
 
     def __post_init__(self) -> None:
         _require_utc("activated_at", self.activated_at)

@@ -43,6 +43,7 @@ _BUILTINS: dict[str, str] = {
     "postgres": "engine.targets.postgres:PostgresTarget",
     "command": "engine.targets.command:CommandTarget",
     "recording": "engine.targets.recording:RecordingTarget",
+    "entra": "engine.targets.entra:EntraTarget",
 }
 
 FIRST_PARTY: Mapping[str, str] = {

@@ -21,6 +21,7 @@ def test_the_installed_package_registers_the_built_ins_as_entry_points() -> None
         "postgres": "engine.targets.postgres:PostgresTarget",
         "command": "engine.targets.command:CommandTarget",
         "recording": "engine.targets.recording:RecordingTarget",
+        "entra": "engine.targets.entra:EntraTarget",
     }
 
 
@@ -42,7 +43,7 @@ def test_an_unknown_provider_names_the_known_ones() -> None:
     with pytest.raises(TargetError) as err:
         registry.create_target({"provider": "oracle"})
     assert str(err.value) == (
-        "unknown target provider 'oracle'; known providers: command, postgres, recording. "
+        "unknown target provider 'oracle'; known providers: command, entra, postgres, recording. "
         "Fix the provider name or install the package that provides it (it registers an "
         "entry point in the 'gitjit.targets' group)")
 
