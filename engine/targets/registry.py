@@ -23,6 +23,8 @@ _BUILTINS: dict[str, str] = {
     "postgres": "engine.targets.postgres:PostgresTarget",
     "command": "engine.targets.command:CommandTarget",
     "recording": "engine.targets.recording:RecordingTarget",
+    "github-team": "engine.targets.github_team:GitHubTeamTarget",
+    "aws": "engine.targets.aws:AwsTarget",
 }
 
 
