@@ -167,31 +167,50 @@ def test_policy_names_give_the_grant_id_back() -> None:
 # -- IAM: a group, with a tag per grant ---------------------------------------------------
 
 
-def test_iam_group_overlapping_grants_keep_the_membership_until_the_last(
+def test_iam_group_membership_tagged_with_the_grant_and_removed_at_revoke(
         aws: AwsWorld) -> None:
     iam = aws.client("iam")
     iam.create_group(GroupName="prod-admins")
     aws.iam_user("bob@acme.example")
     target = AwsTarget(CONNECTION)
-    first = grant("bob", iam_group="prod-admins")
-    second = grant("bob", "aws-prod-oncall", iam_group="prod-admins")
-    target.apply(first)
-    target.apply(second)
-    assert target.native_expiry(first) is False
+    bobs = grant("bob", iam_group="prod-admins")
+    target.apply(bobs)
+    target.apply(bobs)
+    assert target.native_expiry(bobs) is False
 
     def members() -> list[str]:
         return [u["UserName"] for u in iam.get_group(GroupName="prod-admins")["Users"]]
 
     assert members() == ["bob@acme.example"]
-    assert sorted(m.grant_id or "" for m in target.list_managed()) == sorted(
-        [first.grant_id, second.grant_id])
-    target.revoke(first)
-    assert members() == ["bob@acme.example"]
-    target.revoke(second)
-    target.revoke(second)
+    assert [(m.principal, m.privilege, m.grant_id) for m in target.list_managed()] == [
+        ("bob@acme.example", "prod-admins", bobs.grant_id)]
+    assert [(h.principal, h.login) for h in target.holders(bobs.target)] == [
+        ("bob@acme.example", "bob")]
+    target.revoke(bobs)
+    target.revoke(bobs)
     assert members() == []
     assert target.list_managed() == []
-    assert target.holders(first.target) == []
+    assert target.holders(bobs.target) == []
+
+
+def test_a_grantee_forging_a_gitjit_tag_does_not_keep_the_group(aws: AwsWorld) -> None:
+    """The attack: bob may tag his own IAM user (many setups let users manage their tags),
+    so during the grant he adds a tag that looks like another live grant of the same group,
+    hoping revocation leaves the membership for it. It does not: a tag never keeps access."""
+    iam = aws.client("iam")
+    iam.create_group(GroupName="prod-admins")
+    aws.iam_user("bob@acme.example")
+    target = AwsTarget(CONNECTION)
+    bobs = grant("bob", iam_group="prod-admins")
+    target.apply(bobs)
+    iam.tag_user(UserName="bob@acme.example", Tags=[
+        {"Key": "gitjit:aws-prod-oncall/bob-20261130T0900Z", "Value": "prod-admins"}])
+    target.revoke(bobs)
+    assert iam.get_group(GroupName="prod-admins")["Users"] == []
+    # The forged record shows in list_managed, where reconcile's sweep meets it (no such
+    # grant is live, so it is revoked again: a no-op).
+    assert [m.grant_id for m in target.list_managed()] == [
+        "aws-prod-oncall/bob-20261130T0900Z"]
 
 
 def test_no_credentials_is_a_clear_error(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch) -> None:

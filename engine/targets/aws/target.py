@@ -12,8 +12,7 @@ Three kinds of policy target, one per policy:
   new role sessions at the end (native expiry); revoke deletes the policy. The policy's name
   carries the grant id: ``gitjit.<policy>.<login>-<stamp>``.
 - ``iam_group``: the person's IAM user joins the group (expiry by gitjit), with a tag
-  ``gitjit:<grant id>`` on the user naming the group, so overlapping grants of two policies
-  keep the membership until the last of them ends.
+  ``gitjit:<grant id>`` on the user naming the group (the grant id for ``list_managed``).
 
 Credentials come from boto3's own chain (environment, web identity from the GitHub Actions
 OIDC token, instance roles): nothing secret is named in the settings.
@@ -396,24 +395,21 @@ class AwsTarget:
                    lambda: iam.add_user_to_group(GroupName=group, UserName=user))
 
     def _revoke_group(self, assignment: Assignment) -> None:
+        # The membership goes whatever other gitjit: tags the user carries: the grantee may be
+        # able to tag their own user, so a tag never keeps access (reconcile applies a grant of
+        # another policy that is still live again on its next run).
         group = _group(assignment.target)
         user = self._iam_user(assignment.login)
         iam = self._client("iam")
-        key = tag_key(assignment.grant_id)
-        others = [t["Key"] for t in self._pages(iam, "list_user_tags", "Tags",
-                                                f"listing the tags of {user}", UserName=user)
-                  if t["Key"].startswith(TAG_PREFIX) and t["Key"] != key
-                  and t["Value"] == group]
-        if not others:
-            try:
-                iam.remove_user_from_group(GroupName=group, UserName=user)
-            except ClientError as exc:
-                if _code(exc) != "NoSuchEntity":
-                    raise _error(exc, f"removing {user} from IAM group {group}") from None
-            except BotoCoreError as exc:
-                raise _unreachable(exc, f"removing {user} from IAM group {group}") from None
+        try:
+            iam.remove_user_from_group(GroupName=group, UserName=user)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise _error(exc, f"removing {user} from IAM group {group}") from None
+        except BotoCoreError as exc:
+            raise _unreachable(exc, f"removing {user} from IAM group {group}") from None
         self._call(f"untagging grant {assignment.grant_id} from {user}",
-                   lambda: iam.untag_user(UserName=user, TagKeys=[key]))
+                   lambda: iam.untag_user(UserName=user, TagKeys=[tag_key(assignment.grant_id)]))
 
     def _group_holders(self, group: str) -> list[Holder]:
         mapping = UserMapping.from_connection(self._connection)
