@@ -101,18 +101,18 @@ def test_github_release_team_from_request_to_revocation(
     gh.install_app("gitjit-teams", "acme")
     monkeypatch.setenv("GITJIT_GITHUB_APP_PRIVATE_KEY", gh.app_private_key("gitjit-teams"))
     monkeypatch.setenv("GITHUB_API_URL", gh.url)
-    for login in ("rita", "ravi", "eve"):
+    for login in ("alice", "ravi", "eve"):
         gh.create_user(login)
         gh.add_org_member("acme", login)
     team = gh.create_team("acme", "release", maintainers=["ravi"])
     configure(repo, "github-release-team")
     r = str(repo.path)
 
-    # rita is a release manager: auto-approved for up to 2h, so she merges herself.
-    grant_id = request_and_merge(repo, "github-release-team", "rita",
-                                 "Tag and publish release 4.2.0", None)
+    # alice is an SRE: a release manager (ravi) approves her request.
+    grant_id = request_and_merge(repo, "github-release-team", "alice",
+                                 "Re-run the release workflow after the runner outage", "ravi")
     assert run(["activate", "--repo", r, "--now", (T0 + timedelta(minutes=1)).isoformat()]) == 0
-    assert team.members == {"ravi": "maintainer", "rita": "member"}
+    assert team.members == {"ravi": "maintainer", "alice": "member"}
     assert status_row(repo, grant_id, capsys).rstrip().endswith("gitjit")
 
     # Someone adds eve by hand during the grant: no grant backs her (drift, for reconcile).
@@ -121,9 +121,9 @@ def test_github_release_team_from_request_to_revocation(
     target = GitHubTeamTarget({"provider": "github-team", "app_id": "123456",
                                "private_key_env": "GITJIT_GITHUB_APP_PRIVATE_KEY"})
     holders = target.holders(Target("github-team", (("org", "acme"), ("team", "release"))))
-    assert sorted(h.login or "" for h in holders) == ["eve", "ravi", "rita"]
+    assert sorted(h.login or "" for h in holders) == ["alice", "eve", "ravi"]
 
-    # The clock passes the expiry: reconcile removes rita's membership and the file.
+    # The clock passes the expiry: reconcile removes alice's membership.
     after = T0 + timedelta(hours=1, minutes=1)
     capsys.readouterr()
     assert run(["reconcile", "--repo", r, "--now", after.isoformat()]) == 0
@@ -131,7 +131,7 @@ def test_github_release_team_from_request_to_revocation(
     assert f"revoked: {grant_id}" in out
     # The bundled settings remove expired files through a pull request.
     assert f"removal pull request: {grant_id} (#2)" in out
-    assert "rita" not in team.members
+    assert team.members == {"ravi": "maintainer", "eve": "member"}
     assert run(["reconcile", "--repo", r, "--now", (after + timedelta(minutes=5)).isoformat()
                 ]) == 0
 
