@@ -44,6 +44,8 @@ _BUILTINS: dict[str, str] = {
     "command": "engine.targets.command:CommandTarget",
     "recording": "engine.targets.recording:RecordingTarget",
     "entra": "engine.targets.entra:EntraTarget",
+    "github-team": "engine.targets.github_team:GitHubTeamTarget",
+    "aws": "engine.targets.aws:AwsTarget",
 }
 
 FIRST_PARTY: Mapping[str, str] = {

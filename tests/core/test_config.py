@@ -36,8 +36,9 @@ def test_the_example_configuration_builds() -> None:
     assert [f.render() for f in result.findings] == []
     assert result.config is not None
     assert sorted(result.config.policies) == [
-        "break-glass-prod", "entra-user-admin", "github-release-team", "prod-db-admin"]
-    assert len(result.tests) == 4
+        "aws-prod-admin", "break-glass-prod", "entra-user-admin", "github-release-team",
+        "prod-db-admin"]
+    assert len(result.tests) == 5
 
 
 def test_policy_is_typed() -> None:

@@ -49,6 +49,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from tests.github import githttp, schemas
 from tests.github.bare import ZERO_SHA, Bare, GitError, Person
 
@@ -406,6 +410,47 @@ ROUTES: tuple[Route, ...] = (
         "TeamMembership",
         "team_membership",
     ),
+    # -- the github-team target: team membership writes through a GitHub App ----------------
+    Route(
+        "PUT",
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/add-or-update-membership-for-user-in-org",
+        200,
+        "TeamMembership",
+        "put_team_membership",
+    ),
+    Route(
+        "DELETE",
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/remove-membership-for-user-in-org",
+        204,
+        None,
+        "delete_team_membership",
+    ),
+    Route(
+        "GET",
+        "/orgs/{org}/memberships/{username}",
+        "orgs/get-membership-for-user",
+        200,
+        "OrgMembership",
+        "org_membership",
+    ),
+    Route(
+        "GET",
+        "/orgs/{org}/installation",
+        "apps/get-org-installation",
+        200,
+        "Installation",
+        "org_installation",
+    ),
+    Route(
+        "POST",
+        "/app/installations/{installation_id}/access_tokens",
+        "apps/create-installation-access-token",
+        201,
+        "InstallationToken",
+        "installation_token",
+    ),
     # -- who may approve, who pushed, who an account is, pull requests closed or re-based ----
     Route(
         "GET",
@@ -443,6 +488,9 @@ ROUTES: tuple[Route, ...] = (
 )
 """Every route served. Order matters where templates overlap: the first match wins."""
 
+_JWT_HANDLERS = frozenset({"org_installation", "installation_token"})
+"""The routes a GitHub App calls as itself, with a JWT; every other route needs a token."""
+
 
 # ---------------------------------------------------------------------------------------------
 # State. Mutable on purpose: this is a server's database, guarded by one lock.
@@ -458,6 +506,10 @@ class App:
     owner: str
     permissions: dict[str, str]
     created_at: datetime
+    public_key: Any = None
+    """The App's public key (cryptography), once ``app_private_key`` made its key pair."""
+    installations: dict[str, int] = field(default_factory=dict)
+    """Account login -> installation id, for the accounts the App is installed on."""
 
 
 @dataclass
@@ -472,6 +524,9 @@ class User:
     app: App | None = None
     site_admin: bool = False
     name: str | None = None
+    jwt: bool = False
+    """A GitHub App itself, authenticated by a JWT signed with its private key: it may only
+    find its installations and make installation tokens."""
 
     @property
     def noreply_email(self) -> str:
@@ -644,6 +699,8 @@ class Team:
     members: dict[str, str]
     """login -> role ('member' or 'maintainer')."""
     created_at: datetime
+    pending: dict[str, str] = field(default_factory=dict)
+    """Invited, not yet an organization member: login -> role (not a member until accepted)."""
 
 
 @dataclass
@@ -790,6 +847,10 @@ class GitHubEmulator:
         self._check_runs: list[CheckRunData] = []
         self._statuses: list[StatusData] = []
         self._teams: dict[tuple[str, str], Team] = {}
+        self._org_members: dict[str, dict[str, str]] = {}
+        self._installations: dict[int, tuple[App, User]] = {}
+        self._app_keys: dict[str, str] = {}
+        self._token_expiry: dict[str, datetime] = {}
         self._faults: list[Fault] = []
         self._pushes: dict[str, githttp.Push] = {}
         self._variables: dict[tuple[str, str], tuple[str, datetime]] = {}
@@ -1225,6 +1286,13 @@ class GitHubEmulator:
             raise ApiError(401, "Bad credentials" if has_auth else "Requires authentication")
         if route is None:
             raise ApiError(404, "Not Found")
+        if user.jwt != (route.handler in _JWT_HANDLERS):
+            raise ApiError(
+                401,
+                "A JSON web token could not be decoded"
+                if route.handler in _JWT_HANDLERS
+                else "This endpoint needs an installation access token, not the App's JWT.",
+            )
         body: Any = None
         if raw_body:
             try:
@@ -1239,7 +1307,14 @@ class GitHubEmulator:
         scheme, _, token = value.partition(" ")
         if scheme.lower() not in ("token", "bearer"):
             return None
-        return self._tokens.get(token.strip())
+        token = token.strip()
+        user = self._tokens.get(token)
+        if user is None:
+            return self._app_by_jwt(token)
+        expiry = self._token_expiry.get(token)
+        if expiry is not None and self.now() >= expiry:
+            return None  # an installation token lives one hour
+        return user
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route, pattern in self._routes:
@@ -3360,14 +3435,15 @@ class GitHubEmulator:
     def h_team_membership(self, request: Request) -> Answer:
         team = self._team(request)
         login = request.params["username"]
-        if login not in team.members:
+        if login not in team.members and login not in team.pending:
             raise ApiError(404, "Not Found")
+        active = login in team.members
         return Answer(
             200,
             {
                 "url": f"{self.url}/orgs/{team.org.login}/teams/{team.slug}/memberships/{login}",
-                "role": team.members[login],
-                "state": "active",
+                "role": team.members[login] if active else team.pending[login],
+                "state": "active" if active else "pending",
             },
         )
 
@@ -3544,6 +3620,245 @@ class GitHubEmulator:
             self._refresh(pull)
         pull.updated_at = now
         return Answer(200, self.j_pull(pull, full=True))
+
+
+    # -- GitHub Apps as themselves (JWT), installations, organization membership, and team
+    # membership writes: what the github-team target (engine/targets/github_team.py) uses.
+
+    def app_private_key(self, slug: str) -> str:
+        """The App's private key (PEM), made on first use: what its owner downloads from the
+        App's settings. A JWT signed with it authenticates as the App itself."""
+        with self._lock:
+            app = self._apps[slug]
+            if app.public_key is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                app.public_key = key.public_key()
+                self._app_keys[slug] = key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode("ascii")
+            return self._app_keys[slug]
+
+    def install_app(self, slug: str, account: str) -> int:
+        """Install the App on an organization (or user) account; returns the installation id.
+        Its installation tokens carry the App's permissions."""
+        with self._lock:
+            app = self._apps[slug]
+            if account not in app.installations:
+                installation_id = next(self._ids)
+                app.installations[account] = installation_id
+                self._installations[installation_id] = (app, self._org(account))
+            return app.installations[account]
+
+    def add_org_member(self, org: str, login: str, role: str = "member") -> None:
+        """Make ``login`` a member (or, with role 'admin', an owner) of the organization."""
+        with self._lock:
+            self._org(org)
+            self._org_members.setdefault(org, {})[login] = role
+
+    def org_role(self, org: str, login: str) -> str | None:
+        """'admin', 'member' or None. A team member is an organization member, as on GitHub."""
+        role = self._org_members.get(org, {}).get(login)
+        if role is not None:
+            return role
+        if any(o == org and login in t.members for (o, _), t in self._teams.items()):
+            return "member"
+        return None
+
+    def _app_by_jwt(self, token: str) -> User | None:
+        """The App a JWT was signed by, as GitHub checks it: RS256, ``iss`` the App's id,
+        issued in the past, expiring no more than ten minutes after it was issued."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        app = next(
+            (a for a in self._apps.values() if str(a.id) == str(claims.get("iss"))), None
+        )
+        if app is None or app.public_key is None:
+            return None
+        try:
+            claims = jwt.decode(
+                token, app.public_key, algorithms=["RS256"], options={"require": ["iat", "exp"]}
+            )
+        except jwt.PyJWTError:
+            return None
+        if int(claims["exp"]) - int(claims["iat"]) > 660:
+            return None
+        return User(
+            login=f"{app.slug}[app]", id=app.id, type="Bot", token="", emails=[], app=app,
+            jwt=True,
+        )
+
+    def j_installation(self, installation_id: int, app: App, account: User) -> dict[str, Any]:
+        return {
+            "id": installation_id,
+            "account": self.j_user(account),
+            "repository_selection": "all",
+            "access_tokens_url": f"{self.url}/app/installations/{installation_id}/access_tokens",
+            "repositories_url": f"{self.url}/installation/repositories",
+            "html_url": f"{WEB}/organizations/{account.login}/settings/installations/"
+            f"{installation_id}",
+            "app_id": app.id,
+            "target_id": account.id,
+            "target_type": account.type,
+            "permissions": dict(app.permissions),
+            "events": [],
+            "created_at": iso(app.created_at),
+            "updated_at": iso(app.created_at),
+            "single_file_name": None,
+            "app_slug": app.slug,
+            "suspended_by": None,
+            "suspended_at": None,
+        }
+
+    def h_org_installation(self, request: Request) -> Answer:
+        app = request.user.app
+        assert app is not None
+        org = request.params["org"]
+        installation_id = app.installations.get(org)
+        if installation_id is None:
+            raise ApiError(404, "Not Found")
+        return Answer(200, self.j_installation(installation_id, app, self._org(org)))
+
+    def h_installation_token(self, request: Request) -> Answer:
+        app = request.user.app
+        assert app is not None
+        wanted = request.params["installation_id"]
+        found = self._installations.get(int(wanted)) if wanted.isdigit() else None
+        if found is None or found[0] is not app:
+            raise ApiError(404, "Not Found")
+        body = self._body(request)
+        asked = body.get("permissions") or {}
+        order = ["read", "write", "admin"]
+        for name, level in asked.items():
+            have = app.permissions.get(name)
+            if have is None or level not in order or order.index(level) > order.index(have):
+                raise ApiError(
+                    422,
+                    f"The permissions requested are not granted to this installation. "
+                    f"({name}: {level})",
+                )
+        bot = self._users[f"{app.slug}[bot]"]
+        token = f"ghs_emulator_{app.slug}_{next(self._ids)}"
+        expires = datetime.fromtimestamp(self.now().timestamp() + 3600, UTC)
+        self._tokens[token] = bot
+        self._token_expiry[token] = expires
+        return Answer(
+            201,
+            {
+                "token": token,
+                "expires_at": iso(expires),
+                "permissions": dict(asked or app.permissions),
+                "repository_selection": "all",
+            },
+        )
+
+    def j_org_simple(self, org: User) -> dict[str, Any]:
+        full = self.j_org(org)
+        keys = ("login", "id", "node_id", "url", "repos_url", "events_url", "hooks_url",
+                "issues_url", "members_url", "public_members_url", "avatar_url", "description")
+        return {key: full[key] for key in keys}
+
+    def _members_permission(self, user: User, org: str, level: str) -> bool:
+        """Whether an installation token acts on ``org``'s members with ``level``."""
+        app = user.app
+        if app is None:
+            return False
+        have = app.permissions.get("members")
+        return org in app.installations and (have == "write" or have == level)
+
+    def h_org_membership(self, request: Request) -> Answer:
+        org_login = request.params["org"]
+        org = self._users.get(org_login)
+        if org is None or org.type != "Organization":
+            raise ApiError(404, "Not Found")
+        caller = request.user
+        if not (self._members_permission(caller, org_login, "read")
+                or self.org_role(org_login, caller.login)):
+            raise ApiError(
+                403,
+                "Resource not accessible by integration" if caller.app
+                else "You must be a member of the organization to see its memberships.",
+            )
+        login = request.params["username"]
+        role = self.org_role(org_login, login)
+        user = self._users.get(login)
+        if role is None or user is None:
+            raise ApiError(404, "Not Found")
+        api = f"{self.url}/orgs/{org_login}"
+        return Answer(
+            200,
+            {
+                "url": f"{api}/memberships/{login}",
+                "state": "active",
+                "role": role,
+                "organization_url": api,
+                "organization": self.j_org_simple(org),
+                "user": self.j_user(user),
+            },
+        )
+
+    def _may_manage_team(self, user: User, team: Team) -> bool:
+        """Organization owners and the team's maintainers manage its members; so does a GitHub
+        App installed on the organization with ``members: write``."""
+        org = team.org.login
+        if user.app is not None:
+            return self._members_permission(user, org, "write")
+        return (self._org_members.get(org, {}).get(user.login) == "admin"
+                or team.members.get(user.login) == "maintainer")
+
+    def h_put_team_membership(self, request: Request) -> Answer:
+        team = self._team(request)
+        if not self._may_manage_team(request.user, team):
+            raise ApiError(
+                403,
+                "Resource not accessible by integration" if request.user.app
+                else "You must be an organization owner or a team maintainer to add team "
+                "members.",
+            )
+        login = request.params["username"]
+        user = self._users.get(login)
+        if user is None or user.type != "User":
+            raise ApiError(404, "Not Found")
+        role = self._body(request).get("role", "member")
+        if role not in ("member", "maintainer"):
+            raise ApiError(
+                422, "Validation Failed", errors=[field_error("TeamMembership", "role", "invalid")]
+            )
+        org = team.org.login
+        if self.org_role(org, login) is None:
+            # GitHub invites someone from outside the organization: a pending membership.
+            team.pending[login] = role
+            state = "pending"
+        else:
+            team.members[login] = role
+            state = "active"
+        return Answer(
+            200,
+            {
+                "url": f"{self.url}/orgs/{org}/teams/{team.slug}/memberships/{login}",
+                "role": role,
+                "state": state,
+            },
+        )
+
+    def h_delete_team_membership(self, request: Request) -> Answer:
+        team = self._team(request)
+        if not self._may_manage_team(request.user, team):
+            raise ApiError(
+                403,
+                "Resource not accessible by integration" if request.user.app
+                else "You must be an organization owner or a team maintainer to remove team "
+                "members.",
+            )
+        login = request.params["username"]
+        if login not in team.members and login not in team.pending:
+            raise ApiError(404, "Not Found")
+        team.members.pop(login, None)
+        team.pending.pop(login, None)
+        return Answer(204, None)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -22,11 +22,14 @@ def test_the_installed_package_registers_the_built_ins_as_entry_points() -> None
         "command": "engine.targets.command:CommandTarget",
         "recording": "engine.targets.recording:RecordingTarget",
         "entra": "engine.targets.entra:EntraTarget",
+        "github-team": "engine.targets.github_team:GitHubTeamTarget",
+        "aws": "engine.targets.aws:AwsTarget",
     }
 
 
 def test_known_providers_include_the_built_ins() -> None:
-    assert {"postgres", "command", "recording"} <= set(registry.known_providers())
+    assert {"postgres", "command", "recording", "github-team", "aws"} <= set(
+        registry.known_providers())
 
 
 def test_create_target_picks_the_plugin_by_provider(tmp_path: Path) -> None:
@@ -43,7 +46,8 @@ def test_an_unknown_provider_names_the_known_ones() -> None:
     with pytest.raises(TargetError) as err:
         registry.create_target({"provider": "oracle"})
     assert str(err.value) == (
-        "unknown target provider 'oracle'; known providers: command, entra, postgres, recording. "
+        "unknown target provider 'oracle'; known providers: aws, command, entra, github-team, "
+        "postgres, recording. "
         "Fix the provider name or install the package that provides it (it registers an "
         "entry point in the 'gitjit.targets' group)")
 
