@@ -125,3 +125,17 @@ def test_request_to_audit_through_the_cli(
                  merged_at.strftime("%Y-%m-%dT%H:%M:%S"), "expired"):
         assert fact in report, fact
     assert run(["audit", "verify", "--repo", str(clone)]) == 0
+
+    # A DBA grants the role by hand: no grant backs it, so reconcile reports the drift (and
+    # the run fails so that someone looks), once in the ledger.
+    with pg_server.connect() as admin:
+        create_role(admin, "mallory", login=True)
+        admin.execute("GRANT orders_admin TO mallory")
+    later = after + timedelta(minutes=10)
+    capsys.readouterr()
+    assert run(["reconcile", "--repo", str(r), "--now", later.isoformat()]) == 1
+    assert ("FAILED target.drift: (orders-admin) (mallory (mallory) holds orders_admin through "
+            "connection orders with no live grant of orders-admin") in capsys.readouterr().out
+    with pg_server.connect() as admin:
+        assert is_member(admin, "mallory", "orders_admin")  # alert only: the policy's default
+        admin.execute("DROP ROLE mallory")

@@ -345,7 +345,8 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         approval_max_age=max_age or DEFAULT_APPROVAL_MAX_AGE,
         revokers=_principals(out, "revokers"),
         drift=DriftRule(DriftAction(data.get("drift", {}).get("action", "alert")),
-                        _principals(out, "drift", "except")),
+                        _principals(out, "drift", "except"),
+                        tuple(data.get("drift", {}).get("except_holders", []))),
         lines={key: doc.line(key) for key in data},
     )
     if out.items:

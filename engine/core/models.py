@@ -105,6 +105,9 @@ class DriftRule:
     action: DriftAction = DriftAction.ALERT
     except_: tuple[Principal, ...] = ()
     """Standing holders that are never drift (``except`` in the file)."""
+    except_holders: tuple[str, ...] = ()
+    """Standing holders named as the target names them, for those that are no person (a
+    PostgreSQL group role, a service principal): ``except_holders`` in the file."""
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,11 @@ def check_drift(life: Lifecycle, run: Run, report: Report, targets: Targets,
         backed = {login for target, login in live.values() if target == scope.target}
         for policy in scope.policies:
             backed |= expand(policy.drift.except_, run.config.groups).logins
+        standing = {name for p in scope.policies for name in p.drift.except_holders}
         for holder in holders:
             if holder.login is not None and holder.login in backed:
+                continue
+            if holder.principal in standing:
                 continue
             _drift(life, run, report, scope, plugin, holder, now, dry_run, notifier)
 

@@ -130,9 +130,12 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             _finish(life, run, report, grant, end, cover, now, dry_run, notifier)
         _sweep(life, run, report, targets, verified, live, finishing, cover, now, dry_run,
                notifier)
-        check_drift(life, run, report, targets,
-                    {gid: (g.target, Login(g.record.requester)) for gid, g in live.items()},
-                    now, dry_run, notifier)
+        holding = {gid: (g.target, Login(g.record.requester)) for gid, g in live.items()}
+        if dry_run:
+            # Nothing was revoked: what this run would revoke is not drift either.
+            holding |= {gid: (g.target, Login(g.record.requester))
+                        for gid, (g, _end) in finishing.items()}
+        check_drift(life, run, report, targets, holding, now, dry_run, notifier)
         if not dry_run:
             _remove_ended(life, run, report, on_tip)
     return report

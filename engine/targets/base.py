@@ -155,6 +155,9 @@ class TargetPlugin(Protocol):
 
 @runtime_checkable
 class HasHolders(Protocol):
+    """Drift detection. A plugin may also implement ``remove_holder(target, holder)``: take
+    away access no grant backs, for policies with ``drift: {action: revoke}``."""
+
     def holders(self, target: Target) -> list[Holder]:
         """Everyone holding the privilege ``target`` names through this connection (the
         role's members, the group's members, the team's members ...), whoever put them there.

@@ -265,6 +265,31 @@ class PostgresTarget:
 
     # -- connection -----------------------------------------------------------------------
 
+    def remove_holder(self, target: Target, holder: Holder) -> None:
+        """Take away a membership no grant backs (drift, with ``drift.action: revoke``): the
+        holder's direct membership of the role, then every session of theirs. A membership
+        through another role is left to a person (revoking the other role could take more
+        than this)."""
+        params = dict(target.params)
+
+        def setting(key: str) -> str | None:
+            value = params.get(key)
+            return value if value is not None else self._connection.get(key)
+
+        role = setting("role") or ""
+        with self._connect(setting) as conn:
+            with conn.transaction():
+                if not _is_direct_member(conn, holder.principal, role):
+                    raise TargetError(f"postgres target: {holder.principal!r} holds {role!r} "
+                                      "only through other roles; revoke those by hand")
+                conn.execute(sql.SQL("REVOKE {} FROM {}").format(
+                    sql.Identifier(role), sql.Identifier(holder.principal)))
+            with conn.transaction():
+                _end_sessions(conn, holder.principal, None, "after removing drift,")
+                if _holds(conn, holder.principal, role):
+                    raise TargetError(f"postgres target: {holder.principal!r} still holds "
+                                      f"{role!r} after the REVOKE; revoke it by hand")
+
     @contextmanager
     def _connect(self, setting: Setting) -> Iterator[psycopg.Connection[Any]]:
         conninfo, secrets, source = _conninfo(setting)

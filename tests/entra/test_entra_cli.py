@@ -138,6 +138,15 @@ def test_the_bundled_entra_policy_from_request_to_native_expiry(
     assert [r.action for r in tenant.graph.role_requests] == ["adminAssign"]
     assert security.titles() == [f"gitjit: activated {grant_id}", f"gitjit: expired {grant_id}"]
 
+    # Someone assigns the role by hand in the portal, outside PIM's requests from gitjit: no
+    # grant backs it, so the next reconcile reports the drift, records it once and tells.
+    tenant.graph.assign_by_hand(tenant.hana.id, USER_ADMIN)
+    capsys.readouterr()
+    assert run(["reconcile", "--repo", r, "--now", tenant.graph.now.isoformat()]) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED target.drift: (entra-user-admin) ({tenant.hana.id} (hana) holds" in out
+    assert security.titles()[-1] == "gitjit: alert (alert target.drift) entra-user-admin"
+
 
 @pytest.mark.usefixtures("in_actions")
 def test_a_relinquished_entra_grant_ends_early_through_adminremove(

@@ -31,7 +31,8 @@ def grant(login: str, policy: str = "aws-prod-admin", **params: str) -> Assignme
 
 
 def test_the_plugin_is_found_by_its_provider_name() -> None:
-    assert isinstance(registry.create_target(CONNECTION), AwsTarget)
+    plugin = registry.create_target(CONNECTION)
+    assert isinstance(plugin, registry.CheckedTarget) and isinstance(plugin.plugin, AwsTarget)
     assert AwsTarget.EXPIRY == "depends"
 
 

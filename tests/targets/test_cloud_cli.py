@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.adapters.git import GitRepository
+from engine.adapters.ledger import Ledger
 from engine.cli import run
+from engine.commands.repository import read_signers
 from engine.core.models import Target
 from engine.targets.aws import AwsTarget
 from engine.targets.github_team import GitHubTeamTarget
@@ -104,7 +107,7 @@ def test_github_release_team_from_request_to_revocation(
     for login in ("alice", "ravi", "eve"):
         gh.create_user(login)
         gh.add_org_member("acme", login)
-    team = gh.create_team("acme", "release", maintainers=["ravi"])
+    team = gh.create_team("acme", "release")  # maintained by the organization's owners
     configure(repo, "github-release-team")
     r = str(repo.path)
 
@@ -112,7 +115,7 @@ def test_github_release_team_from_request_to_revocation(
     grant_id = request_and_merge(repo, "github-release-team", "alice",
                                  "Re-run the release workflow after the runner outage", "ravi")
     assert run(["activate", "--repo", r, "--now", (T0 + timedelta(minutes=1)).isoformat()]) == 0
-    assert team.members == {"ravi": "maintainer", "alice": "member"}
+    assert team.members == {"alice": "member"}
     assert status_row(repo, grant_id, capsys).rstrip().endswith("gitjit")
 
     # Someone adds eve by hand during the grant: no grant backs her (drift, for reconcile).
@@ -121,19 +124,27 @@ def test_github_release_team_from_request_to_revocation(
     target = GitHubTeamTarget({"provider": "github-team", "app_id": "123456",
                                "private_key_env": "GITJIT_GITHUB_APP_PRIVATE_KEY"})
     holders = target.holders(Target("github-team", (("org", "acme"), ("team", "release"))))
-    assert sorted(h.login or "" for h in holders) == ["alice", "eve", "ravi"]
+    assert sorted(h.login or "" for h in holders) == ["alice", "eve"]
 
-    # The clock passes the expiry: reconcile removes alice's membership.
+    # The clock passes the expiry: reconcile removes alice's membership, and reports eve, whom
+    # no grant backs (drift: the run fails so that someone looks).
     after = T0 + timedelta(hours=1, minutes=1)
     capsys.readouterr()
-    assert run(["reconcile", "--repo", r, "--now", after.isoformat()]) == 0
+    assert run(["reconcile", "--repo", r, "--now", after.isoformat()]) == 1
     out = capsys.readouterr().out
     assert f"revoked: {grant_id}" in out
+    assert ("FAILED target.drift: (github-release-team) (eve (eve) holds acme/release through "
+            "connection github-acme with no live grant of github-release-team") in out
     # The bundled settings remove expired files through a pull request.
     assert f"removal pull request: {grant_id} (#2)" in out
-    assert team.members == {"ravi": "maintainer", "eve": "member"}
+    assert team.members == {"eve": "member"}
+    # Told once: a second run reports eve again, and records no second alert.
     assert run(["reconcile", "--repo", r, "--now", (after + timedelta(minutes=5)).isoformat()
-                ]) == 0
+                ]) == 1
+    git = GitRepository(repo.path)
+    records = Ledger(git, signers=read_signers(git.tree("main"))).records()
+    drift = [r for r in records if r.code == "target.drift"]
+    assert [(a.policy, a.requester) for a in drift] == [("github-release-team", "eve")]
 
 
 def test_aws_prod_admin_from_request_to_revocation(
@@ -160,8 +171,10 @@ def test_aws_prod_admin_from_request_to_revocation(
 
     after = T0 + timedelta(hours=1, minutes=1)
     capsys.readouterr()
-    assert run(["reconcile", "--repo", r, "--now", after.isoformat()]) == 0
-    assert f"revoked: {grant_id}" in capsys.readouterr().out
+    assert run(["reconcile", "--repo", r, "--now", after.isoformat()]) == 1  # drift: carol
+    out = capsys.readouterr().out
+    assert f"revoked: {grant_id}" in out
+    assert "FAILED target.drift: (aws-prod-admin) (" in out and "(carol) holds" in out
     assert aws.assignments(admin) == {("USER", carol)}
 
 
