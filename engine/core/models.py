@@ -159,6 +159,9 @@ class Settings:
     max_grant_bytes: int = 64 * 1024
     max_config_bytes: int = 512 * 1024
     path: str = "policies/settings.yaml"
+    report: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The access review's thresholds as written (``report:``), by signal and key; see
+    engine/report/thresholds.py and docs/audit.md."""
 
 
 def removal_mode(settings: Settings, *, on_github: bool) -> RemovalMode:
