@@ -64,7 +64,7 @@
                    } } } },
       scales: {
         x: { type: "category", labels: hours, offset: true, grid: { display: false } },
-        y: { type: "category", labels: charts.heatmap.weekdays, offset: true, reverse: true,
+        y: { type: "category", labels: charts.heatmap.weekdays, offset: true,
              grid: { display: false } }
       }
     }
