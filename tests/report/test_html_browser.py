@@ -66,7 +66,12 @@ def visit(context: Any, path: Path) -> Visit:
     page.on("console", lambda message: seen.console.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: seen.console.append(f"pageerror: {error}"))
     page.on("request", lambda request: seen.requests.append(request.url))
-    page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dialog(opened: Any) -> None:
+        seen.dialogs.append(opened.message)
+        opened.dismiss()
+
+    page.on("dialog", dialog)
     page.goto(seen.url, wait_until="load")
     page.wait_for_selector("body[data-charts]", timeout=15_000)
     return seen
