@@ -338,6 +338,7 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         notify=tuple(data.get("notify", [])),
         approval_max_age=max_age or DEFAULT_APPROVAL_MAX_AGE,
         revokers=_principals(out, "revokers"),
+        owners=tuple(data.get("owners", [])),
         lines={key: doc.line(key) for key in data},
     )
     if out.items:

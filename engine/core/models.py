@@ -118,6 +118,9 @@ class Policy:
     revokers: tuple[Principal, ...] = ()
     """Who may revoke a live grant of this policy alone: one approval by any of them suffices
     for a revoke pull request (the emergency stop), instead of every approval step."""
+    owners: tuple[str, ...] = ()
+    """Who owns the policy ('@org/team', '@login'): recertification pull requests go to
+    them; empty: the settings' admins."""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 

@@ -271,6 +271,14 @@ def _eligible(policy: Policy, role: str, config: Config) -> dict[str, str]:
     return found
 
 
+def eligibility(config: Config) -> set[tuple[str, str, str]]:
+    """Every (login, policy, role) the configuration makes eligible."""
+    return {(login, str(policy_id), role)
+            for policy_id, policy in config.policies.items()
+            for role in ("requester", "approver")
+            for login in _eligible(policy, role, config)}
+
+
 def unused_eligibility(facts: Facts, t: Thresholds) -> tuple[list[Signal], list[Unused]]:
     """People eligible for the whole of ``unused_after`` (at its start and now) who never
     requested (requesters) or approved (approvers) a grant of the policy in it."""
