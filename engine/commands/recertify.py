@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ def run(options: RecertifyOptions) -> int:
     files = tree.read_many(e.path for e in entries if e.mode == "100644")
     modes = {e.path: e.mode for e in entries}
 
-    def rebuild(changed: dict[str, bytes] | Any) -> ConfigResult:
+    def rebuild(changed: Mapping[str, bytes]) -> ConfigResult:
         return build_config([ConfigFile(path, modes[path], changed.get(path, b""))
                              for path in modes], loaded.schemas)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ FILES = {"policies/groups.yaml": GROUPS, "policies/settings.yaml": SETTINGS,
          "policies/db.yaml": DB, "policies/web.yaml": WEB}
 
 
-def _build(files: dict[str, bytes]) -> ConfigResult:
+def _build(files: Mapping[str, bytes]) -> ConfigResult:
     schemas = load_schemas(GitRepository(ROOT).worktree())
     return build_config([ConfigFile(path, "100644", raw) for path, raw in files.items()],
                         schemas)
