@@ -361,8 +361,11 @@ class Until(Since):
                    "requests, reviews that did not approve, and break-glass reviews.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of standard output.")
+@click.option("--notify", is_flag=True,
+              help="Also send the summary to the channels under alerts in settings.")
 def report_command(repo: Path, branch: str, since: datetime | None, until: datetime | None,
-                   policy: str | None, fmt: str, forge: str, output: Path | None) -> int:
+                   policy: str | None, fmt: str, forge: str, output: Path | None,
+                   notify: bool) -> int:
     """An access review of a period: unusual patterns, each with its evidence and a severity.
 
     Reads this clone (the history of BRANCH, the ledger gitjit signed, the configuration) and,
@@ -374,14 +377,15 @@ def report_command(repo: Path, branch: str, since: datetime | None, until: datet
     come from report: in policies/settings.yaml.
 
     \b
-    Exit codes: 0 the report was made (findings or not), 2 usage error.
+    Exit codes: 0 the report was made (findings or not), 1 a notification
+    could not be sent (--notify), 2 usage error.
 
     \b
     Example:
       gitjit report --since 2026-11-01 --until 2026-12-01 --format html -o review.html
     """
     options = report.ReportOptions(repo, branch, since, until or clock.now(), policy, fmt,
-                                   forge, output)
+                                   forge, output, notify)
     return report.run(options)
 
 

@@ -9,6 +9,7 @@ a forge the pull requests and all their reviews.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 from engine import __version__
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, find_ledger_ref
+from engine.adapters.notify import INSTALL_HINT, AppriseMissing, Sender, apprise_send
 from engine.commands import report_forge
 from engine.commands.audit import read_histories, read_removal_commits
 from engine.commands.repository import read_config, read_signers, require_config
@@ -28,7 +30,7 @@ from engine.report.build import Report, build_report
 from engine.report.html import render_html
 from engine.report.model import Facts, Period, Thresholds
 from engine.report.render import FORMATS as FORMATS
-from engine.report.render import render_csv, render_json, render_text
+from engine.report.render import headline, markdown_summary, render_csv, render_json, render_text
 from engine.report.thresholds import from_settings
 
 DEFAULT_PERIOD = timedelta(days=30)
@@ -45,18 +47,52 @@ class ReportOptions:
     format: str
     forge: str
     output: Path | None = None
+    notify: bool = False
 
 
-def run(options: ReportOptions) -> int:
+def run(options: ReportOptions, send: Sender = apprise_send) -> int:
     report = make_report(options)
     rendered = render(report, options.format)
+    failed = notify_summary(options, report, send) if options.notify else []
     if options.output is not None:
         options.output.write_text(rendered, encoding="utf-8")
         print(f"gitjit report: {len(report.findings)} findings; written to {options.output}",
               file=sys.stderr)
     else:
         sys.stdout.write(rendered)
-    return 0
+    for message in failed:
+        print(f"gitjit report: notify: {message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def notify_summary(options: ReportOptions, report: Report, send: Sender) -> list[str]:
+    """Send the markdown summary to the settings' alerts channels (the security channel);
+    what could not be sent, one sentence each (never the URL: it holds secrets)."""
+    repo = GitRepository(options.repo)
+    config = require_config(read_config(repo.tree(repo.resolve(options.branch))))
+    title = f"gitjit access review: {headline(report)}"
+    body = markdown_summary(report)
+    failed = []
+    if not config.settings.alerts:
+        return [f"no channel is listed under alerts in {config.settings.path}"]
+    for name in config.settings.alerts:
+        variable = config.settings.channels.get(name, {}).get("url_env", "")
+        url = os.environ.get(variable, "").strip() if variable else ""
+        if not url:
+            failed.append(f"channel {name!r}: the environment variable {variable or '?'} is "
+                          "not set")
+            continue
+        try:
+            delivered = send(url, title, body)
+        except AppriseMissing:
+            failed.append(f"channel {name!r}: apprise is not installed; {INSTALL_HINT}")
+            continue
+        except Exception as exc:  # the text may quote the URL: name the type only
+            failed.append(f"channel {name!r}: sending failed ({type(exc).__name__})")
+            continue
+        if not delivered:
+            failed.append(f"channel {name!r}: the service did not accept the message")
+    return failed
 
 
 def render(report: Report, fmt: str) -> str:
@@ -68,6 +104,8 @@ def render(report: Report, fmt: str) -> str:
         return render_html(report)
     if fmt == "text":
         return render_text(report)
+    if fmt == "markdown":
+        return markdown_summary(report)
     raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 

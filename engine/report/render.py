@@ -13,9 +13,10 @@ from engine.report.build import Report
 from engine.report.model import Signal
 from engine.report.signals import SIGNALS, span
 from engine.report.stats import APPROVAL_BUCKETS, REVOCATION_BUCKETS, WEEKDAYS
+from engine.reporters.markdown import escape_markdown
 
 VERSION = 1
-FORMATS = ("csv", "html", "json", "text")
+FORMATS = ("csv", "html", "json", "markdown", "text")
 
 
 def _time(when: datetime | None) -> str | None:
@@ -91,12 +92,17 @@ def _text_block(finding: Signal) -> list[str]:
 
 
 def markdown_summary(report: Report, limit: int = 30) -> str:
-    """The summary posted to the security channel and into the period's issue: counts and one
-    line per finding. Every value from a grant or a forge is escaped by the caller's
-    markdown escaper (the notification templates escape everything)."""
-    lines = [period_line(report), "", *summary_lines(report), "", headline(report)]
-    lines += [f"- {finding.level.value.upper()} {finding.code} {finding.subject}: "
-              f"{finding.message}" for finding in report.findings[:limit]]
+    """The summary posted to the security channel and into the period's issue: the counts and
+    one line per finding. Every line's text is escaped for markdown and HTML, '@' included,
+    so a justification quoted in a finding can neither format nor mention anyone."""
+    def safe(text: str) -> str:
+        return str(escape_markdown(text))
+
+    lines = [f"**{safe(period_line(report))}**", ""]
+    lines += [f"- {safe(line)}" for line in summary_lines(report)]
+    lines += ["", f"**{safe(headline(report))}**", ""]
+    lines += [f"- **{finding.level.value.upper()}** `{finding.code}` {safe(finding.subject)}: "
+              f"{safe(finding.message)}" for finding in report.findings[:limit]]
     if len(report.findings) > limit:
         lines.append(f"- ... and {len(report.findings) - limit} more (see the full report)")
     return "\n".join(lines) + "\n"
