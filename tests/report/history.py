@@ -185,7 +185,8 @@ def planted_plan() -> list[Grant]:
     return plan
 
 
-def build(path: Path, plan: list[Grant], *, extra_sre: tuple[str, ...] = ()) -> History:
+def build(path: Path, plan: list[Grant], *, extra_sre: tuple[str, ...] = (),
+          settings: str = "") -> History:
     """Play ``plan`` into a new repository at ``path``, event by event in time order."""
     builder = GitRepoBuilder.init(path, initial_commit=False)
     recording = path.parent / f"{path.name}-recording.json"
@@ -194,7 +195,7 @@ def build(path: Path, plan: list[Grant], *, extra_sre: tuple[str, ...] = ()) -> 
         builder.write(f"policies/{name}.yaml", text)
     builder.write("policies/groups.yaml",
                   GROUPS.format(sre=", ".join(["alice", "bob", "carol", *extra_sre])))
-    builder.write("policies/settings.yaml", SETTINGS.format(path=recording))
+    builder.write("policies/settings.yaml", SETTINGS.format(path=recording) + settings)
     signing.install(path)
     builder.commit("access configuration", date=CONFIGURED)
     forge = LocalForge(GitRepository(path))
