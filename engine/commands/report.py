@@ -157,7 +157,8 @@ def read_facts(repo: GitRepository, options: ReportOptions) -> tuple[Facts, Thre
         config=config,
         lifecycles=tuple(lifecycles),
         records=state.records,
-        eligible_before=config_before(repo, options.branch, period.until - thresholds.unused_after),
+        eligible_before=config_before(repo, options.branch,
+                                      period.until - thresholds.unused_after, tip, config),
         pushed_at=pushed_at(repo, commits),
         pulls=None if pulls is None else tuple(pulls),
         ledger_problems=ledger_problems(state),
@@ -176,19 +177,31 @@ def ledger_problems(state: LedgerState) -> tuple[str, ...]:
     return tuple(problems)
 
 
-def config_before(repo: GitRepository, branch: str, when: datetime) -> Config | None:
+def config_before(repo: GitRepository, branch: str, when: datetime, tip: str,
+                  current: Config) -> Config | None:
     """The configuration of the newest first-parent commit of ``branch`` at or before
     ``when``; None when the branch has no commit that old (a history too short to tell how
-    long anyone has been eligible) or its configuration then was broken."""
+    long anyone has been eligible) or its configuration then was broken. Where policies/ and
+    schemas/ are the same trees as at ``tip``, that is the current configuration."""
     raw = repo.git("rev-list", "--first-parent", "-n", "1",
                    f"--before={int(when.timestamp())}", branch, "--")
     sha = raw.decode("ascii").strip()
     if not sha:
         return None
+    if _trees(repo, sha) == _trees(repo, tip):
+        return current
     try:
         return read_config(repo.tree(sha)).result.config
     except GitError:
         return None
+
+
+def _trees(repo: GitRepository, commit: str) -> tuple[str, ...]:
+    """The tree ids of policies/ and schemas/ at ``commit`` ("" where missing)."""
+    return tuple(
+        repo.run("rev-parse", "--verify", "--quiet", f"{commit}:{folder}",
+                 ok_codes=(0, 1)).stdout.decode("ascii").strip()
+        for folder in ("policies", "schemas"))
 
 
 def pushed_at(repo: GitRepository, commits: set[str]) -> dict[str, datetime]:
