@@ -30,6 +30,8 @@ from engine.commands import (
     forges,
     lifecycle_run,
     policy_test,
+    recertify,
+    report,
     request,
     simulate,
     status,
@@ -337,6 +339,82 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
     if ctx.get_parameter_source("branch") is click.core.ParameterSource.DEFAULT:
         branch = parent.get("branch", branch)
     return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
+
+
+class Until(Since):
+    """A day (2026-12-01: up to its start, midnight UTC) or an RFC 3339 time with an offset."""
+
+
+@cli.command("report")
+@REPO
+@BRANCH
+@click.option("--since", type=Since(), default=None,
+              help="Start of the period (included); default: 30 days before --until.")
+@click.option("--until", type=Until(), default=None,
+              help="End of the period (excluded); default: now.")
+@click.option("--policy", default=None, help="Review only this policy.")
+@click.option("--format", "fmt", type=click.Choice(report.FORMATS), default="text",
+              show_default=True,
+              help="'html' is one self-contained file with the charts (use --output).")
+@click.option("--forge", type=click.Choice(report.FORGES), default="none", show_default=True,
+              help="Also read pull requests and all their reviews: from the local forge, or "
+                   "GitHub (GITHUB_REPOSITORY, GITHUB_TOKEN); gives denied and abandoned "
+                   "requests, reviews that did not approve, and break-glass reviews.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of standard output.")
+@click.option("--notify", is_flag=True,
+              help="Also send the summary to the channels under alerts in settings.")
+def report_command(repo: Path, branch: str, since: datetime | None, until: datetime | None,
+                   policy: str | None, fmt: str, forge: str, output: Path | None,
+                   notify: bool) -> int:
+    """An access review of a period: unusual patterns, each with its evidence and a severity.
+
+    Reads this clone (the history of BRANCH, the ledger gitjit signed, the configuration) and,
+    with --forge, the pull requests and their reviews. Signals: too many activations, unused
+    eligibility, rubber-stamp approvals, reciprocal approvals and rings, overdue break-glass
+    reviews, activity outside active hours or at unusual times, reused or short
+    justifications and reused tickets, long chains of extensions, late revocations, access
+    held after its end, refused activations, alerts and drift (docs/audit.md). Thresholds
+    come from report: in policies/settings.yaml.
+
+    \b
+    Exit codes: 0 the report was made (findings or not), 1 a notification
+    could not be sent (--notify), 2 usage error.
+
+    \b
+    Example:
+      gitjit report --since 2026-11-01 --until 2026-12-01 --format html -o review.html
+    """
+    options = report.ReportOptions(repo, branch, since, until or clock.now(), policy, fmt,
+                                   forge, output, notify)
+    return report.run(options)
+
+
+@cli.command("recertify")
+@REPO
+@BRANCH
+@NOW
+@click.option("--forge", type=click.Choice(recertify.FORGES), default="none",
+              show_default=True,
+              help="'local' opens the pull requests in the local forge, 'github' pushes the "
+                   "branches and opens them on GitHub; 'none' prepares the branches only.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def recertify_command(repo: Path, branch: str, now: datetime | None, forge: str,
+                      fmt: str) -> int:
+    """Open one pull request per policy owner that removes unused eligibility.
+
+    Finds the people who have not used their eligibility (the report's unused-eligibility
+    signal) and, for each owner of the policies concerned (a policy's owners, else the
+    admins in settings), prepares a branch gitjit/recertify/OWNER that removes them from the
+    groups and policies, with the evidence in the pull request's description. The owners
+    approve (merge) or reject (close) it.
+
+    \b
+    Exit codes: 0 done (or nothing to remove), 2 usage error.
+    """
+    options = recertify.RecertifyOptions(repo, branch, now or clock.now(), forge, fmt)
+    return recertify.run(options)
 
 
 @cli.command("simulate")

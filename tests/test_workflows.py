@@ -73,9 +73,10 @@ def run_tool(command: list[str], install: str) -> subprocess.CompletedProcess[st
                           timeout=120)
 
 
-def test_there_are_the_five_workflows() -> None:
+def test_there_are_the_six_workflows() -> None:
     assert [path.name for path in WORKFLOWS] == [
-        "activate.yml", "ci.yml", "evaluate.yml", "reconcile.yml", "review-trigger.yml"]
+        "activate.yml", "ci.yml", "evaluate.yml", "reconcile.yml", "review-trigger.yml",
+        "review.yml"]
 
 
 def test_actionlint_finds_nothing() -> None:
@@ -339,3 +340,30 @@ def test_codeowners_routes_each_policy_to_its_approvers() -> None:
                         approvers.append(f"@{login}")
         assert sorted(owners.get(f"/grants/{policy_id}/", [])) == sorted(approvers), (
             f"CODEOWNERS: /grants/{policy_id}/ should be owned by {' '.join(approvers)}")
+
+
+def test_the_access_review_runs_weekly_and_recertification_quarterly() -> None:
+    """review.yml: the weekly report goes to the security channel (--notify) and into the
+    week's issue; the quarterly recertify opens its pull requests with the App's token where
+    there is an App (gitjit/* branches take the App alone). Both install only the hashed lock
+    and the checkout, use no cache, and hold no target credential."""
+    data = workflow("review.yml")
+    assert set(data["on"]) == {"schedule", "workflow_dispatch"}
+    crons = [item["cron"] for item in data["on"]["schedule"]]
+    assert crons == ["23 6 * * 1", "41 6 1 */3 *"]
+    review, recertify = jobs(data)["review"], jobs(data)["recertify"]
+    assert crons[0] in review["if"] and crons[1] in recertify["if"]
+    for name, job in jobs(data).items():
+        scripts = [flat(step.get("run", "")) for step in steps(job)]
+        assert [s for s in scripts if "pip install" in s] == [INSTALL], name
+        assert not any(step.get("uses", "").startswith("actions/cache") for step in steps(job))
+        assert "environment" not in job, f"review.yml: job {name} needs no target credential"
+    assert sorted(writes(review)) == ["issues"]
+    commands = " ".join(flat(step.get("run", "")) for step in steps(review))
+    assert "gitjit report --forge github" in commands and "--notify" in commands
+    assert "gh issue edit" in commands and "gh issue create" in commands
+    run_step = next(step for step in steps(recertify) if "gitjit recertify" in step.get("run", ""))
+    assert run_step["run"] == 'gitjit recertify --forge github --branch "$BRANCH"'
+    assert run_step["env"]["GITHUB_TOKEN"] == "${{ steps.token.outputs.token || github.token }}"
+    assert sorted(writes(recertify)) == ["contents", "contents", "pull-requests",
+                                         "pull-requests"]

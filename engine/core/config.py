@@ -51,6 +51,8 @@ TESTS_DIR = "policies/tests/"
 CONFIG_LIMITS = Limits(max_bytes=512 * 1024)
 """Configuration files are larger than grants but still capped before parsing."""
 
+_REPORT_DURATIONS = frozenset({"window", "after", "within", "distance", "span"})
+"""Keys under settings' ``report:`` that hold durations (the schema fixes the keys)."""
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 T = TypeVar("T")
 
@@ -233,6 +235,10 @@ def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
     data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
     limits = data.get("limits", {})
     out = _Findings(doc)
+    for signal, keys in data.get("report", {}).items():
+        for key in keys:
+            if key in _REPORT_DURATIONS:
+                out.parse(values.parse_duration, "value.duration", "report", signal, key)
     for index, channel in enumerate(data.get("alerts", [])):
         if channel not in data.get("notify", {}):
             out.add("config.unknown-channel", f"unknown notification channel {channel!r} in "
@@ -246,6 +252,7 @@ def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
         max_grant_bytes=int(limits.get("grant_bytes", 64 * 1024)),
         max_config_bytes=int(limits.get("config_bytes", 512 * 1024)),
         path=doc.path,
+        report={k: dict(v) for k, v in data.get("report", {}).items()},
     ), out.items
 
 
@@ -347,6 +354,7 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         drift=DriftRule(DriftAction(data.get("drift", {}).get("action", "alert")),
                         _principals(out, "drift", "except"),
                         tuple(data.get("drift", {}).get("except_holders", []))),
+        owners=tuple(data.get("owners", [])),
         lines={key: doc.line(key) for key in data},
     )
     if out.items:

@@ -135,6 +135,9 @@ class Policy:
     for a revoke pull request (the emergency stop), instead of every approval step."""
     drift: DriftRule = field(default_factory=lambda: DriftRule())
     """What reconcile does about holders of the target that no live grant backs."""
+    owners: tuple[str, ...] = ()
+    """Who owns the policy ('@org/team', '@login'): recertification pull requests go to
+    them; empty: the settings' admins."""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 
@@ -176,6 +179,9 @@ class Settings:
     max_grant_bytes: int = 64 * 1024
     max_config_bytes: int = 512 * 1024
     path: str = "policies/settings.yaml"
+    report: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The access review's thresholds as written (``report:``), by signal and key; see
+    engine/report/thresholds.py and docs/audit.md."""
 
 
 def removal_mode(settings: Settings, *, on_github: bool) -> RemovalMode:
