@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-
 from typing import TYPE_CHECKING
 
 from engine.core.changes import Change

@@ -691,6 +691,9 @@ def record_key(record: Record) -> str:
     A rerun after a crash, or a second reconcile racing the first, finds the key already
     recorded and writes nothing.
     """
+    if record.event in OUTCOME_EVENTS:
+        # One outcome per action, whichever event it is: two runs can never seal it twice.
+        return f"outcome {record.grant_id}"
     key = f"{record.event} {record.grant_id}"
     return f"{key} {record.subject}" if record.subject else key
 
