@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine.actions.report import document as action_document
+from engine.actions.report import read_stories, status_lines
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import read_config, read_signers
@@ -81,7 +83,9 @@ def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport
         untrusted = [f"{c.sha[:12]}: {c.untrusted}" for c in state.forged]
         untrusted += [*state.unreadable, *([state.problem] if state.problem else [])]
     report = build_status(branch, files, records, now, ref, untrusted)
-    return replace(report, latency=latency_summary(records))
+    return replace(report, latency=latency_summary(records),
+                   actions=tuple(read_stories(repo, tree.sha, loaded.schemas, max_bytes,
+                                              records)))
 
 
 # -- output -------------------------------------------------------------------------------
@@ -151,6 +155,7 @@ def render_text(report: StatusReport) -> str:
         lat = report.latency
         lines.append(f"revocation latency over {lat.count} ends: median {_span(lat.median)}, "
                      f"worst {_span(lat.worst)} ({lat.worst_grant})")
+    lines += status_lines(list(report.actions))
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
 
@@ -197,4 +202,5 @@ def render_json(report: StatusReport) -> str:
             "worst_grant": report.latency.worst_grant},
         "summary": {state.value: report.count(state) for state, _label in SUMMARY_ORDER},
         "grants": [status_document(item) for item in report.grants],
+        "actions": [action_document(story) for story in report.actions],
     }, indent=2) + "\n"

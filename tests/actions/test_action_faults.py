@@ -22,7 +22,7 @@ from engine.lifecycle.activation import activate
 from engine.lifecycle.context import Lifecycle
 from engine.targets.base import ActionJob, ActionResult, TargetPlugin
 from engine.targets.registry import create_target
-from tests.actions.conftest import Orders
+from tests.actions.fixtures import Orders
 from tests.actions.world import T0, ActionWorld
 from tests.gitrepo import GitRepoBuilder
 from tests.lifecycle.test_faults import Crash, Faults, FaultyLedger, FaultyRepository

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from engine.cli import run
-from tests.actions.conftest import Orders
+from tests.actions.fixtures import Orders
 from tests.actions.world import T0, ActionWorld
 from tests.gitrepo import GitRepoBuilder
 

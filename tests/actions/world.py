@@ -14,7 +14,7 @@ from engine.adapters.localforge import LocalForge
 from engine.cli import run
 from engine.commands.repository import read_signers
 from engine.core.ledger import Record
-from tests.actions.conftest import Orders
+from tests.actions.fixtures import Orders
 from tests.gitrepo import GitRepoBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
