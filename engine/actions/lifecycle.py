@@ -71,10 +71,10 @@ def run_actions(life: Lifecycle, run: Run, targets: Targets, notifier: Notifier,
                 records: list[Record], report: Report, now: datetime, dry_run: bool) -> None:
     """Verify, run and seal every action the trusted ledger has not settled yet."""
     mine = [r for r in records if r.grant_id.startswith(ACTIONS_DIR)]
-    settled = {r.grant_id for r in mine
+    settled = {ActionId(r.grant_id) for r in mine
                if r.event in OUTCOME_EVENTS or r.event is Event.REFUSED}
-    started = {r.grant_id: r for r in mine if r.event is Event.STARTED}
-    deferrals = Counter(r.grant_id for r in mine if r.event is Event.DEFERRED)
+    started = {ActionId(r.grant_id): r for r in mine if r.event is Event.STARTED}
+    deferrals = Counter(ActionId(r.grant_id) for r in mine if r.event is Event.DEFERRED)
     for aid, record in sorted(started.items()):
         if aid not in settled:
             _interrupted(life, record, notifier, report, now, dry_run)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from engine.actions.model import ACTIONS_DIR, ActionRequest
+from engine.actions.model import ACTIONS_DIR, ActionId, ActionRequest
 from engine.actions.request import action_id, load_action, parse_path
 from engine.adapters.git import GitRepository
 from engine.core.changes import REGULAR_FILE
@@ -64,7 +64,7 @@ class ActionStory:
         return sorted(found + [a.at for a in self.alerts])
 
 
-def build_stories(requests: Mapping[str, ActionRequest | None],
+def build_stories(requests: Mapping[ActionId, ActionRequest | None],
                   records: Iterable[Record]) -> list[ActionStory]:
     """One story per action the branch or the ledger knows, by id."""
     mine: dict[str, list[Record]] = {}
@@ -74,6 +74,7 @@ def build_stories(requests: Mapping[str, ActionRequest | None],
     stories = []
     for aid in sorted(set(requests) | set(mine)):
         history = mine.get(aid, [])
+        aid = ActionId(aid)
         started = next((r for r in history if r.event is Event.STARTED), None)
         outcome = next((r for r in history if r.event in OUTCOME_EVENTS), None)
         refusal = next((r for r in history if r.event is Event.REFUSED), None)
@@ -141,7 +142,9 @@ def status_lines(stories: list[ActionStory]) -> list[str]:
 
 def document(story: ActionStory) -> dict[str, Any]:
     request, started, outcome = story.request, story.started, story.outcome
-    run = (outcome or started).action if (outcome or started) else None
+    last = outcome or started
+    run = last.action if last is not None else None
+    end = outcome or story.refusal
     return {
         "action_id": story.id,
         "policy": story.policy or None,
@@ -165,8 +168,7 @@ def document(story: ActionStory) -> dict[str, Any]:
         "duration_ms": run.duration_ms if run else None,
         "output_digest": (run.output_digest or None) if run else None,
         "excerpt": (run.excerpt or None) if run else None,
-        "detail": ((outcome or story.refusal).detail or None  # type: ignore[union-attr]
-                   if (outcome or story.refusal) else None),
+        "detail": (end.detail or None) if end is not None else None,
         "alerts": [{"at": _time(a.at), "code": a.code or None, "detail": a.detail}
                    for a in story.alerts],
     }

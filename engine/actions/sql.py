@@ -185,7 +185,7 @@ class _Walker:
         self.parameters = 0
         outer = self
 
-        class Visitor(pglast.visitors.Visitor):  # type: ignore[misc,name-defined]
+        class Visitor(pglast.visitors.Visitor):  # type: ignore[misc]
             def visit(self, ancestors: Any, node: Any) -> None:
                 outer.visit(node)
 

@@ -31,7 +31,7 @@ class Orders:
         row = self.admin.execute(sql.SQL("SELECT sum(attempts) FROM {}")
                                  .format(sql.Identifier(self.table))).fetchone()
         assert row is not None
-        return int(row[0] or 0)
+        return int(str(row[0] or 0))
 
 
 @pytest.fixture

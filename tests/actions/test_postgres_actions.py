@@ -82,8 +82,8 @@ def test_free_form_sql_outside_the_policys_classes_is_denied_with_the_parsers_re
             "policy 'orders-fix' allows only: select, update") in out
     assert "request not opened" in out
     assert world.request("--sql", f"UPDAT {orders.table} SET status = 'x' WHERE id = 3") == 1
-    assert ('action.sql-syntax: PostgreSQL\'s parser rejects the statement: syntax error at or near '
-            '"UPDAT", at index 0') in capsys.readouterr().out
+    assert ('action.sql-syntax: PostgreSQL\'s parser rejects the statement: syntax error at '
+            'or near "UPDAT", at index 0') in capsys.readouterr().out
     assert world.request("--sql", f"UPDATE {orders.table} SET status = 'x'") == 1
     assert ("action.sql-no-where: the statement: UPDATE without WHERE changes every row"
             in capsys.readouterr().out)

@@ -126,7 +126,9 @@ def test_a_push_after_the_approval_leaves_it_stale_and_an_admin_merge_never_runs
     # bob points the approved action at another order, with his own token.
     branch = world.api(world.dave).get_pull(1).head.ref
     path = f"{ACTION}.yaml"
-    text = world.api(world.bob).get_contents(path, ref=branch).decoded_content.decode()
+    content = world.api(world.bob).get_contents(path, ref=branch)
+    assert not isinstance(content, list)
+    text = content.decoded_content.decode()
     world.gh.commit(REPO, branch, {path: text.replace('order_id: "3"', 'order_id: "1"')},
                     author=world.bob)
     capsys.readouterr()
