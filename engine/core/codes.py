@@ -125,6 +125,7 @@ CODES: dict[str, CodeInfo] = {
     "action.runbook-argv": _c("a runbook's argv template is not usable", "Write the program out in full and use only declared {name} placeholders in its arguments, every parameter at least once."),
     "action.param": _c("a runbook parameter is not usable", "Fix the parameter's declaration as the message says."),
     "action.target": _c("the policy's target cannot run this kind of action", "SQL runs on the postgres target, argv on the command target: fix the target or the runbook."),
+    "action.outcome-unknown": _c("an action was started and its outcome is unknown (an alert)", "The run stopped between the start and the outcome: check the target by hand for what the operation did; it is never run again, so file a new request to run it."),
     "action.no-operation": _c("an actions section with nothing to run", "Add a runbook or sql rules, or remove 'actions'."),
     # --- pull requests --------------------------------------------------------------------
     "pr.empty": _c("pull request changes nothing", "Add a grant file, or close the pull request."),
