@@ -100,16 +100,25 @@ class Analysed:
 
 
 def split(text: str) -> list[str]:
-    """The statements of ``text``, split by PostgreSQL's scanner (a ';' inside a string or a
-    dollar-quoted body does not split); SqlSyntaxError when it cannot be scanned."""
+    """The statements of ``text``, split at the ';' tokens of PostgreSQL's scanner (a ';'
+    inside a string, a quoted name or a dollar-quoted body is no token of its own); every
+    token belongs to a statement, so nothing written is ever dropped. SqlSyntaxError when the
+    text cannot be scanned (an unterminated string ...)."""
     pglast = _pglast()
     try:
-        return [text[start:start + length].strip() for start, length in
-                ((s.start, s.stop - s.start) for s in pglast.split(text, with_parser=False,
-                                                                     only_slices=True))
-                if text[start:start + length].strip()]
+        tokens = list(pglast.parser.scan(text))
     except pglast.parser.ParseError as exc:
         raise SqlSyntaxError(str(exc)) from None
+    statements: list[str] = []
+    current: list[Any] = []
+    for token in [*tokens, None]:
+        if token is None or token.name == "ASCII_59":
+            if current:
+                statements.append(text[current[0].start:current[-1].end + 1].strip())
+            current = []
+        else:
+            current.append(token)
+    return statements
 
 
 def placeholders(statement: str) -> tuple[str, list[str]]:

@@ -84,8 +84,9 @@ def explain_actions(policy: Policy) -> list[str]:
     """The runbooks and the free-form SQL rules, as a requester needs them."""
     rules = policy.actions
     assert rules is not None
-    lines = [f"  actions (run once after approval and merge, within {format_duration(rules.timeout)}"
-             f"; request with 'gitjit request {policy.id} --runbook NAME --param NAME=VALUE'):"]
+    within = format_duration(rules.timeout)
+    lines = [f"  actions (run once after approval and merge, within {within}; request with "
+             f"'gitjit request {policy.id} --runbook NAME --param NAME=VALUE'):"]
     for name, runbook in sorted(rules.runbooks.items()):
         lines.append(f"    runbook {name}: {runbook.description or '(no description)'}")
         for param in runbook.params:

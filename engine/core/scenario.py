@@ -107,8 +107,8 @@ class Revoke:
     approvers: tuple[str, ...]
 
 
-Action: TypeAlias = (Request | RequestAction | Review | Push | Merge | Advance | Activate | Reconcile
-                     | Relinquish | Revoke)
+Action: TypeAlias = (Request | RequestAction | Review | Push | Merge | Advance | Activate
+                     | Reconcile | Relinquish | Revoke)
 
 
 @dataclass(frozen=True)
