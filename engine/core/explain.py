@@ -48,7 +48,7 @@ def explain(policy: Policy, config: Config) -> list[str]:
                      f"most {format_duration(policy.duration.max)}; the clock starts at merge "
                      "(or at 'start' if later)")
     else:
-        lines.append("  grants: none: this policy approves actions only; nobody holds its role")
+        lines.append("  no grants: this policy approves actions only; nobody holds its role")
     if policy.justification_min_length:
         lines.append(f"  justification: at least {policy.justification_min_length} characters")
     if policy.ticket.required or policy.ticket.pattern:
