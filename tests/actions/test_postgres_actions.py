@@ -131,3 +131,26 @@ def test_a_change_after_approval_makes_the_approval_stale(
     assert "approval.stale" in out or "pending" in out
     assert world.activate(T0 + timedelta(minutes=4)) == 0
     assert orders.attempts() == 0 and world.story() == []
+
+
+def test_an_action_has_the_policys_role_and_not_gitjits_privileges(
+        repo: GitRepoBuilder, orders: Orders, capsys: pytest.CaptureFixture[str]) -> None:
+    """gitjit's database user here is a superuser; the action runs SET LOCAL ROLE to the
+    policy's role, which may only SELECT and UPDATE the orders table."""
+    world = ActionWorld(repo, orders)
+    secret = f"{orders.table}_payroll"
+    orders.admin.execute(f'CREATE TABLE "{secret}" (id int PRIMARY KEY, salary int)')
+    orders.admin.execute(f'INSERT INTO "{secret}" VALUES (1, 100)')
+    try:
+        assert world.request("--sql", f'UPDATE "{secret}" SET salary = 1000000 WHERE id = 1') == 0
+        assert world.approve_and_merge(1) == 0
+        capsys.readouterr()
+        assert world.activate(T0 + timedelta(minutes=3)) == 1
+        out = capsys.readouterr().out
+        assert f"FAILED failed: {ACTION}" in out and "permission denied for table" in out
+        assert orders.admin.execute(f'SELECT salary FROM "{secret}"').fetchone() == (100,)
+        # Free-form SQL cannot leave the role either: SET ROLE and set_config are refused.
+        assert world.request("--sql", "SET ROLE postgres", at=T0 + timedelta(minutes=5)) == 1
+        assert "action.sql-denied" in capsys.readouterr().out
+    finally:
+        orders.admin.execute(f'DROP TABLE IF EXISTS "{secret}"')
