@@ -296,3 +296,20 @@ def test_the_request_model_keeps_the_values_as_written() -> None:
                              Login("bob"), "why", params=(("order_id", "0042"),))
     assert dict(request_.params) == {"order_id": "0042"}
     assert Path(PATH).suffix == ".yaml"
+
+
+def test_notifications_name_the_action_and_its_outcome() -> None:
+    from engine.adapters.notify import render
+
+    title, body = render(chain(_record(Event.COMPLETED), None))
+    assert title == "gitjit: completed actions/fix/bob-20261130T0900Z"
+    assert "**Action actions/fix/bob-20261130T0900Z ran and completed.**" in body
+    assert "- plan digest: " + "a" * 64 in body and "- rows changed: 1" in body
+    alert = Record(event=Event.ALERT, grant_id=GrantId("actions/fix/bob-20261130T0900Z"),
+                   policy="fix", requester="bob", at=NOW, engine_version="1.0",
+                   code="action.outcome-unknown", subject="action.outcome-unknown",
+                   detail="no outcome was recorded")
+    title, body = render(chain(alert, None))
+    assert title == ("gitjit: alert (alert action.outcome-unknown) "
+                     "actions/fix/bob-20261130T0900Z")
+    assert "the outcome of action actions/fix/bob-20261130T0900Z is unknown" in body

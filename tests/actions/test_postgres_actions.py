@@ -7,6 +7,7 @@ after approval leaves the approvals stale."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -71,6 +72,22 @@ def test_the_row_guard_rolls_everything_back(repo: GitRepoBuilder, orders: Order
     # A failed action is over: the next run does not try again.
     assert world.activate(T0 + timedelta(minutes=10)) == 0
     assert world.story() == [("started", ACTION), ("failed", ACTION)]
+    capsys.readouterr()
+    assert run(["status", "--repo", world.path, "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["actions"]
+    assert (shown["action_id"], shown["state"], shown["rows"]) == (ACTION, "failed", 3)
+    assert shown["detail"].startswith("the row guard rolled everything back")
+
+
+def test_a_dry_run_runs_and_records_nothing(repo: GitRepoBuilder, orders: Orders,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    world = ActionWorld(repo, orders)
+    assert world.request("--runbook", "close-day", "--param", "day=tue") == 0
+    assert world.approve_and_merge(1) == 0
+    capsys.readouterr()
+    assert world.cli("activate", "--dry-run", at=T0 + timedelta(minutes=3)) == 0
+    assert f"would run: {ACTION} (sql " in capsys.readouterr().out
+    assert orders.attempts() == 0 and world.story() == []
 
 
 def test_free_form_sql_outside_the_policys_classes_is_denied_with_the_parsers_reason(
