@@ -145,7 +145,9 @@ def test_a_change_after_approval_makes_the_approval_stale(
     capsys.readouterr()
     assert world.cli("local", "merge", "1", "--as", "dave", at=T0 + timedelta(minutes=3)) == 1
     out = capsys.readouterr().out
-    assert "approval.stale" in out or "pending" in out
+    assert "PENDING: action: bob asks to run runbook cancel-order of orders-fix" in out
+    assert "approval.stale: approval by dave ignored: given on commit" in out
+    assert '$1="duplicate charge", $2="3"' in out  # what would run now: the other order
     assert world.activate(T0 + timedelta(minutes=4)) == 0
     assert orders.attempts() == 0 and world.story() == []
 
