@@ -76,6 +76,19 @@ def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> fr
     return frozenset(LoginType().convert(name, param, ctx) for name in names)
 
 
+def _params(ctx: click.Context, param: click.Parameter,
+            value: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for item in value:
+        name, equals, text = item.partition("=")
+        if not equals or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", ctx, param)
+        if name in dict(out):
+            raise click.BadParameter(f"{name!r} is given twice", ctx, param)
+        out.append((name, text))
+    return tuple(out)
+
+
 REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                     show_default=True, help="The access repository (a git working tree).")
 NOW = click.option("--now", type=Timestamp(), default=None,
@@ -460,6 +473,13 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--start", type=Timestamp(), help="Start later than the merge (RFC 3339).")
 @click.option("--extends", help="The id of your live grant this one extends.")
 @click.option("--break-glass", is_flag=True, help="Emergency access, if the policy allows it.")
+@click.option("--runbook", help="File an action instead: run this runbook of POLICY once "
+              "after the merge (see 'gitjit explain POLICY').")
+@click.option("--param", "params", multiple=True, callback=_params, metavar="NAME=VALUE",
+              help="A runbook parameter (repeat for each).")
+@click.option("--sql", help="File an action of free-form SQL, where POLICY allows it.")
+@click.option("--max-rows", type=click.IntRange(min=1),
+              help="An action's row guard: roll back if more rows change.")
 @click.option("--base", default="main", show_default=True, help="The default branch.")
 @click.option("--forge", type=click.Choice(request.FORGES), default="none", show_default=True,
               help="'github' pushes the branch and opens the pull request on GitHub "
@@ -471,23 +491,31 @@ def demo_command(workdir: Path | None) -> int:
               show_default=True)
 def request_command(policy: str, requester: Login, duration: str | None, justification: str,
                     ticket: str | None, start: datetime | None, extends: str | None,
-                    break_glass: bool, base: str, forge: str, repo: Path,
+                    break_glass: bool, runbook: str | None,
+                    params: tuple[tuple[str, str], ...], sql: str | None,
+                    max_rows: int | None, base: str, forge: str, repo: Path,
                     now: datetime | None, fmt: str) -> int:
-    """Request access: write the grant on a new branch and open the pull request.
+    """Request access, or an action: write it on a new branch and open the pull request.
 
     The grant goes to its canonical path, grants/POLICY/LOGIN-STAMP.yaml, committed on the
     branch access/POLICY/LOGIN-STAMP on top of BASE (your checkout is not touched). gitjit
     judges it at once: a request that would be denied is not opened; otherwise it says
     which approvals it needs and who may give them.
 
+    With --runbook (and --param NAME=VALUE) or --sql it files an action instead:
+    actions/POLICY/LOGIN-STAMP.yaml on the branch action/POLICY/LOGIN-STAMP; gitjit shows
+    exactly what will run, and after approval and merge runs it once (docs/actions.md).
+
     \b
     Example:
       gitjit request prod-db-admin --as bob --duration 2h --ticket INC-1234 \\
         --justification "Replication lag on the orders primary" --forge local
+      gitjit request orders-fix --as bob --runbook cancel-order --param order_id=4711 \\
+        --justification "Double charge, INC-1234" --ticket INC-1234 --forge local
     """
     options = request.RequestOptions(repo, policy, requester, duration, justification, ticket,
                                      start, extends, break_glass, base, forge,
-                                     now or clock.now(), fmt)
+                                     now or clock.now(), fmt, runbook, params, sql, max_rows)
     return request.run(options)
 
 

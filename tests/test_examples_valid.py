@@ -19,7 +19,7 @@ SCHEMAS = {
 }
 EXAMPLES = sorted(
     p.relative_to(PROJECT).as_posix()
-    for folder in ("policies", "grants")
+    for folder in ("policies", "grants", "actions")
     for p in (PROJECT / folder).rglob("*")
     if p.is_file() and not p.name.endswith(".md") and p.name != "allowed_signers"
 )
@@ -35,6 +35,8 @@ def test_the_example_allowed_signers_parse() -> None:
 def expected_kind(path: str) -> frozenset[str]:
     if path.startswith("grants/"):
         return frozenset({"Grant"})
+    if path.startswith("actions/"):
+        return frozenset({"Action"})
     if path == "policies/groups.yaml":
         return frozenset({"Groups"})
     if path == "policies/settings.yaml":
@@ -63,8 +65,10 @@ def test_policy_tests_name_existing_policies(path: str) -> None:
     doc = load((PROJECT / path).read_bytes(), path)
     assert isinstance(doc.data, dict) and isinstance(doc.data["cases"], list)
     for case in doc.data["cases"]:
-        assert isinstance(case, dict) and isinstance(case["grant"], dict)
-        assert (PROJECT / "policies" / f"{case['grant']['policy']}.yaml").is_file()
+        assert isinstance(case, dict)
+        asked = case.get("grant", case.get("action"))
+        assert isinstance(asked, dict)
+        assert (PROJECT / "policies" / f"{asked['policy']}.yaml").is_file()
 
 
 def doc_examples() -> list[tuple[str, str]]:

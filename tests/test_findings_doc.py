@@ -31,5 +31,5 @@ def test_every_code_used_in_the_engine_is_registered() -> None:
     used = set()
     for source in engine.rglob("*.py"):
         used |= set(re.findall(r'"((?:yaml|schema|value|config|grant|pr|approval|identity|test'
-                               r'|ledger)\.[a-z-]+)"', source.read_text(encoding="utf-8")))
+                               r'|ledger|action)\.[a-z-]+)"', source.read_text(encoding="utf-8")))
     assert used - set(CODES) == set()

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine.actions.report import ActionStory, audit_block, read_stories, summary
+from engine.actions.report import document as action_document
 from engine.adapters.git import GitRepository, parse_raw_diff
 from engine.adapters.ledger import Ledger, find_ledger_ref
 from engine.adapters.signing import Verifier
@@ -26,6 +28,7 @@ from engine.core.audit import GrantHistory, Lifecycle, RemovalCommit, build_life
 from engine.core.changes import REGULAR_FILE
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR, load_grant
+from engine.core.ledger import ACTION_PREFIX
 from engine.core.models import Settings
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
@@ -68,16 +71,23 @@ def run(options: AuditOptions) -> int:
     ledger = _ledger(repo, tip)
     problems = [f for f in ledger.verify(tip) if f.severity is Severity.ERROR]
     lifecycles = read_lifecycles(repo, options.branch, ledger)
+    actions = read_actions(repo, tip, ledger)
     if options.since is not None:
         lifecycles = since(lifecycles, options.since)
+        actions = [a for a in actions if any(t >= options.since for t in a.times())]
     if options.format == "json":
-        print(render_json(lifecycles, problems, ledger.ref), end="")
+        document = json.loads(render_json(lifecycles, problems, ledger.ref))
+        document["actions"] = [action_document(story) for story in actions]
+        print(json.dumps(document, indent=2))
     elif options.format == "csv":
         for finding in problems:
             print(f"gitjit audit: {finding.render()}", file=sys.stderr)
         print(render_csv(lifecycles), end="")
     else:
         print(render_problems(problems, ledger.ref) + render_text(lifecycles), end="")
+        if actions:
+            print("\n" + "\n".join(audit_block(story) for story in actions)
+                  + summary(actions))
     if problems and options.format == "csv":
         print(f"gitjit audit: the ledger is NOT intact ({len(problems)} findings); the rows "
               "hold only what gitjit signed", file=sys.stderr)
@@ -139,8 +149,18 @@ def read_lifecycles(repo: GitRepository, branch: str,
     max_bytes = (config.settings if config else Settings()).max_grant_bytes
     histories = read_histories(repo, tip, loaded.schemas, max_bytes)
     ledger = ledger or _ledger(repo, tip)
-    return build_lifecycles(histories, ledger.records(),
+    # Action records tell actions' stories (read_actions), not grants'.
+    records = [r for r in ledger.records() if not r.grant_id.startswith(ACTION_PREFIX)]
+    return build_lifecycles(histories, records,
                             read_removal_commits(repo, tip, ledger.verifier))
+
+
+def read_actions(repo: GitRepository, tip: str, ledger: Ledger) -> list[ActionStory]:
+    """Every action on the branch or in the ledger: what ran, approved by whom, its outcome."""
+    loaded = read_config(repo.tree(tip))
+    config = loaded.result.config
+    max_bytes = (config.settings if config else Settings()).max_grant_bytes
+    return read_stories(repo, tip, loaded.schemas, max_bytes, ledger.records())
 
 
 def read_histories(

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.actions.check import check_actions
+from engine.actions.model import ACTIONS_DIR
 from engine.adapters.git import GitRepository
 from engine.adapters.github import GitHubForge
 from engine.adapters.worktree import WorkTree
@@ -43,7 +45,10 @@ def run(options: CheckOptions) -> int:
     entries = tree.entries(GRANTS_DIR)
     contents = tree.read_many([e.path for e in entries if e.mode == "100644"])
     grants = check_grants(entries, contents, loaded.result, loaded.schemas)
-    extra: list[Finding] = []
+    actions = tree.entries(ACTIONS_DIR)
+    extra: list[Finding] = check_actions(
+        actions, tree.read_many([e.path for e in actions if e.mode == "100644"]),
+        loaded.result, loaded.schemas)
     config = loaded.result.config
     if config is not None and (config.settings.admins
                                or (options.repo / codeowners.PATH).is_file()):
@@ -63,7 +68,8 @@ def run(options: CheckOptions) -> int:
                              *grants.findings, *extra]))
     report = CheckReport(findings, policies=len(loaded.result.config.policies)
                          if loaded.result.config else 0,
-                         grants=grants.count, files=loaded.files + len(entries))
+                         grants=grants.count,
+                         files=loaded.files + len(entries) + len(actions))
     print(CHECK_FORMATS[options.format](report), end="")
     return 1 if report.tally.errors else 0
 

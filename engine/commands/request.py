@@ -7,9 +7,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from engine.actions.request import canonical_path as action_canonical_path
 from engine.adapters.branch import commit_file
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge
@@ -47,6 +49,16 @@ class RequestOptions:
     forge: str
     now: datetime
     format: str
+    runbook: str | None = None
+    """An action instead of a grant: one of the policy's runbooks ..."""
+    params: tuple[tuple[str, str], ...] = ()
+    sql: str | None = None
+    """... or free-form SQL, where the policy allows it."""
+    max_rows: int | None = None
+
+    @property
+    def is_action(self) -> bool:
+        return self.runbook is not None or self.sql is not None
 
 
 def grant_document(options: RequestOptions, duration: str) -> bytes:
@@ -64,16 +76,67 @@ def grant_document(options: RequestOptions, duration: str) -> bytes:
     return yaml.safe_dump(fields, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
+def action_document(options: RequestOptions) -> bytes:
+    q = _Quoted
+    fields: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Action",
+                              "policy": options.policy, "requester": q(options.requester)}
+    if options.runbook is not None:
+        fields["runbook"] = options.runbook
+        if options.params:
+            fields["params"] = {name: q(value) for name, value in options.params}
+    if options.sql is not None:
+        fields["sql"] = q(options.sql)
+    if options.max_rows is not None:
+        fields["max_rows"] = q(str(options.max_rows))
+    fields["justification"] = q(options.justification)
+    if options.ticket:
+        fields["ticket"] = q(options.ticket)
+    return yaml.dump(fields, Dumper=_QuotingDumper, sort_keys=False,
+                     allow_unicode=True).encode("utf-8")
+
+
+class _Quoted(str):
+    pass
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    """Values double-quoted: a value such as 0042, yes or a SQL statement with ': ' stays
+    exactly the text the requester typed, whatever a reader's YAML version makes of it."""
+
+
+def _represent_value(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+
+
+_QuotingDumper.add_representer(_Quoted, _represent_value)
+
+
 def run(options: RequestOptions) -> int:
     repo = GitRepository(options.repo)
     base = repo.resolve(f"refs/heads/{options.base}")
     config = require_config(read_config(repo.tree(base)), options.base)
     policy = require_policy(config, options.policy, " (see 'gitjit explain')")
-    duration = options.duration or format_duration(policy.duration.default)
-    path = canonical_path(options.policy, options.requester, options.now)
-    branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
-    head = commit_file(repo, base, branch, path, grant_document(options, duration),
-                       f"Request {options.policy} for {duration}\n\n{options.justification}\n")
+    if options.is_action:
+        if options.runbook is not None and options.sql is not None:
+            raise UsageError("give --runbook or --sql, not both")
+        if options.duration or options.start or options.extends or options.break_glass:
+            raise UsageError("--duration, --start, --extends and --break-glass belong to "
+                             "grants; an action runs once, right after its merge")
+        what = f"runbook {options.runbook}" if options.runbook else "SQL"
+        duration = what
+        path = action_canonical_path(options.policy, options.requester, options.now)
+        branch = "action/" + path.removeprefix("actions/").removesuffix(".yaml")
+        head = commit_file(repo, base, branch, path, action_document(options),
+                           f"Run {what} of {options.policy}\n\n{options.justification}\n")
+    else:
+        if options.params or options.max_rows is not None:
+            raise UsageError("--param and --max-rows belong to an action: add --runbook")
+        duration = options.duration or format_duration(policy.duration.default)
+        path = canonical_path(options.policy, options.requester, options.now)
+        branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
+        head = commit_file(repo, base, branch, path, grant_document(options, duration),
+                           f"Request {options.policy} for {duration}\n\n"
+                           f"{options.justification}\n")
     github = github_from_env() if options.forge == "github" else None
     # Say now what the request will need, before anyone is asked to review it (on GitHub,
     # with the members of the teams the policies name).
@@ -88,9 +151,15 @@ def run(options: RequestOptions) -> int:
         print("request not opened: fix the reasons above and run 'gitjit request' again")
         return 1
     number = None
+    if options.is_action and options.format == "text":
+        print(text.pull_request(PullRequestReport(decision, options.requester, base, head)),
+              end="")
     if options.forge != "none":
-        assert decision.grant is not None
-        body = render("request.md.j2", grant=decision.grant, decision=decision)
+        if decision.action is not None:
+            body = render("request-action.md.j2", action=decision.action, decision=decision)
+        else:
+            assert decision.grant is not None
+            body = render("request.md.j2", grant=decision.grant, decision=decision)
         forge: Forge = LocalForge(repo)
         if github is not None:
             if github.whoami() != options.requester:
@@ -99,9 +168,10 @@ def run(options: RequestOptions) -> int:
             repo.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
                      env=credentials(os.environ))
             forge = github
-        pr = forge.open_pull_request(
-            author=options.requester, head_ref=branch, base=options.base,
-            title=f"Request {options.policy} for {duration}", body=body)
+        title = (f"Run {duration} of {options.policy}" if options.is_action
+                 else f"Request {options.policy} for {duration}")
+        pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+                                     base=options.base, title=title, body=body)
         number = pr.number
         if github is not None:
             wanted = {login for m in decision.missing for login in m.eligible}

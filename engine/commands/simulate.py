@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import engine
+from engine.actions.request import canonical_path as action_canonical_path
 from engine.adapters.git import GitRepository, scrubbed_env
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge, MergeRefusedError
@@ -37,7 +38,7 @@ from engine.core.decision import Decision, Kind, Outcome
 from engine.core.findings import Finding
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.grants import GRANTS_DIR, canonical_path, grant_id
-from engine.core.ledger import Event, Record
+from engine.core.ledger import OUTCOME_EVENTS, Event, Record
 from engine.core.models import Login, ReviewState
 from engine.core.signers import SIGNERS_PATH, parse_allowed_signers
 from engine.core.strictyaml import Limits, LoadError, load
@@ -318,6 +319,8 @@ class Simulation:
     def _do(self, action: sc.Action) -> tuple[str, sc.Result, int | None]:
         if isinstance(action, sc.Request):
             return self._request(action)
+        if isinstance(action, sc.RequestAction):
+            return self._request_action(action)
         if isinstance(action, sc.Review):
             return self._review(action)
         if isinstance(action, sc.Push):
@@ -351,6 +354,24 @@ class Simulation:
         number = self._open(action.login, branch, tip, title, action.justification)
         verdict = self._judge(self.forge.pull_request(number))
         text = (f"{action.login} asks {action.policy} for {action.duration} (PR #{number}): "
+                f"{describe(verdict.decision)}")
+        return text, _verdict_result(verdict.decision), number
+
+    def _request_action(self, action: sc.RequestAction) -> tuple[str, sc.Result, int]:
+        path = action_canonical_path(action.policy, action.login, self.now)
+        tip = self.repo.resolve(BRANCH)
+        if self.repo.tree(tip).exists(path):
+            raise GitjitError(f"{path} is on {BRANCH} already; advance the clock before the "
+                              "same person asks for an action of the same policy again")
+        blob = self.repo.git("hash-object", "-w", "--stdin", stdin=action_yaml(action))
+        self.repo.git("read-tree", tip)
+        self.repo.git("update-index", "--add", "--cacheinfo",
+                      f"100644,{blob.decode('ascii').strip()},{path}")
+        what = f"runbook {action.runbook}" if action.runbook else "SQL"
+        number = self._open(action.login, f"action/{path.removesuffix('.yaml')}", tip,
+                            f"Run {what} of {action.policy}", action.justification)
+        verdict = self._judge(self.forge.pull_request(number))
+        text = (f"{action.login} asks to run {what} of {action.policy} (PR #{number}): "
                 f"{describe(verdict.decision)}")
         return text, _verdict_result(verdict.decision), number
 
@@ -548,6 +569,12 @@ def _lifecycle_text(records: list[Record], events: list[Mapping[str, Any]], repo
             parts.append(f"refused {gid}: {record.detail}")
         elif record.event is Event.ALERT:
             parts.append("alert recorded")
+        elif record.event is Event.STARTED:
+            parts.append(f"started {gid}")
+            explained.add(("run", gid))
+        elif record.event in OUTCOME_EVENTS:
+            parts.append(f"{gid} {record.event.value}"
+                         + (f": {record.detail}" if record.detail else ""))
         else:
             why = record.detail if record.event is not Event.EXPIRED else ""
             if any(e["action"] == "revoke" and e["grant_id"] == gid for e in events):
@@ -558,7 +585,7 @@ def _lifecycle_text(records: list[Record], events: list[Mapping[str, Any]], repo
     for event in events:
         key = (str(event["action"]), str(event["grant_id"]))
         if key not in explained:
-            verb = "granted" if key[0] == "apply" else "revoked"
+            verb = {"apply": "granted", "run": "ran (recorded)"}.get(key[0], "revoked")
             parts.append(f"{verb} {key[1]}")
     for item in report.steps:
         names = item.grant.split(", ")
@@ -586,6 +613,24 @@ def _recording(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     return data
+
+
+def action_yaml(action: sc.RequestAction) -> bytes:
+    """The action request a requester would write."""
+    lines = ["apiVersion: gitjit/v1", "kind: Action",
+             f"policy: {json.dumps(action.policy)}", f"requester: {json.dumps(action.login)}"]
+    if action.runbook is not None:
+        lines.append(f"runbook: {json.dumps(action.runbook)}")
+        if action.params:
+            lines.append("params:")
+            lines += [f"  {name}: {json.dumps(value, ensure_ascii=False)}"
+                      for name, value in action.params]
+    if action.sql is not None:
+        lines.append(f"sql: {json.dumps(action.sql, ensure_ascii=False)}")
+    lines.append(f"justification: {json.dumps(action.justification, ensure_ascii=False)}")
+    if action.ticket is not None:
+        lines.append(f"ticket: {json.dumps(action.ticket, ensure_ascii=False)}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def grant_yaml(action: sc.Request) -> bytes:

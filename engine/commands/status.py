@@ -13,6 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine.actions.model import ACTIONS_DIR
+from engine.actions.report import document as action_document
+from engine.actions.report import read_stories, status_lines
+from engine.actions.request import action_id
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import read_config, read_signers
@@ -96,7 +100,14 @@ def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport
         files.append(GrantFile(path, grant, landed.get(path)))
     report = build_status(branch, files, sorted(records, key=lambda r: r.seq), now, ref,
                           untrusted)
-    return replace(report, latency=latency)
+    action_ids = [action_id(e.path) for e in tree.entries(ACTIONS_DIR)
+                  if e.mode == REGULAR_FILE]
+    action_records = [] if ref is None else list(ledger.find(
+        [f"{kind} {aid}" for aid in action_ids
+         for kind in ("started", "outcome", "refused", "alert")]).values())
+    return replace(report, latency=latency, actions=tuple(read_stories(
+        repo, tree.sha, loaded.schemas, max_bytes,
+        sorted(action_records, key=lambda r: r.seq))))
 
 
 # -- output -------------------------------------------------------------------------------
@@ -166,6 +177,7 @@ def render_text(report: StatusReport) -> str:
         lat = report.latency
         lines.append(f"revocation latency over {lat.count} ends: median {_span(lat.median)}, "
                      f"worst {_span(lat.worst)} ({lat.worst_grant})")
+    lines += status_lines(list(report.actions))
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
 
@@ -212,4 +224,5 @@ def render_json(report: StatusReport) -> str:
             "worst_grant": report.latency.worst_grant},
         "summary": {state.value: report.count(state) for state, _label in SUMMARY_ORDER},
         "grants": [status_document(item) for item in report.grants],
+        "actions": [action_document(story) for story in report.actions],
     }, indent=2) + "\n"

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from engine.actions.model import ACTIONS_DIR
 from engine.adapters.git import GitRepository, GitTree
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import LoadedConfig, read_config, read_signers
@@ -55,6 +56,7 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
     kind = classify(changes).kind
     head_config = (read_config(repo.tree(head), targets).result
                    if kind is Kind.CONTROL_PLANE else None)
+    merge_base = repo.merge_base(base, head)
     pr = PullRequest(
         author=author,
         head=head,
@@ -62,13 +64,17 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
         reviews=tuple(reviews),
         pushers=who.logins,
         added=(added := _added(repo.tree(head), changes)),
-        deleted=_deleted(repo, repo.tree(repo.merge_base(base, head)), base, changes),
+        deleted=_deleted(repo, repo.tree(merge_base), base, changes),
         existing=_own_grants(repo, base_tree, base, author),
         author_id=author_id if author_id is not None else who.author_id,
         unattributed=who.unattributed,
         unlisted_commits=who.unlisted,
         used={path: stamp.sha for path, stamp in
               repo.history_touching(base, [f.path for f in added]).items()},
+        # An action's plan must be the same under the configuration its head was written
+        # against (engine/actions/decide.py): read it only for actions.
+        origin=(read_config(repo.tree(merge_base)).result.config
+                if kind is Kind.ACTION else None),
     )
     judging = base_config.result
     if teams is not None and judging.config is not None:
@@ -82,8 +88,10 @@ def _grant_changes(changes: list[Change], status: str) -> list[Change]:
 
 
 def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
-    """Head blobs of added grant files, read as data. Only regular files are read at all."""
-    paths = [c.path for c in _grant_changes(changes, "A") if c.new_mode == REGULAR_FILE]
+    """Head blobs of added grant and action files, read as data. Only regular files are read
+    at all."""
+    paths = [c.path for c in changes if c.status == "A" and c.new_mode == REGULAR_FILE
+             and (c.path.startswith(GRANTS_DIR) or c.path.startswith(ACTIONS_DIR))]
     return tuple(GrantFile(path, raw) for path, raw in head.read_many(paths).items())
 
 

@@ -14,6 +14,7 @@ from datetime import time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.actions import policy as action_policy
 from engine.core import schema, values
 from engine.core.changes import REGULAR_FILE
 from engine.core.findings import Finding
@@ -331,6 +332,7 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
             glass = BreakGlass(glass_max, review)
     max_age = duration("approval_max_age")
     target = data["target"]
+    actions = action_policy.parse(data.get("actions"), target["provider"], out.add, doc.line)
     policy = Policy(
         id=PolicyId(data["id"]),
         description=data.get("description", ""),
@@ -356,6 +358,8 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
                         tuple(data.get("drift", {}).get("except_holders", []))),
         owners=tuple(data.get("owners", [])),
         lines={key: doc.line(key) for key in data},
+        actions=actions,
+        grants="duration" in data,
     )
     if out.items:
         return None, out.items

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from engine.actions.classify import classify_actions
+from engine.actions.model import ACTIONS_DIR
 from engine.core import approvals, privileges
 from engine.core.changes import Change
 from engine.core.config import ConfigResult
@@ -44,7 +46,11 @@ def classify(changes: Sequence[Change]) -> Classification:
         return Classification(Kind.EMPTY, (Finding("", 0, "pr.empty",
                               "the pull request changes nothing; add a grant file"),))
     grant_side = [c for c in changes if c.path.startswith(GRANTS_DIR)]
-    control = [c for c in changes if not c.path.startswith(GRANTS_DIR)]
+    action_side = [c for c in changes if c.path.startswith(ACTIONS_DIR)]
+    control = [c for c in changes
+               if not c.path.startswith(GRANTS_DIR) and not c.path.startswith(ACTIONS_DIR)]
+    if action_side:
+        return classify_actions(action_side, grant_side or control)
     if grant_side and control:
         return Classification(Kind.MIXED, (Finding(control[0].path, 0, "pr.mixed",
             f"changes grants ({grant_side[0].path}) and configuration ({control[0].path}) "
@@ -96,6 +102,10 @@ def decide(pr: PullRequest, base: ConfigResult, schemas: SchemaSet, now: datetim
             "fix them on the default branch first ('gitjit check')")]))
     if shape.kind is Kind.REQUEST:
         return decide_request(pr, base.config, schemas, now)
+    if shape.kind is Kind.ACTION:
+        # Imported here: the actions package judges with this module's helpers.
+        from engine.actions.decide import decide_action
+        return decide_action(pr, base.config, schemas, now)
     return decide_deletion(pr, base.config, schemas, now)
 
 
@@ -208,6 +218,10 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
              f"policies: {known}")
         return findings
     where = f"({policy.path})"
+    if not policy.grants:
+        deny("policy", "grant.actions-only", f"policy {policy.id!r} approves actions only "
+             f"(it has no 'duration'): nobody holds its role; file an action request under "
+             f"actions/{policy.id}/ instead {where}")
     requesters = expand(policy.requesters, config.groups)
     # An unresolved team only matters if the requester is not eligible some other way; an
     # undefined group is a broken configuration and denies whoever asks.

@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from engine.core.changes import Change
 from engine.core.findings import Finding, Severity
-from engine.core.models import Grant, Login, PolicyId, Review
+from engine.core.models import Config, Grant, Login, PolicyId, Review
+
+if TYPE_CHECKING:
+    from engine.actions.model import ActionVerdict
 
 
 class Outcome(StrEnum):
@@ -31,6 +35,8 @@ class Kind(StrEnum):
     EMPTY = "empty"
     INVALID = "invalid"
     """Touches grants/ with something that is not a valid grant change (bad path, symlink)."""
+    ACTION = "action"
+    """Adds one action request under actions/ and nothing else."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ class PullRequest:
     used: Mapping[str, str] = field(default_factory=dict)
     """Added grant paths that the base branch's history already touched, with such a commit:
     a grant id is used once."""
+    origin: Config | None = None
+    """Actions only: the configuration at the merge base, which the head was written
+    against. What would run under it must be what runs under the base's, so approvals on
+    the head cover exactly what runs; None where there is no history (policy tests)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,8 @@ class Decision:
     """Break-glass only: when the after-the-fact review is due (from `now`)."""
     notify: tuple[str, ...] = ()
     """Requests only: the notification channels the policy names."""
+    action: ActionVerdict | None = None
+    """Actions only: the request and exactly what will run."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:

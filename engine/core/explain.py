@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from engine.actions.plan import describe_param
 from engine.core.decide import describe_hours
 from engine.core.models import Config, Policy, Principal
 from engine.core.principals import expand
@@ -40,9 +43,12 @@ def explain(policy: Policy, config: Config) -> list[str]:
     else:
         lines.append("  who must approve: no approval step; only auto-approve or break-glass "
                      "can approve")
-    lines.append(f"  duration: {format_duration(policy.duration.default)} by default, at most "
-                 f"{format_duration(policy.duration.max)}; the clock starts at merge (or at "
-                 "'start' if later)")
+    if policy.grants:
+        lines.append(f"  duration: {format_duration(policy.duration.default)} by default, at "
+                     f"most {format_duration(policy.duration.max)}; the clock starts at merge "
+                     "(or at 'start' if later)")
+    else:
+        lines.append("  no grants: this policy approves actions only; nobody holds its role")
     if policy.justification_min_length:
         lines.append(f"  justification: at least {policy.justification_min_length} characters")
     if policy.ticket.required or policy.ticket.pattern:
@@ -69,4 +75,35 @@ def explain(policy: Policy, config: Config) -> list[str]:
                      f"{_who(policy.revokers, config)}")
     if policy.notify:
         lines.append(f"  notifies: {', '.join(policy.notify)}")
+    if policy.actions is not None:
+        lines += explain_actions(policy)
+    return lines
+
+
+def explain_actions(policy: Policy) -> list[str]:
+    """The runbooks and the free-form SQL rules, as a requester needs them."""
+    rules = policy.actions
+    assert rules is not None
+    within = format_duration(rules.timeout)
+    lines = [f"  actions (run once after approval and merge, within {within}; request with "
+             f"'gitjit request {policy.id} --runbook NAME --param NAME=VALUE'):"]
+    for name, runbook in sorted(rules.runbooks.items()):
+        lines.append(f"    runbook {name}: {runbook.description or '(no description)'}")
+        for param in runbook.params:
+            about = f" ({param.description})" if param.description else ""
+            lines.append(f"      --param {param.name}=...: {describe_param(param)}{about}")
+        lines += [f"      runs: {line.strip()}" for line in
+                  (runbook.sql or json.dumps(list(runbook.argv or ()))).strip().splitlines()]
+        if runbook.max_rows is not None:
+            lines.append(f"      rolled back if more than {runbook.max_rows} rows change")
+    if rules.sql is not None:
+        sql = rules.sql
+        allowed = ", ".join(sorted(c.value for c in sql.allow))
+        extra = [f"DDL {'allowed' if sql.ddl else 'denied'}",
+                 "several statements" if sql.multiple else "one statement per request",
+                 f"functions: {', '.join(sorted(sql.functions)) or 'none'}"]
+        if sql.max_rows is not None:
+            extra.append(f"rolled back if more than {sql.max_rows} rows change")
+        lines.append(f"    free-form SQL (--sql): {allowed}; {'; '.join(extra)}; UPDATE and "
+                     "DELETE need a WHERE on a column")
     return lines

@@ -48,6 +48,15 @@ class Event(StrEnum):
     """Activation could not verify the grant this time (the forge or the head unreadable);
     after MAX_DEFERRALS of these the grant is refused."""
     ALERT = "alert"
+    STARTED = "started"
+    """An action is about to run: written (signed) before it runs, so it never runs twice."""
+    COMPLETED = "completed"
+    """An action ran and its work was committed (or its program exited 0)."""
+    FAILED = "failed"
+    """An action ran and failed, or its row guard rolled it back."""
+    UNKNOWN = "unknown"
+    """An action was started and its outcome was never recorded (the run died): it is not
+    run again; a new request is needed."""
 
 
 class ExpiryEnforcer(StrEnum):
@@ -61,10 +70,19 @@ class ExpiryEnforcer(StrEnum):
 VERDICT_EVENTS = frozenset({Event.ACTIVATED, Event.REFUSED})
 # Events that end a verified grant's access.
 END_EVENTS = frozenset({Event.EXPIRED, Event.RELINQUISHED, Event.REVOKED, Event.SUPERSEDED})
+# Action records: an action runs at most once (``started`` is its idempotency key) and ends
+# with one outcome.
+ACTION_EVENTS = frozenset({Event.STARTED, Event.COMPLETED, Event.FAILED, Event.UNKNOWN})
+OUTCOME_EVENTS = frozenset({Event.COMPLETED, Event.FAILED, Event.UNKNOWN})
+ACTION_PREFIX = "actions/"
+"""Action ids are their paths without .yaml; grant ids never start with it."""
+MAX_EXCERPT = 2000
+"""Characters of an action's output a record keeps (after redaction)."""
 # Refusals, deferrals and alerts may concern a file that is not a valid grant (a direct push
 # of anything under grants/), so its policy and requester can be unknown.
 _UNKNOWN_ALLOWED = frozenset({Event.REFUSED, Event.DEFERRED, Event.ALERT})
-_NEEDS_DETAIL = frozenset({Event.REFUSED, Event.DEFERRED, Event.ALERT})
+_NEEDS_DETAIL = frozenset({Event.REFUSED, Event.DEFERRED, Event.ALERT, Event.FAILED,
+                           Event.UNKNOWN})
 MAX_DEFERRALS = 5
 """Activation attempts that could not verify a grant before it is refused: a grant whose
 pull request cannot be read is never activated on a later, luckier day."""
@@ -116,6 +134,25 @@ class AppliedTarget:
     """The policy's target parameters at the time (role, team ...), sorted by key."""
 
 
+@dataclass(frozen=True)
+class ActionRun:
+    """What an action record says about the operation (action events only)."""
+
+    digest: str
+    """SHA-256 of the plan: exactly what was approved and run (docs/actions.md)."""
+    runs: str
+    """The statements with their bound values, or the argv, as the verdict showed them."""
+    rows: int | None = None
+    """Rows changed (PostgreSQL), as the server counted them; None where not known."""
+    exit_code: int | None = None
+    """The program's exit status (command target)."""
+    duration_ms: int | None = None
+    output_digest: str = ""
+    """SHA-256 of the whole output after redaction ("" when there was none)."""
+    excerpt: str = ""
+    """The start of the output, secrets redacted, at most MAX_EXCERPT characters."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Record:
     """One state change of one grant. ``seq`` 0 marks a draft not yet in the ledger."""
@@ -163,6 +200,9 @@ class Record:
     it. The difference is the revocation latency."""
     prev: str = ""
     """SHA-256 (hex) of the previous record's canonical JSON; "" for record 1 and drafts."""
+    action: ActionRun | None = None
+    """Action records only: what ran and how it ended. Absent from the JSON of every other
+    record, so records written before actions existed keep their bytes."""
 
     def __post_init__(self) -> None:
         problem = _problem(self)
@@ -265,10 +305,40 @@ def _problem(record: Record) -> str:
         return "a break-glass activation needs review_by"
     if record.ended_at is not None and record.event not in END_EVENTS:
         return f"ended_at belongs to end records, not to {record.event}"
+    problem = _action_problem(record)
+    if problem:
+        return problem
     if record.seq <= 1 and record.prev != "":
         return f"record {record.seq} has no predecessor, so prev must be empty"
     if record.seq > 1 and not (isinstance(record.prev, str) and _HASH.fullmatch(record.prev)):
         return f"prev must be the SHA-256 (64 hex digits) of record {record.seq - 1}"
+    return ""
+
+
+def _action_problem(record: Record) -> str:
+    run: object = record.action
+    if record.event in ACTION_EVENTS:
+        if not record.grant_id.startswith(ACTION_PREFIX):
+            return f"a {record.event} record is about an action, whose id starts with " \
+                   f"{ACTION_PREFIX!r}"
+        if not isinstance(run, ActionRun):
+            return f"a {record.event} record needs the action it ran"
+    elif run is not None:
+        return f"only action records ({', '.join(sorted(ACTION_EVENTS))}) hold an action"
+    if not isinstance(run, ActionRun):
+        return ""
+    if not _HASH.fullmatch(run.digest):
+        return f"action digest {run.digest!r} is not a SHA-256"
+    if run.output_digest and not _HASH.fullmatch(run.output_digest):
+        return f"action output_digest {run.output_digest!r} is not a SHA-256"
+    for name in ("rows", "exit_code", "duration_ms"):
+        value = getattr(run, name)
+        if value is not None and (type(value) is not int or (name != "exit_code" and value < 0)):
+            return f"action {name} must be a whole number, got {value!r}"
+    if not isinstance(run.runs, str) or len(run.runs) > MAX_DETAIL:
+        return f"action runs must be text of at most {MAX_DETAIL} characters"
+    if not isinstance(run.excerpt, str) or len(run.excerpt) > MAX_EXCERPT:
+        return f"action excerpt must be text of at most {MAX_EXCERPT} characters"
     return ""
 
 
@@ -337,7 +407,18 @@ def _time(when: datetime | None) -> str | None:
 
 
 def to_document(record: Record) -> dict[str, Any]:
-    """The record as a JSON object; every field is present, unset ones as null."""
+    """The record as a JSON object; every field is present, unset ones as null (``action``
+    only on action records)."""
+    document = _document(record)
+    if record.action is not None:
+        run = record.action
+        document["action"] = {"digest": run.digest, "runs": run.runs, "rows": run.rows,
+                              "exit_code": run.exit_code, "duration_ms": run.duration_ms,
+                              "output_digest": run.output_digest, "excerpt": run.excerpt}
+    return document
+
+
+def _document(record: Record) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -398,6 +479,9 @@ _FIELDS = frozenset({
     "groups_blob", "engine_version", "activated_at", "expires_at", "expiry_enforced_by",
     "detail", "code", "subject", "target", "break_glass", "review_by", "ended_at", "prev",
 })
+_OPTIONAL_FIELDS = frozenset({"action"})
+_ACTION_FIELDS = frozenset({"digest", "runs", "rows", "exit_code", "duration_ms",
+                            "output_digest", "excerpt"})
 _TARGET_FIELDS = frozenset({"provider", "connection", "params"})
 _REVIEW_FIELDS = frozenset({"reviewer", "state", "commit", "submitted_at"})
 
@@ -419,7 +503,7 @@ def parse_record(raw: bytes, *, source: str = "ledger record") -> Record:
     if not isinstance(document, dict):
         raise RecordError(f"{source}: expected a JSON object, got {type(document).__name__}")
     missing = sorted(_FIELDS - document.keys())
-    unknown = sorted(document.keys() - _FIELDS)
+    unknown = sorted(document.keys() - _FIELDS - _OPTIONAL_FIELDS)
     if missing or unknown:
         parts = []
         if missing:
@@ -508,6 +592,21 @@ def _record(doc: Mapping[str, Any]) -> Record:
         review_by=_optional_time(doc, "review_by"),
         ended_at=_optional_time(doc, "ended_at"),
         prev=_text(doc, "prev"),
+        action=_action(doc["action"]) if "action" in doc else None,
+    )
+
+
+def _action(value: Any) -> ActionRun:
+    if not isinstance(value, dict) or value.keys() != _ACTION_FIELDS:
+        raise ValueError(
+            f"field 'action' must be an object with exactly {', '.join(sorted(_ACTION_FIELDS))}"
+        )
+    return ActionRun(
+        digest=_text(value, "digest"), runs=_text(value, "runs"),
+        rows=None if value["rows"] is None else _int(value, "rows"),
+        exit_code=None if value["exit_code"] is None else _int(value, "exit_code"),
+        duration_ms=None if value["duration_ms"] is None else _int(value, "duration_ms"),
+        output_digest=_text(value, "output_digest"), excerpt=_text(value, "excerpt"),
     )
 
 
@@ -592,6 +691,9 @@ def record_key(record: Record) -> str:
     A rerun after a crash, or a second reconcile racing the first, finds the key already
     recorded and writes nothing.
     """
+    if record.event in OUTCOME_EVENTS:
+        # One outcome per action, whichever event it is: two runs can never seal it twice.
+        return f"outcome {record.grant_id}"
     key = f"{record.event} {record.grant_id}"
     return f"{key} {record.subject}" if record.subject else key
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NewType
 
 if TYPE_CHECKING:
+    from engine.actions.model import ActionRules
     from engine.core.signers import AllowedSigners
 
 Login = NewType("Login", str)
@@ -138,6 +139,11 @@ class Policy:
     owners: tuple[str, ...] = ()
     """Who owns the policy ('@org/team', '@login'): recertification pull requests go to
     them; empty: the settings' admins."""
+    actions: ActionRules | None = None
+    """The operations this policy approves (runbooks, free-form SQL); None: no actions."""
+    grants: bool = True
+    """Whether grants of the role may be requested: False for a policy with 'actions' and no
+    'duration', whose role nobody ever holds."""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from engine.actions.request import canonical_path as action_canonical_path
 from engine.core.changes import NO_FILE, REGULAR_FILE, Change
 from engine.core.config import ConfigResult
 from engine.core.decide import decide
@@ -35,7 +36,8 @@ class CaseResult:
     expected: str
     decision: Decision
     missing_codes: tuple[str, ...]
-    """Expected finding codes the decision did not have."""
+    """Expected finding codes the decision did not have (and, for actions, expected texts of
+    what runs that it does not hold, as "runs '...'")."""
 
     @property
     def passed(self) -> bool:
@@ -44,8 +46,10 @@ class CaseResult:
     def failure(self) -> Finding:
         got = self.decision.outcome.value
         codes = ", ".join(sorted({f.code for f in self.decision.findings})) or "none"
+        what = ("finding(s) " if not any(c.startswith("runs ") for c in self.missing_codes)
+                else "")
         why = (f"expected {self.expected}, got {got}" if got != self.expected else
-               f"expected finding(s) {', '.join(self.missing_codes)} not reported")
+               f"expected {what}{', '.join(self.missing_codes)} not reported")
         return Finding(self.path, self.line, "test.failed",
                        f"case {self.name!r}: {why} (findings: {codes})")
 
@@ -68,12 +72,19 @@ def _grant_bytes(fields: dict[str, Any]) -> bytes:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
+def _action_bytes(fields: dict[str, Any]) -> bytes:
+    document = {"apiVersion": API_VERSION, "kind": "Action", **fields}
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
 def _run_case(config: ConfigResult, schemas: SchemaSet, doc: Document, index: int,
               case: dict[str, Any]) -> CaseResult:
     now = parse_timestamp(case["now"])
-    grant = case["grant"]
-    path = case.get("path") or canonical_path(grant.get("policy", "unknown"),
-                                              grant.get("requester", "unknown"), now)
+    is_action = "action" in case
+    grant = case["action"] if is_action else case["grant"]
+    place = action_canonical_path if is_action else canonical_path
+    path = case.get("path") or place(grant.get("policy", "unknown"),
+                                     grant.get("requester", "unknown"), now)
     count = len(case.get("reviews", []))
     reviews = tuple(
         Review(
@@ -99,12 +110,15 @@ def _run_case(config: ConfigResult, schemas: SchemaSet, doc: Document, index: in
         changes=(Change("A", path, NO_FILE, REGULAR_FILE, "0" * 40, "3" * 40),),
         reviews=reviews,
         pushers=frozenset(Login(p.lower()) for p in case.get("pushers", [])),
-        added=(GrantFile(path, _grant_bytes(grant)),),
+        added=(GrantFile(path, _action_bytes(grant) if is_action else _grant_bytes(grant)),),
         existing=existing,
     )
     decision = decide(pr, config, schemas, now)
     expect = case["expect"]
     codes = {f.code for f in decision.findings}
     missing = tuple(code for code in expect.get("findings", []) if code not in codes)
+    plan = decision.action.plan if decision.action else None
+    shown = plan.shown() if plan else ""
+    missing += tuple(f"runs {text!r}" for text in expect.get("runs", []) if text not in shown)
     return CaseResult(doc.path, doc.line("cases", index), case["name"], expect["decision"],
                       decision, missing)

@@ -20,9 +20,9 @@ from engine.core.strictyaml import Document, KeyPath
 
 KIND = "Scenario"
 
-ACTIONS = ("request", "review", "push", "merge", "advance", "activate", "reconcile",
+ACTIONS = ("request", "action", "review", "push", "merge", "advance", "activate", "reconcile",
            "relinquish", "revoke")
-JUDGED = frozenset({"request", "review", "push", "merge", "relinquish", "revoke"})
+JUDGED = frozenset({"request", "action", "review", "push", "merge", "relinquish", "revoke"})
 """Steps whose result carries gitjit's verdict on a pull request."""
 MERGING = frozenset({"merge", "relinquish", "revoke"})
 """Steps that try to merge a pull request."""
@@ -40,6 +40,19 @@ class Request:
     start: str | None = None
     extends: str | None = None
     break_glass: bool = False
+
+
+@dataclass(frozen=True)
+class RequestAction:
+    """An action request: a runbook with its parameters, or free-form SQL."""
+
+    login: str
+    policy: str
+    justification: str
+    runbook: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    sql: str | None = None
+    ticket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +107,8 @@ class Revoke:
     approvers: tuple[str, ...]
 
 
-Action: TypeAlias = (Request | Review | Push | Merge | Advance | Activate | Reconcile
-                     | Relinquish | Revoke)
+Action: TypeAlias = (Request | RequestAction | Review | Push | Merge | Advance | Activate
+                     | Reconcile | Relinquish | Revoke)
 
 
 @dataclass(frozen=True)
@@ -225,6 +238,10 @@ def _step(index: int, raw: dict[str, Any], doc: Document, fail: _Fail) -> Step |
         action = Request(body["as"], body["policy"], body["duration"], body["justification"],
                          body.get("ticket"), body.get("start"), body.get("extends"),
                          body.get("break_glass") == "true")
+    elif name == "action":
+        action = RequestAction(body["as"], body["policy"], body["justification"],
+                               body.get("runbook"), tuple(body.get("params", {}).items()),
+                               body.get("sql"), body.get("ticket"))
     elif name == "review":
         action = Review(body["as"], body["state"], _number(body.get("pr")),
                         body.get("bot") == "true")

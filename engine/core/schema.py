@@ -24,7 +24,7 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from engine.core.findings import Finding
 from engine.core.strictyaml import Document, KeyPath
 
-KINDS = ("Policy", "Groups", "Settings", "PolicyTest", "Grant")
+KINDS = ("Policy", "Groups", "Settings", "PolicyTest", "Grant", "Action")
 API_VERSION = "gitjit/v1"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

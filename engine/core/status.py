@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from engine.core.grants import grant_id, parse_path
 from engine.core.ledger import (
@@ -25,6 +26,9 @@ from engine.core.ledger import (
 )
 from engine.core.lifecycle import State, Window, window
 from engine.core.models import Grant, GrantId
+
+if TYPE_CHECKING:
+    from engine.actions.report import ActionStory
 
 
 class GrantState(StrEnum):
@@ -97,6 +101,8 @@ class StatusReport:
     """What the ledger holds that gitjit did not write (ignored here, but worth saying)."""
     latency: Latency | None = None
     """Revocation latency over every recorded end (median, worst)."""
+    actions: tuple[ActionStory, ...] = ()
+    """Every action on the branch (or in the ledger), beside the grants."""
 
     def count(self, state: GrantState) -> int:
         return sum(1 for g in self.grants if g.state is state)

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
+from engine.actions.lifecycle import run_actions
 from engine.adapters.git import CommitStamp
 from engine.adapters.lock import lifecycle_lock
 from engine.adapters.notify import REFUSAL_ALERT as REFUSED
@@ -100,6 +101,8 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             except GitjitError as exc:
                 # Not recorded: the next run tries again (a target may be down for a while).
                 report.add(gid, "activate", str(exc), failed=True)
+        # Actions: verified like grants, started (signed record first), run once, sealed.
+        run_actions(life, run, targets, notifier, report, now, dry_run)
         if refused and not dry_run:
             remove(life, run, report, refused, _refused_message,
                    title="gitjit: remove grants that failed re-verification")

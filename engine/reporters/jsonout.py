@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from engine.actions.model import ActionVerdict
 from engine.core.findings import Finding
 from engine.core.models import Grant
 from engine.core.report import CheckReport, PullRequestReport
@@ -31,6 +32,16 @@ def grant(item: Grant) -> dict[str, Any]:
             "break_glass": item.break_glass}
 
 
+def action(verdict: ActionVerdict) -> dict[str, Any]:
+    request, plan = verdict.request, verdict.plan
+    return {"id": request.id, "path": request.path, "policy": request.policy,
+            "requester": request.requester, "runbook": request.runbook,
+            "params": dict(request.params), "sql": request.sql,
+            "max_rows": request.max_rows, "justification": request.justification,
+            "ticket": request.ticket,
+            "plan": None if plan is None else {**plan.document(), "digest": plan.digest()}}
+
+
 def check(report: CheckReport) -> str:
     tally = report.tally
     return json.dumps({
@@ -54,6 +65,7 @@ def pull_request(report: PullRequestReport) -> str:
         "head": report.head,
         "grant": grant(decision.grant) if decision.grant else None,
         "deleted": [grant(g) for g in decision.deleted],
+        "action": action(decision.action) if decision.action else None,
         "break_glass": decision.break_glass,
         "auto_approved": decision.auto_approved,
         "review_by": _time(decision.review_by),

@@ -5,6 +5,7 @@ neither inject HTML or markdown links, nor ping people or teams with '@'."""
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from typing import Any
@@ -27,10 +28,30 @@ def escape_markdown(value: object) -> Markup:
     return Markup(str(escape(text)).replace("@", "&#64;").replace("\r", " ").replace("\n", " "))
 
 
+def code_block(value: object, language: str = "") -> Markup:
+    """``value`` shown verbatim in a fenced code block: markdown, HTML and '@' mean nothing
+    inside one, and the fence is longer than any run of backticks in the text, so the text
+    cannot close it."""
+    text = str(value).replace("\r", "")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return Markup(f"{fence}{language}\n{text}\n{fence}")
+
+
+def inline_code(value: object) -> Markup:
+    """``value`` as JSON text in an inline code span (one line, delimited past its backticks)."""
+    text = json.dumps(str(value), ensure_ascii=False)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    tick = "`" * (longest + 1)
+    return Markup(f"{tick} {text} {tick}")
+
+
 def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=True, finalize=escape_markdown,
                                trim_blocks=True, lstrip_blocks=True)
     env.filters["duration"] = format_duration
+    env.filters["code"] = code_block
+    env.filters["inline"] = inline_code
     return env
 
 

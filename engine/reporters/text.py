@@ -23,6 +23,10 @@ def check(report: CheckReport) -> str:
 
 def describe(decision: Decision) -> str:
     grant = decision.grant
+    if decision.action is not None:
+        request = decision.action.request
+        what = f"runbook {request.runbook}" if request.runbook else "free-form SQL"
+        return f"{decision.kind.value}: {request.requester} asks to run {what} of {request.policy}"
     if grant is None:
         return f"{decision.kind.value}"
     return (f"{decision.kind.value}: {grant.requester} asks for {grant.policy} for "
@@ -32,6 +36,10 @@ def describe(decision: Decision) -> str:
 def pull_request(report: PullRequestReport) -> str:
     decision = report.decision
     lines = [f"{decision.outcome.value.upper()}: {describe(decision)}"]
+    plan = decision.action.plan if decision.action else None
+    if plan is not None:
+        lines += [f"  runs: {line}" for line in plan.shown().splitlines()]
+        lines.append(f"  digest: {plan.digest()}")
     lines += [f"  {_finding(f)}" for f in decision.findings]
     for step in decision.missing:
         who = ", ".join(step.eligible) or "nobody eligible is left"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from engine.actions.model import Plan
 from engine.core.models import GrantId, Login, PolicyId, Target
 from engine.errors import GitjitError
 
@@ -191,3 +192,42 @@ def required(settings: Mapping[str, str] | Assignment, key: str, where: str) -> 
         raise TargetError(f"{where}: missing setting {key!r}; add it to the connection in "
                           f"policies/settings.yaml or to the policy's target")
     return value
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionJob:
+    """One approved action for a target to run: exactly the plan the approvers saw."""
+
+    action: str
+    """The action's id, 'actions/<policy>/<requester>-<stamp>'."""
+    plan: Plan
+    connection: Mapping[str, str]
+    """The settings connection's entries; keys ending in _env name environment variables."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """How an action ended, as the target saw it. ``output`` is raw: the caller redacts it."""
+
+    status: str
+    """'completed', 'failed' (nothing was committed, or the program failed) or 'unknown'
+    (the target could not say, e.g. the connection dropped during COMMIT)."""
+    duration: timedelta
+    detail: str = ""
+    """Why it failed or is unknown; "" when it completed."""
+    rows: int | None = None
+    exit_code: int | None = None
+    output: str = ""
+
+
+@runtime_checkable
+class RunsActions(Protocol):
+    def run_action(self, job: ActionJob, started: Callable[[], bool]) -> ActionResult | None:
+        """Prepare (connect, check the program exists ...), then call ``started()``, which
+        records the start and says whether this run may go on; if it returns False, run
+        nothing and return None. TargetError before ``started()`` means nothing ran; after
+        it, failures are results, never exceptions."""
+        ...

@@ -24,15 +24,25 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.core.models import GrantId, Target
 from engine.core.values import parse_login
 from engine.targets import schemas as s
-from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
+from engine.targets.base import (
+    ActionJob,
+    ActionResult,
+    Assignment,
+    Holder,
+    ManagedAssignment,
+    TargetError,
+)
 
 DEFAULT_TIMEOUT = 60.0
 _STDERR_TAIL = 2000
@@ -94,6 +104,10 @@ class CommandTarget:
     def revoke(self, assignment: Assignment) -> None:
         self._run(assignment.setting, assignment.connection, "revoke",
                   assignment.to_json())
+
+    def run_action(self, job: ActionJob,
+                   started: Callable[[], bool]) -> ActionResult | None:
+        return run_action(job, started)
 
     def list_managed(self) -> list[ManagedAssignment]:
         out = self._run(self._connection.get, self._connection, "list",
@@ -195,3 +209,51 @@ def _holder(item: Any) -> Holder:
     return Holder(principal=str(item["principal"]), privilege=str(item["privilege"]),
                   login=parse_login(str(login)) if login else None,
                   details={str(k): str(v) for k, v in details.items()})
+def run_action(job: ActionJob, started: Callable[[], bool]) -> ActionResult | None:
+    """Run the plan's argv once: no shell (every parameter is one argument, whatever it
+    holds), standard input closed, a fresh empty working directory, the minimal environment
+    of ``child_environment`` and the plan's time limit. A command has no transaction: a
+    failure or a timeout can leave part of its work done, and the outcome says so."""
+    argv = list(job.plan.argv)
+    env = child_environment(job.connection)
+    program = argv[0]
+    found = shutil.which(program, path=env["PATH"]) if "/" not in program else (
+        program if os.access(program, os.X_OK) and os.path.isfile(program) else None)
+    if found is None:
+        raise TargetError(f"command target: cannot run {program!r}: not an executable file "
+                          f"(looked up in PATH {env['PATH']!r}); the action did not run")
+    timeout = job.plan.timeout.total_seconds()
+    if not started():
+        return None
+    begun = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gitjit-action-") as workdir:
+        try:
+            proc = subprocess.run([found, *argv[1:]], stdin=subprocess.DEVNULL,
+                                  capture_output=True, env=env, cwd=workdir, timeout=timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired as exc:
+            return ActionResult("failed", _since(begun), f"timed out after {timeout:g}s and "
+                                "was killed; a command has no transaction, so part of its work "
+                                "may be done: check the target",
+                                output=_output(exc.stdout or b"", exc.stderr or b""))
+        except OSError as exc:
+            return ActionResult("failed", _since(begun), f"could not start {program!r}: "
+                                f"{exc.strerror or exc}")
+    output = _output(proc.stdout, proc.stderr)
+    if proc.returncode != 0:
+        return ActionResult("failed", _since(begun), f"exited with status {proc.returncode}; "
+                            "a command has no transaction, so part of its work may be done",
+                            exit_code=proc.returncode, output=output)
+    return ActionResult("completed", _since(begun), exit_code=0, output=output)
+
+
+def _since(begun: float) -> timedelta:
+    return timedelta(seconds=time.monotonic() - begun)
+
+
+def _output(stdout: bytes, stderr: bytes) -> str:
+    text = stdout.decode("utf-8", "replace")
+    if stderr.strip():
+        text += ("\n" if text and not text.endswith("\n") else "") + "--- stderr ---\n"
+        text += stderr.decode("utf-8", "replace")
+    return text

@@ -39,19 +39,28 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from engine.actions.model import Plan
 from engine.core.models import GrantId, Login, Target
 from engine.core.values import parse_login
 from engine.targets import schemas as s
-from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
+from engine.targets.base import (
+    ActionJob,
+    ActionResult,
+    Assignment,
+    Holder,
+    ManagedAssignment,
+    TargetError,
+)
 
 Setting = Callable[[str], str | None]
 
@@ -176,6 +185,10 @@ class PostgresTarget:
                 _revoke_membership(conn, assignment, _role(assignment))
             else:
                 _revoke_login_role(conn, assignment, _role(assignment))
+
+    def run_action(self, job: ActionJob,
+                   started: Callable[[], bool]) -> ActionResult | None:
+        return run_action(job, started)
 
     def list_managed(self) -> list[ManagedAssignment]:
         with self._connect(self._connection.get) as conn, conn.transaction():
@@ -819,3 +832,124 @@ def _owns_anything(conn: Conn, name: str) -> bool:
         " WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname = %s AND d.dbid IN"
         " (0, (SELECT oid FROM pg_database WHERE datname = current_database())) LIMIT 1",
         [name]).fetchone() is not None
+
+
+# -- actions ------------------------------------------------------------------------------
+
+OUTPUT_ROWS = 200
+"""Result rows an action's output keeps per statement (the record keeps an excerpt of it)."""
+_CHANGING = ("INSERT", "UPDATE", "DELETE", "MERGE")
+
+
+class _GuardExceeded(Exception):
+    def __init__(self, rows: int) -> None:
+        super().__init__(rows)
+        self.rows = rows
+
+
+def run_action(job: ActionJob, started: Callable[[], bool]) -> ActionResult | None:
+    """Run the plan's statements once, in one transaction, with the plan's time limits.
+
+    With a ``role`` in the policy's target, the transaction runs ``SET LOCAL ROLE`` to it
+    first: the statements have that role's privileges, and nobody is granted the role. The
+    row guard counts the rows the server reports changed; above it, everything is rolled
+    back. Values are bound parameters ($1 ..), sent apart from the statement text."""
+    plan = job.plan
+    params = dict(plan.target)
+
+    def setting(key: str) -> str | None:
+        # As for grants: the policy's target is more specific than the shared connection.
+        return params.get(key) or job.connection.get(key)
+
+    conninfo, secrets, source = _conninfo(setting)
+    role = dict(plan.target).get("role")
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.ProgrammingError:
+        raise TargetError(f"postgres target: {source} is not a valid PostgreSQL connection "
+                          "string") from None
+    except psycopg.Error as exc:
+        raise TargetError(f"postgres target: cannot connect ({source}): "
+                          f"{_redact(str(exc), secrets)}; the action did not run") from None
+    with conn:
+        if role:
+            _require_settable(conn, role, secrets)
+        if not started():
+            return None
+        return _execute(conn, plan, role, secrets)
+
+
+def _require_settable(conn: Conn, role: str, secrets: list[str]) -> None:
+    try:
+        row = conn.execute("SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r"
+                           " WHERE r.rolname = %s", [role]).fetchone()
+    except psycopg.Error as exc:
+        raise TargetError(f"postgres target: {_redact(_describe(exc), secrets)}") from None
+    if row is None:
+        raise TargetError(f"postgres target: the action runs as role {role!r}, which does not "
+                          "exist; the action did not run")
+    if not row[0]:
+        raise TargetError(f"postgres target: gitjit's database user cannot SET ROLE {role!r} "
+                          "(it is not a member); the action did not run")
+
+
+def _execute(conn: Conn, plan: Plan, role: str | None, secrets: list[str]) -> ActionResult:
+    begun = time.monotonic()
+    rows = 0
+    output: list[str] = []
+    committing = False
+
+    def took() -> timedelta:
+        return timedelta(seconds=time.monotonic() - begun)
+
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
+                sql.Literal(_ms(plan.timeout))))
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(_ms(plan.lock_timeout))))
+            if role:
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            cursor = psycopg.RawCursor(conn)
+            for statement in plan.statements:
+                cursor.execute(statement.text, list(statement.values) or None)
+                status = cursor.statusmessage or ""
+                if status.split(" ")[0] in _CHANGING and cursor.rowcount >= 0:
+                    rows += cursor.rowcount
+                output += _result_text(cursor, status)
+            if plan.max_rows is not None and rows > plan.max_rows:
+                raise _GuardExceeded(rows)
+            committing = True
+    except _GuardExceeded as exc:
+        return ActionResult("failed", took(), f"the row guard rolled everything back: "
+                            f"{exc.rows} rows changed, the limit is {plan.max_rows}",
+                            rows=exc.rows, output="\n".join(output))
+    except psycopg.OperationalError as exc:
+        if committing:
+            return ActionResult("unknown", took(), "the connection failed while committing "
+                                f"({_redact(_describe(exc), secrets)}): whether the work was "
+                                "committed is not known; check the database",
+                                rows=rows, output="\n".join(output))
+        return ActionResult("failed", took(), f"{_redact(_describe(exc), secrets)}; "
+                            "rolled back", output="\n".join(output))
+    except psycopg.Error as exc:
+        return ActionResult("failed", took(), f"{_redact(_describe(exc), secrets)}; "
+                            "rolled back", output="\n".join(output))
+    return ActionResult("completed", took(), rows=rows, output="\n".join(output))
+
+
+def _ms(value: timedelta) -> int:
+    return max(1, int(value.total_seconds() * 1000))
+
+
+def _result_text(cursor: psycopg.RawCursor[Any], status: str) -> list[str]:
+    lines = []
+    if cursor.description:
+        lines.append("\t".join(column.name for column in cursor.description))
+        fetched = cursor.fetchmany(OUTPUT_ROWS + 1)
+        lines += ["\t".join("NULL" if v is None else str(v) for v in row)
+                  for row in fetched[:OUTPUT_ROWS]]
+        if len(fetched) > OUTPUT_ROWS:
+            lines.append(f"(more than {OUTPUT_ROWS} rows; the rest is not kept)")
+    lines.append(status)
+    return lines

@@ -15,15 +15,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from engine.core.models import GrantId, Login, Target
 from engine.core.values import parse_login
 from engine.targets import schemas as s
-from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError, required
+from engine.targets.base import (
+    ActionJob,
+    ActionResult,
+    Assignment,
+    Holder,
+    ManagedAssignment,
+    TargetError,
+    required,
+)
 
 _NATIVE = s.flag("Whether to record the grants' expiry as target-enforced (default false).")
 
@@ -68,6 +76,18 @@ class RecordingTarget:
         del state["assignments"][assignment.grant_id]
         state["events"].append({"action": "revoke", **assignment.to_json()})
         self._save(state)
+
+    def run_action(self, job: ActionJob,
+                   started: Callable[[], bool]) -> ActionResult | None:
+        """Write down the plan instead of running it (an event ``run``); it completes."""
+        state = self._load()
+        if not started():
+            return None
+        state["events"].append({"action": "run", "grant_id": job.action,
+                                "plan": job.plan.document(), "digest": job.plan.digest()})
+        self._save(state)
+        return ActionResult("completed", timedelta(0), output=f"recorded {job.plan.kind} "
+                            f"{job.plan.digest()[:16]} in {self.path.name}")
 
     def list_managed(self) -> list[ManagedAssignment]:
         out = []

@@ -72,14 +72,16 @@ def test_steps_become_frozen_dataclasses() -> None:
 
 @pytest.mark.parametrize(("steps", "expected"), [
     ("  - merge: {as: dave}\n    advance: 1h\n",
-     "s.yaml:6: schema.invalid: $.steps[0]: a step has exactly one action (request, review, "
-     "push, merge, advance, activate, reconcile, relinquish, revoke); found merge, advance"),
+     "s.yaml:6: schema.invalid: $.steps[0]: a step has exactly one action (request, action, "
+     "review, push, merge, advance, activate, reconcile, relinquish, revoke); found merge, "
+     "advance"),
     ("  - expect: {active: []}\n",
-     "s.yaml:6: schema.invalid: $.steps[0]: a step has exactly one action (request, review, "
-     "push, merge, advance, activate, reconcile, relinquish, revoke); found only expect"),
+     "s.yaml:6: schema.invalid: $.steps[0]: a step has exactly one action (request, action, "
+     "review, push, merge, advance, activate, reconcile, relinquish, revoke); found only "
+     "expect"),
     ("  - activate: {}\n    expect: {verdict: approved}\n",
      "s.yaml:7: schema.invalid: $.steps[0].expect.verdict: an activate step has no verdict; it "
-     "applies to merge, push, relinquish, request, review, revoke steps"),
+     "applies to action, merge, push, relinquish, request, review, revoke steps"),
     ("  - review: {as: dave, state: approve}\n    expect: {merged: \"true\"}\n",
      "s.yaml:7: schema.invalid: $.steps[0].expect.merged: a review step has no merged; it "
      "applies to merge, relinquish, revoke steps"),
@@ -95,7 +97,9 @@ def test_steps_become_frozen_dataclasses() -> None:
     ("  - reconcile: {}\n    expect: {ledger: [activated bob]}\n",
      "s.yaml:7: schema.invalid: $.steps[0].expect.ledger[0]: 'activated bob' is not a ledger "
      "record; write EVENT GRANT-ID, e.g. 'activated prod-db-admin/bob-20261130T0900Z' (events: "
-     "activated, refused, expired, relinquished, revoked, alert)"),
+     "activated, refused, expired, relinquished, revoked, alert), or EVENT ACTION-ID, e.g. "
+     "'completed actions/prod-db-admin/bob-20261130T0900Z' (events: started, completed, "
+     "failed, unknown, refused, alert)"),
 ])
 def test_a_bad_step_is_a_finding_at_its_line(steps: str, expected: str) -> None:
     scenario, findings = parsed(steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from engine.actions.model import ActionId, ActionRequest, ActionVerdict, Plan, Statement
 from engine.core.decision import Counted, Decision, Kind, Missing, Outcome
 from engine.core.findings import Finding, Severity
 from engine.core.models import Grant, GrantId, Login, PolicyId
@@ -61,3 +62,25 @@ def check_report() -> CheckReport:
         Finding("policies/prod-db-admin.yaml", 12, "config.unknown-group",
                 "unknown group 'secops' in approval step 2: define it in policies/groups.yaml"),
     ), policies=4, grants=3, files=12)
+
+
+ACTION_PATH = "actions/orders-fix/bob-20261130T0912Z.yaml"
+
+
+def action() -> PullRequestReport:
+    """A pending free-form SQL action with its plan (what will run)."""
+    request = ActionRequest(ActionId(ACTION_PATH.removesuffix(".yaml")), ACTION_PATH,
+                            PolicyId("orders-fix"), Login("bob"),
+                            "Customer was charged twice for the order (INC-1234)", "INC-1234",
+                            sql="UPDATE orders SET status = 'cancelled' WHERE id = 4711",
+                            max_rows=1)
+    plan = Plan(request.id, request.policy, "postgres", "orders", (), (), None,
+                statements=(Statement(request.sql or "", (), "UPDATE", ("orders",), ()),),
+                max_rows=1)
+    decision = Decision(
+        Outcome.PENDING, Kind.ACTION,
+        missing=(Missing(PolicyId("orders-fix"), 1, 1, 1, "group:dba", (Login("dave"),)),),
+        counted=(Counted(Login("sam"), PolicyId("orders-fix"), 2, HEAD,
+                         datetime(2026, 11, 30, 8, 40, tzinfo=UTC)),),
+        action=ActionVerdict(request, plan))
+    return PullRequestReport(decision, "bob", BASE, HEAD)

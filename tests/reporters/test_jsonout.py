@@ -44,9 +44,9 @@ def test_pull_request_shape() -> None:
     result = json.loads(jsonout.pull_request(samples.pending()))
     assert_shape(result, {
         "version": int, "decision": str, "kind": str, "author": str, "base": str, "head": str,
-        "grant": dict, "deleted": list, "break_glass": bool, "auto_approved": bool,
-        "review_by": type(None), "notify": list, "findings": list, "missing": list,
-        "counted": list})
+        "grant": dict, "deleted": list, "action": type(None), "break_glass": bool,
+        "auto_approved": bool, "review_by": type(None), "notify": list, "findings": list,
+        "missing": list, "counted": list})
     assert (result["decision"], result["kind"]) == ("pending", "request")
     assert (result["base"], result["head"]) == (samples.BASE, samples.HEAD)
     assert_shape(result["grant"], GRANT)
