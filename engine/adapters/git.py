@@ -224,6 +224,13 @@ class GitRepository:
         """
         return self._log_paths(rev, paths, "--first-parent", "--diff-filter=A")
 
+    def first_parent_additions_under(self, rev: str, folder: str) -> dict[str, CommitStamp]:
+        """``log_first_parent_adding`` of every file ever added below ``folder``, with one
+        ``git log`` whose only pathspec is the folder: thousands of paths would not fit on a
+        command line."""
+        return self._log_paths(rev, [folder.rstrip("/")], "--first-parent", "--diff-filter=A",
+                               each_file=True)
+
     def history_touching(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
         """For each path, the newest commit in the whole history of ``rev`` (every parent,
         nothing simplified away) that added, changed or deleted it; paths no commit touched
@@ -232,8 +239,10 @@ class GitRepository:
         # (an "evil merge") is seen as well as the commits of merged branches.
         return self._log_paths(rev, paths, "--full-history", "--diff-merges=first-parent")
 
-    def _log_paths(self, rev: str, paths: Iterable[str], *options: str) -> dict[str, CommitStamp]:
-        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each."""
+    def _log_paths(self, rev: str, paths: Iterable[str], *options: str,
+                   each_file: bool = False) -> dict[str, CommitStamp]:
+        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each
+        (``each_file``: naming each file below them)."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
@@ -270,12 +279,17 @@ class GitRepository:
                                     time=_timestamp(header[2].decode("ascii")))
                 continue
             name = _decode(field.removeprefix(b"\n"))
+            if each_file:
+                found.setdefault(name, stamp)
+                continue
             # A pathspec also matches the files below it, as it does for one path at a time.
             parts = name.split("/")
             for end in range(len(parts), 0, -1):
                 path = "/".join(parts[:end])
                 if path in targets and path not in found:
                     found[path] = stamp
+        if each_file:
+            return found
         return {path: found[path] for path in wanted if path in found}
 
     def ref_target(self, ref: str) -> str | None:
