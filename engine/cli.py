@@ -10,6 +10,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from datetime import datetime
@@ -20,20 +21,7 @@ import click
 
 from engine import __version__
 from engine.adapters import clock
-from engine.commands import (
-    audit,
-    check,
-    check_pr,
-    codeowners,
-    doctor,
-    explain,
-    forges,
-    lifecycle_run,
-    policy_test,
-    request,
-    simulate,
-    status,
-)
+from engine.commands import forges
 from engine.commands.local import group as local_group
 from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
@@ -73,6 +61,31 @@ def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> fr
     return frozenset(LoginType().convert(name, param, ctx) for name in names)
 
 
+class _LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice among a command module's constants, read when the option is first used:
+    defining the command line must not import every command (gitjit --help would load
+    PyGithub, the ledger, the lifecycle ...)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._source = (module, name)
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        module, name = self._source
+        values: tuple[str, ...] = getattr(importlib.import_module(f"engine.commands.{module}"),
+                                          name)
+        return values
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        pass
+
+
+def _choices(module: str, name: str) -> click.Choice:  # type: ignore[type-arg]
+    return _LazyChoice(module, name)
+
+
 REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                     show_default=True, help="The access repository (a git working tree).")
 NOW = click.option("--now", type=Timestamp(), default=None,
@@ -110,7 +123,11 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
               help="'github': also look every login the configuration names up on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN) and warn where one no longer resolves or "
                    "is another account than the id pinned in policies/groups.yaml.")
-def check_command(repo: Path, now: datetime | None, fmt: str, forge: str) -> int:
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Check grants in this many processes (default: two on a machine with two "
+                   "or more cores, once there are enough grants to pay).")
+def check_command(repo: Path, now: datetime | None, fmt: str, forge: str,
+                  jobs: int | None) -> int:
     """Validate all configuration and every grant in the working tree.
 
     Checks every file under policies/ and grants/ with the strict YAML loader and the
@@ -121,7 +138,9 @@ def check_command(repo: Path, now: datetime | None, fmt: str, forge: str) -> int
     Example:
       gitjit check --repo . --format json
     """
-    return check.run(check.CheckOptions(repo, now, fmt, forge))
+    from engine.commands import check
+
+    return check.run(check.CheckOptions(repo, now, fmt, forge, jobs))
 
 
 @cli.command("check-pr")
@@ -166,6 +185,8 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
       gitjit check-pr --base main --head pr-42 --author bob --reviews reviews.json
       gitjit check-pr --forge github --pr 42 --format github
     """
+    from engine.commands import check_pr
+
     options = check_pr.CheckPullRequestOptions(repo, base, head, author, reviews, pushers,
                                                now or clock.now(), fmt, forge, pr)
     return check_pr.run(options)
@@ -181,6 +202,8 @@ def test_command(path: Path, verbose: bool) -> int:
     Each case gives a grant, an author, reviews, a time and the expected decision.
     """
     repo, only = _split_repo(path)
+    from engine.commands import policy_test
+
     return policy_test.run(policy_test.TestOptions(repo, only, verbose))
 
 
@@ -191,6 +214,8 @@ def test_command(path: Path, verbose: bool) -> int:
               show_default=True)
 def explain_command(policy: str, repo: Path, fmt: str) -> int:
     """Say in plain words who may request POLICY, who must approve, and the limits."""
+    from engine.commands import explain
+
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
 
 
@@ -229,6 +254,8 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
     \b
     Exit codes: 0 done, 1 some grant failed (the others went ahead), 2 usage error.
     """
+    from engine.commands import lifecycle_run
+
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
                                              forge)
     return lifecycle_run.run_activate(options)
@@ -249,6 +276,8 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     \b
     Exit codes: 0 done, 1 something failed (see the report), 2 usage error.
     """
+    from engine.commands import lifecycle_run
+
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
                                              forge)
     return lifecycle_run.run_reconcile(options)
@@ -279,7 +308,7 @@ BRANCH = click.option("--branch", default="main", show_default=True,
 @REPO
 @BRANCH
 @NOW
-@click.option("--format", "fmt", type=click.Choice(status.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("status", "FORMATS"), default="text",
               show_default=True)
 def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> int:
     """Where every grant on the default branch stands now.
@@ -289,6 +318,8 @@ def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> i
     verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
     whether the target or gitjit enforces the expiry.
     """
+    from engine.commands import status
+
     return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt))
 
 
@@ -297,7 +328,7 @@ def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> i
 @BRANCH
 @click.option("--since", type=Since(), default=None,
               help="Keep only lifecycles with an event at or after this day or time.")
-@click.option("--format", "fmt", type=click.Choice(audit.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("audit", "FORMATS"), default="text",
               show_default=True)
 @click.pass_context
 def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | None,
@@ -313,13 +344,15 @@ def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | N
     """
     if ctx.invoked_subcommand is not None:
         return None
+    from engine.commands import audit
+
     return audit.run(audit.AuditOptions(repo, branch, since, fmt))
 
 
 @audit_group.command("verify")
 @REPO
 @BRANCH
-@click.option("--format", "fmt", type=click.Choice(audit.VERIFY_FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("audit", "VERIFY_FORMATS"), default="text",
               show_default=True)
 @click.pass_context
 def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) -> int:
@@ -335,6 +368,8 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
         repo = parent.get("repo", repo)
     if ctx.get_parameter_source("branch") is click.core.ParameterSource.DEFAULT:
         branch = parent.get("branch", branch)
+    from engine.commands import audit
+
     return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
 
 
@@ -356,6 +391,8 @@ def simulate_command(scenario: Path, workdir: Path | None, fmt: str) -> int:
     Exit codes: 0 every expectation holds, 1 one failed, 2 the scenario
     file is invalid (findings with file and line) or a step cannot run.
     """
+    from engine.commands import simulate
+
     return simulate.run(simulate.SimulateOptions(scenario, workdir, fmt))
 
 
@@ -368,6 +405,8 @@ def demo_command(workdir: Path | None) -> int:
     Runs a bundled scenario against the example configuration in a temporary repository,
     with a local forge and a recording target: no account, network or database needed.
     """
+    from engine.commands import simulate
+
     return simulate.run_demo(simulate.DemoOptions(workdir))
 
 
@@ -382,7 +421,7 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--extends", help="The id of your live grant this one extends.")
 @click.option("--break-glass", is_flag=True, help="Emergency access, if the policy allows it.")
 @click.option("--base", default="main", show_default=True, help="The default branch.")
-@click.option("--forge", type=click.Choice(request.FORGES), default="none", show_default=True,
+@click.option("--forge", type=_choices("request", "FORGES"), default="none", show_default=True,
               help="'github' pushes the branch and opens the pull request on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN); 'local' opens it in the local forge; "
                    "'none' prepares the branch and says what to do next.")
@@ -406,6 +445,8 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
       gitjit request prod-db-admin --as bob --duration 2h --ticket INC-1234 \\
         --justification "Replication lag on the orders primary" --forge local
     """
+    from engine.commands import request
+
     options = request.RequestOptions(repo, policy, requester, duration, justification, ticket,
                                      start, extends, break_glass, base, forge,
                                      now or clock.now(), fmt)
@@ -422,6 +463,8 @@ def codeowners_command(repo: Path, write: bool) -> int:
     policy admins named in policies/settings.yaml (admins: [@org/team]). 'gitjit check'
     warns when the file drifts from the policies.
     """
+    from engine.commands import codeowners
+
     return codeowners.run(codeowners.CodeownersOptions(repo, write))
 
 
@@ -449,6 +492,8 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
     \b
     Exit codes: 0 all met, 1 something to fix, 2 usage error.
     """
+    from engine.commands import doctor
+
     return doctor.run(doctor.DoctorOptions(branch, app_id, now or clock.now(), fmt))
 
 
