@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -233,33 +231,6 @@ def test_now_flags_committed_grants_whose_time_is_up(
             "removal; reconcile removes it") in capsys.readouterr().out.splitlines()
 
 
-ERASE = "\r\x1b[K"
-
-
-def _check_on_a_terminal(repo: Path, *args: str) -> tuple[str, str]:
-    """Run gitjit check with stderr on a terminal and stdout in a pipe: (stdout, terminal)."""
-    reader, writer = pty.openpty()
-    env = {**os.environ, "GITJIT_PROGRESS_AFTER": "0", "TERM": "xterm"}
-    env.pop("GITJIT_PROGRESS", None)
-    try:
-        result = subprocess.run([sys.executable, "-m", "engine", "check", "--repo", str(repo),
-                                 *args], stdout=subprocess.PIPE, stderr=writer, env=env,
-                                check=False, timeout=120)
-        os.close(writer)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(reader, 1 << 16)
-            except OSError:  # the terminal's other side is closed: all is read
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(reader)
-    return result.stdout.decode("utf-8"), b"".join(chunks).decode("utf-8")
-
-
 def _many_grants(repo: GitRepoBuilder, count: int) -> None:
     for index in range(count):
         repo.write(f"grants/reports-read/ana-20261130T{index // 60:02d}{index % 60:02d}Z.yaml",
@@ -295,16 +266,3 @@ def test_check_in_several_processes_finds_what_one_finds(small_repo: GitRepoBuil
         in text
     assert text.endswith("1 policies, 121 grants, 5 errors, 1 warnings\n")
     assert dict(outputs)[("--now", "2026-12-01T00:00:00Z")].count("grant.expired") == 121
-
-
-def test_check_shows_progress_on_a_terminal_but_never_in_json(
-        small_repo: GitRepoBuilder) -> None:
-    _many_grants(small_repo, 300)
-    out, screen = _check_on_a_terminal(small_repo.path)
-    assert out == "1 policies, 301 grants, 0 errors, 0 warnings\n"
-    assert "checking grants: " in screen
-    assert screen.endswith(ERASE)
-
-    out, screen = _check_on_a_terminal(small_repo.path, "--format", "json")
-    assert out.startswith("{")
-    assert screen == ""
