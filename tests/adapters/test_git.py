@@ -516,6 +516,21 @@ def test_entries_named_reads_one_folder_by_name(repo: GitRepoBuilder) -> None:
     assert tree.entries_named("grants/p/Bob-1.yaml", "bob-") == []
 
 
+def test_a_replace_ref_never_changes_what_a_file_reads(repo: GitRepoBuilder) -> None:
+    # refs/replace/<sha> makes git show other content for an object everywhere; gitjit reads
+    # what the SHA names (GIT_NO_REPLACE_OBJECTS), also through the long-lived object reader.
+    repo.write("grants/p/bob.yaml", "duration: 1h\n")
+    repo.commit("a grant")
+    real = repo.git("rev-parse", "HEAD:grants/p/bob.yaml").strip()
+    repo.write("forged.txt", "duration: 365d\n")
+    forged = repo.git("hash-object", "-w", "forged.txt").strip()
+    repo.git("replace", real, forged)
+    assert repo.git("cat-file", "-p", real) == "duration: 365d\n"
+    tree = GitRepository(repo.path).tree("HEAD")
+    assert tree.read("grants/p/bob.yaml") == b"duration: 1h\n"
+    assert tree.entries("grants")[0].blob == real
+
+
 def test_read_many_of_nothing_runs_nothing(repo: GitRepoBuilder) -> None:
     assert GitRepository(repo.path).tree("HEAD").read_many([]) == {}
 
