@@ -22,7 +22,6 @@ import click
 from engine import __version__
 from engine.adapters import clock
 from engine.commands import forges
-from engine.commands.local import group as local_group
 from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import GitjitError
@@ -84,6 +83,34 @@ class _LazyChoice(click.Choice):  # type: ignore[type-arg]
 
 def _choices(module: str, name: str) -> click.Choice:  # type: ignore[type-arg]
     return _LazyChoice(module, name)
+
+
+class _LazyGroup(click.Group):
+    """A command group defined in another module, loaded when it is used: listing it in
+    'gitjit --help' needs only its one-line help."""
+
+    def __init__(self, name: str, module: str, summary: str) -> None:
+        # The first paragraph of the group's own help: 'gitjit --help' shortens it as it
+        # would the group's.
+        super().__init__(name, help=summary)
+        self._module = module
+
+    def _group(self) -> click.Group:
+        group: click.Group = importlib.import_module(self._module).group
+        return group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._group().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._group().format_help(ctx, formatter)
+
+
+local_group = _LazyGroup("local", "engine.commands.local", "A forge in your repository: pull "
+                         "requests, reviews and merges, offline.")
 
 
 REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.gitrepo import GitRepoBuilder
@@ -76,3 +77,13 @@ def test_a_commands_help_loads_no_client(args: list[str], needed: list[str]) -> 
     code, modules = loaded_by(args)
     assert code == 0
     assert heavy(modules) == needed
+
+
+def test_the_local_group_loads_when_used_and_reads_as_its_own_help() -> None:
+    from engine.cli import cli, local_group
+    from engine.commands.local import group
+
+    ctx = click.Context(cli)
+    assert local_group.get_short_help_str() == group.get_short_help_str()
+    assert local_group.list_commands(ctx) == group.list_commands(ctx)
+    assert local_group.get_help(ctx) == group.get_help(ctx)
