@@ -114,7 +114,7 @@ def load(raw: bytes, path: str, limits: Limits = Limits(), *, libyaml: bool = Tr
     """Parse exactly one YAML document under the strict rules, or raise LoadError.
 
     ``libyaml=False``: PyYAML's pure-Python parser alone, the reference that the libyaml fast
-    path (``load_libyaml``) must agree with."""
+    path (``_load_libyaml``) must agree with."""
 
     def fail(line: int, code: str, message: str) -> LoadError:
         return LoadError(Finding(path=path, line=line, code=code, message=message))
@@ -138,7 +138,7 @@ def load(raw: bytes, path: str, limits: Limits = Limits(), *, libyaml: bool = Tr
             f"{_describe(text[start])} in column {column} is not allowed; remove it "
             "(tab and newline are the only control characters allowed)",
         )
-    fast = load_libyaml(raw, path, limits) if libyaml else None
+    fast = _load_libyaml(raw, path, limits) if libyaml else None
     if fast is not None:
         return fast
     events = _scan(text, limits, fail)
@@ -445,10 +445,11 @@ _BLOCK_HEADER_COMMENT = re.compile(rb"[|>][-+0-9]*#")
 _value_forbidden = _VALUE_FORBIDDEN.search
 
 
-def load_libyaml(raw: bytes, path: str, limits: Limits = Limits()) -> Document | None:
+def _load_libyaml(raw: bytes, path: str, limits: Limits = Limits()) -> Document | None:
     """The document as libyaml reads it when every rule holds; None to let the pure-Python
-    path decide. ``load`` calls it once ``raw`` has passed the byte cap, the encoding and the
-    character checks; on its own it is only the fast path's half of the answer."""
+    path decide. Only for ``load``, after ``raw`` has passed the byte cap, the encoding and
+    the character checks, which the value checks below rely on; on its own it is only the
+    fast path's half of the answer."""
     if _CParser is None or b"\t" in raw:
         # Tabs: libyaml accepts them in places PyYAML's scanner refuses (inside and around
         # plain scalars); files with a tab are rare enough to take the pure-Python path.
@@ -498,9 +499,11 @@ def _fast_events(parser: Any, raw: bytes, path: str, limits: Limits) -> Document
         if kind is _SCALAR:
             text: str = event.value
             value = text
-            if _value_forbidden(text):
-                return None
             style = event.style
+            # Only an escape can put a forbidden character into a value: every other style
+            # holds the raw text, which load checked, with line breaks folded to '\n'.
+            if style == '"' and _value_forbidden(text):
+                return None
             if style == "|" or style == ">":
                 block = True
             elif flow and not style and "?" in text:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core.findings import Finding
-from engine.core.strictyaml import Document, Limits, LoadError, load, load_libyaml
+from engine.core.strictyaml import Document, Limits, LoadError, _load_libyaml, load
 
 PATH = "grants/prod-db-admin/bob-20261127T0912Z.yaml"
 PROJECT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ def assert_agrees(raw: bytes) -> None:
     """The fast path accepts only what the reference accepts, with the same values and lines,
     and ``load`` gives exactly the reference's answer either way."""
     reference = outcome(raw, libyaml=False)
-    # load_libyaml runs only on bytes that passed the size, encoding and character checks.
-    fast = None if _raw_rejected(reference) else load_libyaml(raw, PATH)
+    # _load_libyaml runs only on bytes that passed the size, encoding and character checks.
+    fast = None if _raw_rejected(reference) else _load_libyaml(raw, PATH)
     if fast is not None:
         assert isinstance(reference, Document), (raw, reference)
         assert (fast.data, dict(fast.lines)) == (reference.data, dict(reference.lines))
@@ -74,7 +74,7 @@ LENIENT = [
 @pytest.mark.parametrize("text", LENIENT)
 def test_where_libyaml_is_lenient_the_fast_path_declines(text: str) -> None:
     raw = text.encode("utf-8")
-    assert load_libyaml(raw, PATH) is None
+    assert _load_libyaml(raw, PATH) is None
     assert outcome(raw, libyaml=True) == outcome(raw, libyaml=False)
     assert isinstance(outcome(raw, libyaml=True), Finding)
 
@@ -85,7 +85,7 @@ def test_where_libyaml_is_lenient_the_fast_path_declines(text: str) -> None:
 def test_the_projects_own_files_take_the_fast_path(path: str) -> None:
     # The speed of 'gitjit check' rests on ordinary files never needing the slow path.
     raw = (PROJECT / path).read_bytes()
-    fast = load_libyaml(raw, path, Limits(max_bytes=512 * 1024))
+    fast = _load_libyaml(raw, path, Limits(max_bytes=512 * 1024))
     assert fast is not None
     reference = load(raw, path, Limits(max_bytes=512 * 1024), libyaml=False)
     assert (fast.data, dict(fast.lines)) == (reference.data, dict(reference.lines))
@@ -96,8 +96,8 @@ def test_every_rule_is_declined_by_the_fast_path() -> None:
     for text in ["a: &x 1\n", "a: *x\n", "a: !!str x\n", "a: ! x\n", "a: 1\na: 2\n",
                  "<<: {a: 1}\n", "? [a]\n: 1\n", "'': x\n", 'a: "\\e"\n', "a: 1\n---\nb: 2\n",
                  "---\n", "%YAML 1.1\n---\na: 1\n", "[" * 40 + "]" * 40]:
-        assert load_libyaml(text.encode("utf-8"), PATH) is None, text
-    assert load_libyaml(b"[a, b, c]", PATH, Limits(max_nodes=3)) is None
+        assert _load_libyaml(text.encode("utf-8"), PATH) is None, text
+    assert _load_libyaml(b"[a, b, c]", PATH, Limits(max_nodes=3)) is None
 
 
 YAMLISH = st.lists(st.sampled_from(
