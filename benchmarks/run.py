@@ -210,28 +210,36 @@ def peer_commands(repo: Path) -> list[list[str]] | None:
              *map(str, files)] for kind, files in groups if files and files[0].is_file()]
 
 
+PEER_RUNS = 3
+"""check-jsonschema takes seconds a run: at most this many."""
+
+
 def measure(made: Generated, scenario: Scenario, runs: int, gitjit: Sequence[str],
             generate_seconds: float) -> list[Measurement]:
-    results = []
-    for command, args in (("check", made.check_args()), ("check-pr", made.check_pr_args())):
-        samples = [timed_run([*gitjit, *args], expect=0) for _ in range(runs)]
-        git = sum(in_process(args).values())
-        results.append(_measured(scenario, command, samples, git, generate_seconds))
-        if command != "check" or not scenario.peers:
-            continue
-        floor = [timed_run([sys.executable, "-m", "benchmarks.floor", str(made.repo)], 0)
-                 for _ in range(runs)]
-        results.append(_measured(scenario, "floor", floor, None, generate_seconds))
-        peers = peer_commands(made.repo)
-        if peers is None or scenario.grants > PEER_MAX_FILES:
-            continue
-        # The schemas type every value as text, and check-jsonschema's YAML loader reads
-        # 'count: 1' as a number: it reports the policies invalid (exit 1) after the same work.
-        runs_of_peer = [[timed_run(argv, (0, 1)) for argv in peers] for _ in range(runs)]
-        totals = [Sample(sum(s.wall for s in run), sum(s.cpu for s in run),
-                         max(s.rss_kib for s in run)) for run in runs_of_peer]
-        results.append(_measured(scenario, "check-jsonschema", totals, None, generate_seconds))
-    return results
+    """Each command ``runs`` times. gitjit check, the floor and the peer take turns, run by
+    run, so that a machine busy with other work slows all three alike."""
+    floor_argv = [sys.executable, "-m", "benchmarks.floor", str(made.repo)]
+    peers = peer_commands(made.repo) if scenario.peers else None
+    if peers is not None and scenario.grants > PEER_MAX_FILES:
+        peers = None
+    samples: dict[str, list[Sample]] = collections.defaultdict(list)
+    for index in range(runs):
+        samples["check"].append(timed_run([*gitjit, *made.check_args()], expect=0))
+        if scenario.peers:
+            samples["floor"].append(timed_run(floor_argv, 0))
+        if peers is not None and index < PEER_RUNS:
+            # The schemas type every value as text, and check-jsonschema's YAML loader reads
+            # 'count: 1' as a number: it reports the policies invalid (exit 1) after the same
+            # work.
+            one = [timed_run(argv, (0, 1)) for argv in peers]
+            samples["check-jsonschema"].append(Sample(
+                sum(s.wall for s in one), sum(s.cpu for s in one), max(s.rss_kib for s in one)))
+        samples["check-pr"].append(timed_run([*gitjit, *made.check_pr_args()], expect=0))
+    git = {"check": sum(in_process(made.check_args()).values()),
+           "check-pr": sum(in_process(made.check_pr_args()).values())}
+    return [_measured(scenario, command, samples[command], git.get(command), generate_seconds)
+            for command in ("check", "floor", "check-jsonschema", "check-pr")
+            if samples[command]]
 
 
 def startup(runs: int, gitjit: Sequence[str]) -> list[str]:
@@ -301,9 +309,11 @@ def growth(results: Sequence[Measurement]) -> list[str]:
                                         and large.commits == large.grants)))
             if same_but_grants:
                 a, b = pr[small], pr[large]
+                more = (f"{large.grants / small.grants:.0f}x the grants" if small.grants
+                        else f"{large.grants:,} grants instead of none")
                 out.append(f"check-pr, {small.name} -> {large.name}: {a.best:.2f}s -> "
-                           f"{b.best:.2f}s ({b.best / a.best:.2f}x for "
-                           f"{large.grants / small.grants:.0f}x the grants), git processes "
+                           f"{b.best:.2f}s ({b.best / a.best:.2f}x for {more}; CPU "
+                           f"{a.cpu:.2f}s -> {b.cpu:.2f}s), git processes "
                            f"{a.git_processes} -> {b.git_processes}")
     return out
 
