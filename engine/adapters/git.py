@@ -608,9 +608,25 @@ class GitTree:
 
 
 _TREE_MODE = "040000"
-# Modes as git writes them in tree objects, by the name ls-tree prints.
-_MODES = {b"40000": _TREE_MODE, b"100644": "100644", b"100755": "100755",
-          b"120000": "120000", b"160000": "160000", b"100664": "100644"}
+
+
+def _canonical_mode(raw: bytes) -> str | None:
+    """A tree entry's mode as ls-tree prints it: git canonicalises what old or odd tools
+    wrote (a regular file is 100755 with the owner's execute bit, 100644 without)."""
+    try:
+        mode = int(raw, 8)
+    except ValueError:
+        return None
+    kind = mode & 0o170000
+    if kind == 0o040000:
+        return _TREE_MODE
+    if kind == 0o100000:
+        return "100755" if mode & 0o100 else "100644"
+    if kind == 0o120000:
+        return "120000"
+    if kind == 0o160000:
+        return "160000"
+    return None
 
 
 @dataclass(frozen=True)
@@ -632,7 +648,7 @@ def _parse_tree(body: bytes, hex_length: int) -> list[_TreeItem]:
         if space < 0 or nul < 0 or nul + 1 + size > end:
             raise GitError(f"a damaged tree object (record at byte {pos}); run 'git fsck'")
         raw_mode = body[pos:space]
-        mode = _MODES.get(raw_mode)
+        mode = _canonical_mode(raw_mode)
         if mode is None:
             raise GitError(f"a tree entry with the unknown mode {raw_mode!r}; run 'git fsck'")
         items.append(_TreeItem(_decode(body[space + 1:nul]), mode,
