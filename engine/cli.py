@@ -151,8 +151,8 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN) and warn where one no longer resolves or "
                    "is another account than the id pinned in policies/groups.yaml.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Check grants in this many processes (default: two on a machine with two "
-                   "or more cores, once there are enough grants to pay).")
+              help="Check grants in this many processes (default: one per 1,000 grants, up "
+                   "to the number of cores).")
 def check_command(repo: Path, now: datetime | None, fmt: str, forge: str,
                   jobs: int | None) -> int:
     """Validate all configuration and every grant in the working tree.

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 # Grants are read and checked this many at a time, so a large repository is never held in
 # memory whole, and progress moves.
 CHUNK = 500
-# Below this many grants a second process costs more than it saves.
-PARALLEL_FROM = 2_000
+# A process per this many grants, up to the cores: below it, starting one costs more than
+# it saves.
+PER_PROCESS = 1_000
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class CheckOptions:
     forge: str = "none"
     """'github': also ask GitHub whether every login named still is the account meant."""
     jobs: int | None = None
-    """Processes to check grants in; None: as many as pays (up to the cores)."""
+    """Processes to check grants in; None: one per 1,000 grants, up to the cores."""
 
 
 def run(options: CheckOptions) -> int:
@@ -116,7 +117,7 @@ def _check_all(tree: WorkTree, entries: Sequence[TreeEntry], loaded: LoadedConfi
 
     jobs = options.jobs
     if jobs is None:
-        jobs = min(2, workers.cores()) if len(entries) >= PARALLEL_FROM else 1
+        jobs = max(1, min(workers.cores(), len(entries) // PER_PROCESS))
     parts = workers.split(entries, work, jobs=jobs, report=report)
     return _joined([check for check, _ in parts]), [f for _, found in parts for f in found]
 
