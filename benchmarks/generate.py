@@ -11,8 +11,12 @@ file (GitHub's JSON) holds one DBA's and one security engineer's approval of the
 ``gitjit check-pr`` approves it at ``NOW``. The author owns ``--own`` of the N grants, all
 expired, so they are read (limits, 'extends') but do not count against the limit of one.
 
+With ``--bundled`` the configuration is this project's own (policies/, groups, settings,
+policy tests and schemas, as shipped), the N grants are prod-db-admin grants of the SRE group,
+the author is bob, and dave and sam approve.
+
 Usage:
-  python -m benchmarks.generate DIR [--grants 10000] [--policies 200] [--own 1]
+  python -m benchmarks.generate DIR [--grants 10000] [--policies 200] [--own 1] [--bundled]
 
 It prints the check and check-pr command lines to run on the result.
 """
@@ -166,13 +170,38 @@ class _Grant:
     at: datetime
 
 
-def plan_grants(grants: int, policies: int, requesters: int, own: int) -> list[_Grant]:
+@dataclass(frozen=True)
+class _Layout:
+    """Who is who in a generated repository."""
+
+    author: str
+    approvers: tuple[str, ...]
+    policies: tuple[str, ...]
+    """The policies grants are spread over; the pull request asks for the first."""
+    others: tuple[str, ...]
+    """The requesters of the grants the author does not own."""
+
+
+BUNDLED = _Layout("bob", ("dave", "sam"), ("prod-db-admin",), ("alice", "carol", "erin", "oscar"))
+"""The bundled configuration's prod-db-admin: requested by the SRE group, approved by a DBA
+and a security engineer (policies/groups.yaml)."""
+
+
+def _generated_layout(policies: int, requesters: int) -> _Layout:
+    return _Layout(AUTHOR, APPROVERS, tuple(policy_id(i) for i in range(policies)),
+                   tuple(requester(i) for i in range(1, requesters)))
+
+
+def plan_grants(grants: int, policies: int, requesters: int, own: int,
+                layout: _Layout | None = None) -> list[_Grant]:
     """N grants, oldest first, one every 20 minutes up to a week before NOW.
 
     The author owns ``own`` of them, spread evenly through history and over the policies
     (the first in the policy of the pull request); the others go round-robin over the other
     requesters and, independently, over the policies.
     """
+    who_is = layout or _generated_layout(policies, requesters)
+    names, others = who_is.policies, who_is.others
     if own > grants:
         raise ValueError(f"--own {own} is more than --grants {grants}")
     mine = {index * grants // own: index for index in range(own)} if own else {}
@@ -181,9 +210,9 @@ def plan_grants(grants: int, policies: int, requesters: int, own: int) -> list[_
     for index in range(grants):
         at = first + _GRANT_INTERVAL * index
         if index in mine:
-            who, policy = AUTHOR, policy_id(mine[index] % policies)
+            who, policy = who_is.author, names[mine[index] % len(names)]
         else:
-            who, policy = requester(1 + index % (requesters - 1)), policy_id(index % policies)
+            who, policy = others[index % len(others)], names[index % len(names)]
         ticket = f"INC-{index + 1}"
         text = GRANT_TEMPLATE.format(policy=policy, requester=who, ticket=ticket)
         planned.append(_Grant(f"grants/{policy}/{who}-{_stamp(at)}.yaml", text, at))
@@ -219,10 +248,18 @@ class _Stream:
         return b"".join([*self.parts, b"done\n"])
 
 
+def _bundled_configuration() -> list[tuple[str, str]]:
+    """This project's own control plane, file by file, as it ships."""
+    return [(path.relative_to(PROJECT).as_posix(), path.read_text(encoding="utf-8"))
+            for folder in ("policies", "schemas")
+            for path in sorted((PROJECT / folder).rglob("*")) if path.is_file()]
+
+
 def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: int = 500,
-             own: int = 1, commits: int = 10) -> Generated:
+             own: int = 1, commits: int = 10, bundled: bool = False) -> Generated:
     """Write the repository into ``dest`` (which must not exist or be empty) and the reviews
-    file beside it, ``<dest>.reviews.json``."""
+    file beside it, ``<dest>.reviews.json``. ``bundled``: this project's configuration
+    instead of M generated policies (``policies`` and ``requesters`` are then ignored)."""
     if policies < 1 or requesters < 2 or commits < 1 or grants < 0:
         raise ValueError("need at least 1 policy, 2 requesters and 1 commit")
     dest = dest.resolve()
@@ -231,17 +268,25 @@ def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: 
     dest.mkdir(parents=True, exist_ok=True)
     _git(dest, "init", "--quiet", f"--initial-branch={BASE}")
 
-    config = [("policies/groups.yaml", groups_yaml(requesters)),
-              ("policies/settings.yaml", _settings()),
-              ("policies/allowed_signers",
-               (PROJECT / "policies" / "allowed_signers").read_text(encoding="ascii"))]
-    config += [(f"policies/{policy_id(i)}.yaml",
-                POLICY_TEMPLATE.format(id=policy_id(i), role=f"orders_role_{i:04d}"))
-               for i in range(policies)]
-    config += [(f"schemas/{path.name}", path.read_text(encoding="utf-8"))
-               for path in sorted((PROJECT / "schemas").glob("*.schema.json"))]
+    layout = BUNDLED if bundled else _generated_layout(policies, requesters)
+    if bundled:
+        config = _bundled_configuration()
+        policies = len([p for p, _ in config if p.count("/") == 1 and p.startswith("policies/")
+                        and p not in ("policies/groups.yaml", "policies/settings.yaml")
+                        and p.endswith(".yaml")])
+        requesters = len(layout.others) + 1
+    else:
+        config = [("policies/groups.yaml", groups_yaml(requesters)),
+                  ("policies/settings.yaml", _settings()),
+                  ("policies/allowed_signers",
+                   (PROJECT / "policies" / "allowed_signers").read_text(encoding="ascii"))]
+        config += [(f"policies/{policy_id(i)}.yaml",
+                    POLICY_TEMPLATE.format(id=policy_id(i), role=f"orders_role_{i:04d}"))
+                   for i in range(policies)]
+        config += [(f"schemas/{path.name}", path.read_text(encoding="utf-8"))
+                   for path in sorted((PROJECT / "schemas").glob("*.schema.json"))]
 
-    planned = plan_grants(grants, policies, requesters, own)
+    planned = plan_grants(grants, policies, requesters, own, layout)
     stream = _Stream()
     start = (planned[0].at if planned else _LAST_GRANT) - timedelta(days=1)
     tip = stream.commit(BASE, start, "Configuration: policies, groups, settings, schemas\n",
@@ -254,11 +299,11 @@ def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: 
             tip = stream.commit(BASE, landed, f"Grants, batch {chunk + 1} of {commits}\n",
                                 [(g.path, g.text) for g in batch])
 
-    policy = policy_id(0)
+    policy, author = layout.policies[0], layout.author
     requested = NOW - timedelta(minutes=30)
-    grant = f"grants/{policy}/{AUTHOR}-{_stamp(requested)}.yaml"
-    text = GRANT_TEMPLATE.format(policy=policy, requester=AUTHOR, ticket="INC-424242")
-    stream.commit(HEAD, requested, f"Request {policy} for {AUTHOR}\n", [(grant, text)],
+    grant = f"grants/{policy}/{author}-{_stamp(requested)}.yaml"
+    text = GRANT_TEMPLATE.format(policy=policy, requester=author, ticket="INC-424242")
+    stream.commit(HEAD, requested, f"Request {policy} for {author}\n", [(grant, text)],
                   parent=tip)
     _git(dest, "fast-import", "--quiet", "--done", stdin=stream.bytes())
     # fast-import writes objects and refs only: check out main so `gitjit check` sees files.
@@ -270,9 +315,9 @@ def generate(dest: Path, grants: int = 10_000, policies: int = 200, requesters: 
     reviews.write_text(json.dumps([
         {"id": index + 1, "user": {"login": login, "type": "User"}, "state": "APPROVED",
          "commit_id": head_sha, "submitted_at": reviewed.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        for index, login in enumerate(APPROVERS)], indent=2) + "\n", encoding="utf-8")
+        for index, login in enumerate(layout.approvers)], indent=2) + "\n", encoding="utf-8")
     return Generated(repo=dest, reviews=reviews, base=BASE, head=HEAD, head_sha=head_sha,
-                     author=AUTHOR, grant=grant, now=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     author=author, grant=grant, now=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
                      grants=grants, policies=policies, requesters=requesters, own=own,
                      commits=commits)
 
@@ -289,10 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="how many of the N grants the PR's author owns (default 1)")
     parser.add_argument("--commits", type=int, default=10,
                         help="commits the grants are spread over (default 10)")
+    parser.add_argument("--bundled", action="store_true",
+                        help="this project's own configuration instead of M generated policies")
     args = parser.parse_args(argv)
     try:
         made = generate(args.dest, args.grants, args.policies, args.requesters, args.own,
-                        args.commits)
+                        args.commits, args.bundled)
     except (ValueError, RuntimeError) as exc:
         print(f"generate: error: {exc}", file=sys.stderr)
         return 2

@@ -2,11 +2,21 @@
 
 For each scenario it generates a repository (benchmarks/generate.py) in a temporary folder,
 then runs each command k times, every run in a fresh child process, and reports the best wall
-time and the peak resident memory of the run (``ru_maxrss`` of that child, through GNU time
-when present: the largest of gitjit's Python process and the git processes it waited for).
-It also runs each command once in-process to count the git subprocesses it starts, and checks
-the exit codes: check must pass (0) and check-pr must approve (0), or the figures would time an
-error path.
+time, the CPU time of that run (user + system, of the process and every process it waited
+for: git, check's worker) and the peak resident memory of the run (``ru_maxrss`` of that
+child, through GNU time when present: the largest of gitjit's Python process and the git
+processes it waited for). It also runs each command once in-process to count the git
+processes it starts, and checks the exit codes: check must pass (0) and check-pr must approve
+(0), or the figures would time an error path.
+
+Beside ``gitjit check`` it times, in the same way and in the same run, the floor (PyYAML's C
+loader parsing the same files in one process, benchmarks/floor.py) and the peer
+(check-jsonschema validating the same files against the same schemas, when it is installed:
+``pip install check-jsonschema``), and prints the ratios. It also times start-up: ``gitjit
+--help`` against a bare ``python -c pass``.
+
+The children run with bytecode caching on (PYTHONDONTWRITEBYTECODE is dropped, the cache goes
+to a temporary folder), as an installed gitjit has it.
 
 Usage (from the project root):
   python -m benchmarks.run            # the sizes in docs/benchmarks.md (about two minutes)
@@ -28,6 +38,7 @@ import io
 import os
 import platform
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,21 +61,33 @@ class Scenario:
     commits: int = 10
     """How many commits the grants were merged in: 10 is a repository built in bulk; one per
     grant is the history a real access repository gets (one pull request per grant)."""
+    bundled: bool = False
+    """This project's own configuration (benchmarks/generate.py --bundled)."""
+    peers: bool = True
+    """Also time the floor and check-jsonschema on the same files."""
 
+
+PEER_MAX_FILES = 20_000
+"""check-jsonschema takes its files as arguments: more do not fit on a command line."""
 
 FULL = (
+    Scenario("bundled", 0, 4, own=0, bundled=True),
+    Scenario("bundled, 10k", 10_000, 4, own=0, bundled=True),
     Scenario("1k", 1_000, 200),
     Scenario("10k", 10_000, 200),
-    Scenario("10k, author owns 20", 10_000, 200, own=20),
-    Scenario("1k, 1 commit per grant", 1_000, 200, commits=1_000),
-    Scenario("10k, 1 commit per grant", 10_000, 200, commits=10_000),
-    Scenario("10k, 1 commit per grant, author owns 20", 10_000, 200, own=20, commits=10_000),
+    Scenario("10k, author owns 20", 10_000, 200, own=20, peers=False),
+    Scenario("100k", 100_000, 200),
+    Scenario("1k, 1 commit per grant", 1_000, 200, commits=1_000, peers=False),
+    Scenario("10k, 1 commit per grant", 10_000, 200, commits=10_000, peers=False),
+    Scenario("10k, 1 commit per grant, author owns 20", 10_000, 200, own=20, commits=10_000,
+             peers=False),
 )
 QUICK = (
+    Scenario("bundled", 0, 4, own=0, bundled=True),
     Scenario("100", 100, 20),
     Scenario("1k", 1_000, 20),
-    Scenario("1k, author owns 20", 1_000, 20, own=20),
-    Scenario("1k, 1 commit per grant", 1_000, 20, commits=1_000),
+    Scenario("1k, author owns 20", 1_000, 20, own=20, peers=False),
+    Scenario("1k, 1 commit per grant", 1_000, 20, commits=1_000, peers=False),
 )
 
 
@@ -75,17 +98,34 @@ class Measurement:
     best: float
     """Best wall time of the runs, in seconds."""
     median: float
+    cpu: float
+    """CPU time (user + system, children included) of the best run, in seconds."""
     peak_rss_kib: int
     """The largest ru_maxrss of the runs, in KiB (Linux reports KiB)."""
-    git_processes: int
+    git_processes: int | None
+    """None for the floor and the peer."""
     generate_seconds: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float
+    cpu: float
+    rss_kib: int
 
 
 GNU_TIME = Path("/usr/bin/time")
 
 
-def timed_run(argv: Sequence[str], expect: int) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one run of ``argv`` in a fresh child process.
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "gitjit-bench-pyc"))
+    return env
+
+
+def timed_run(argv: Sequence[str], expect: int | Sequence[int]) -> Sample:
+    """Wall time, CPU time and peak RSS (KiB) of one run of ``argv`` in a fresh child.
 
     The peak is ``ru_maxrss`` of that child alone (``os.wait4``), which covers the git
     processes it waited for. Through GNU time when present: a child forked straight from this
@@ -97,34 +137,37 @@ def timed_run(argv: Sequence[str], expect: int) -> tuple[float, int]:
         with err.open("wb") as sink:
             started = time.perf_counter()
             child = subprocess.Popen([*wrapper, *argv], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=sink)
+                                     stdout=subprocess.DEVNULL, stderr=sink, env=_child_env())
             _, status, usage = os.wait4(child.pid, 0)
             elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != expect:
+        expected = [expect] if isinstance(expect, int) else list(expect)
+        if child.returncode not in expected:
             message = err.read_text(encoding="utf-8", errors="replace").strip()
-            raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}, expected "
-                               f"{expect}: {message}")
+            raise RuntimeError(f"{' '.join(argv)[:300]} exited {child.returncode}, expected "
+                               f"{expect}: {message[-2000:]}")
         rss = int(peak.read_text().split()[-1]) if wrapper else usage.ru_maxrss
-    return elapsed, rss
+    return Sample(elapsed, usage.ru_utime + usage.ru_stime, rss)
 
 
 @contextlib.contextmanager
 def counting_git() -> Iterator[collections.Counter[str]]:
-    """Count the git subprocesses gitjit starts in this process, by git subcommand."""
+    """Count the git processes gitjit starts in this process, by git subcommand (every one
+    starts through Popen: subprocess.run and the long-lived object reader alike)."""
     counts: collections.Counter[str] = collections.Counter()
-    real = subprocess.run
+    real = subprocess.Popen
 
-    def run(args: Any, *rest: Any, **kwargs: Any) -> Any:
-        if isinstance(args, list | tuple) and args and args[0] == "git":
-            counts[str(args[1])] += 1
-        return real(args, *rest, **kwargs)
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+            if isinstance(args, list | tuple) and args and args[0] == "git":
+                counts[str(args[1])] += 1
+            super().__init__(args, *rest, **kwargs)
 
-    subprocess.run = run
+    subprocess.Popen = Counting  # type: ignore[misc]
     try:
         yield counts
     finally:
-        subprocess.run = real
+        subprocess.Popen = real  # type: ignore[misc]
 
 
 def in_process(args: Sequence[str], profile: cProfile.Profile | None = None
@@ -141,16 +184,71 @@ def in_process(args: Sequence[str], profile: cProfile.Profile | None = None
     return counts
 
 
+def _measured(scenario: Scenario, command: str, samples: Sequence[Sample],
+              git: int | None, generate_seconds: float) -> Measurement:
+    best = min(samples, key=lambda s: s.wall)
+    return Measurement(scenario, command, best.wall, statistics.median(s.wall for s in samples),
+                       best.cpu, max(s.rss_kib for s in samples), git, generate_seconds)
+
+
+def peer_commands(repo: Path) -> list[list[str]] | None:
+    """check-jsonschema over the files gitjit check reads, one run per schema; None when it
+    is not installed."""
+    found = shutil.which("check-jsonschema", path=f"{Path(sys.executable).parent}"
+                         f"{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        return None
+    config = {"groups.yaml", "settings.yaml"}
+    groups: list[tuple[str, list[Path]]] = [
+        ("grant", sorted(repo.glob("grants/*/*.yaml"))),
+        ("policy", sorted(p for p in repo.glob("policies/*.yaml") if p.name not in config)),
+        ("groups", [repo / "policies" / "groups.yaml"]),
+        ("settings", [repo / "policies" / "settings.yaml"]),
+        ("policytest", sorted(repo.glob("policies/tests/*.yaml"))),
+    ]
+    return [[found, "--schemafile", str(repo / "schemas" / f"{kind}.schema.json"),
+             *map(str, files)] for kind, files in groups if files and files[0].is_file()]
+
+
+PEER_RUNS = 3
+"""check-jsonschema takes seconds a run: at most this many."""
+
+
 def measure(made: Generated, scenario: Scenario, runs: int, gitjit: Sequence[str],
             generate_seconds: float) -> list[Measurement]:
-    results = []
-    for command, args in (("check", made.check_args()), ("check-pr", made.check_pr_args())):
-        samples = [timed_run([*gitjit, *args], expect=0) for _ in range(runs)]
-        times = [elapsed for elapsed, _ in samples]
-        git = sum(in_process(args).values())
-        results.append(Measurement(scenario, command, min(times), statistics.median(times),
-                                   max(rss for _, rss in samples), git, generate_seconds))
-    return results
+    """Each command ``runs`` times. gitjit check, the floor and the peer take turns, run by
+    run, so that a machine busy with other work slows all three alike."""
+    floor_argv = [sys.executable, "-m", "benchmarks.floor", str(made.repo)]
+    peers = peer_commands(made.repo) if scenario.peers else None
+    if peers is not None and scenario.grants > PEER_MAX_FILES:
+        peers = None
+    samples: dict[str, list[Sample]] = collections.defaultdict(list)
+    for index in range(runs):
+        samples["check"].append(timed_run([*gitjit, *made.check_args()], expect=0))
+        if scenario.peers:
+            samples["floor"].append(timed_run(floor_argv, 0))
+        if peers is not None and index < PEER_RUNS:
+            # The schemas type every value as text, and check-jsonschema's YAML loader reads
+            # 'count: 1' as a number: it reports the policies invalid (exit 1) after the same
+            # work.
+            one = [timed_run(argv, (0, 1)) for argv in peers]
+            samples["check-jsonschema"].append(Sample(
+                sum(s.wall for s in one), sum(s.cpu for s in one), max(s.rss_kib for s in one)))
+        samples["check-pr"].append(timed_run([*gitjit, *made.check_pr_args()], expect=0))
+    git = {"check": sum(in_process(made.check_args()).values()),
+           "check-pr": sum(in_process(made.check_pr_args()).values())}
+    return [_measured(scenario, command, samples[command], git.get(command), generate_seconds)
+            for command in ("check", "floor", "check-jsonschema", "check-pr")
+            if samples[command]]
+
+
+def startup(runs: int, gitjit: Sequence[str]) -> list[str]:
+    """Start-up: gitjit --help against a bare interpreter."""
+    bare = [timed_run([sys.executable, "-c", "pass"], 0) for _ in range(runs)]
+    helped = [timed_run([*gitjit, "--help"], 0) for _ in range(runs)]
+    a, b = min(s.wall for s in bare), min(s.wall for s in helped)
+    return [f"start-up: python -c pass {a:.3f}s, gitjit --help {b:.3f}s "
+            f"(gitjit's own share {b - a:.3f}s)"]
 
 
 def machine() -> str:
@@ -167,14 +265,35 @@ def machine() -> str:
 
 def table(results: Sequence[Measurement], runs: int) -> str:
     lines = [f"| scenario | grants | policies | author's grants | grant commits | command "
-             f"| best of {runs} (s) | median (s) | peak RSS (MiB) | git processes |",
-             "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|"]
+             f"| best of {runs} (s) | median (s) | CPU (s) | peak RSS (MiB) | git processes |",
+             "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|"]
     for m in results:
         s = m.scenario
+        git = "" if m.git_processes is None else str(m.git_processes)
         lines.append(f"| {s.name} | {s.grants:,} | {s.policies:,} | {s.own} | {s.commits:,} "
-                     f"| {m.command} | {m.best:.2f} | {m.median:.2f} "
-                     f"| {m.peak_rss_kib / 1024:.0f} | {m.git_processes} |")
+                     f"| {m.command} | {m.best:.2f} | {m.median:.2f} | {m.cpu:.2f} "
+                     f"| {m.peak_rss_kib / 1024:.0f} | {git} |")
     return "\n".join(lines)
+
+
+def ratios(results: Sequence[Measurement]) -> list[str]:
+    """check against the floor and the peer measured in the same run (best wall times)."""
+    out = []
+    by = {(m.scenario, m.command): m for m in results}
+    for m in results:
+        if m.command != "check":
+            continue
+        floor, peer = by.get((m.scenario, "floor")), by.get((m.scenario, "check-jsonschema"))
+        parts = []
+        if floor is not None:
+            parts.append(f"{m.best / floor.best:.2f}x the floor ({floor.best:.2f}s; CPU "
+                         f"{m.cpu / floor.cpu:.2f}x)")
+        if peer is not None:
+            parts.append(f"check-jsonschema takes {peer.best / m.best:.1f}x as long "
+                         f"({peer.best:.2f}s)")
+        if parts:
+            out.append(f"check, {m.scenario.name}: {m.best:.2f}s, " + ", ".join(parts))
+    return out
 
 
 def growth(results: Sequence[Measurement]) -> list[str]:
@@ -190,9 +309,11 @@ def growth(results: Sequence[Measurement]) -> list[str]:
                                         and large.commits == large.grants)))
             if same_but_grants:
                 a, b = pr[small], pr[large]
+                more = (f"{large.grants / small.grants:.0f}x the grants" if small.grants
+                        else f"{large.grants:,} grants instead of none")
                 out.append(f"check-pr, {small.name} -> {large.name}: {a.best:.2f}s -> "
-                           f"{b.best:.2f}s ({b.best / a.best:.2f}x for "
-                           f"{large.grants / small.grants:.0f}x the grants), git processes "
+                           f"{b.best:.2f}s ({b.best / a.best:.2f}x for {more}; CPU "
+                           f"{a.cpu:.2f}s -> {b.cpu:.2f}s), git processes "
                            f"{a.git_processes} -> {b.git_processes}")
     return out
 
@@ -238,14 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for index, scenario in enumerate(scenarios):
             started = time.perf_counter()
             last = generate(root / f"repo-{index}", scenario.grants, scenario.policies,
-                            own=scenario.own, commits=scenario.commits)
+                            own=scenario.own, commits=scenario.commits,
+                            bundled=scenario.bundled)
             took = time.perf_counter() - started
             print(f"generated {scenario.name} in {took:.1f}s", file=sys.stderr, flush=True)
             results += measure(last, scenario, runs, gitjit, took)
         print()
         print(table(results, runs))
         print()
-        for line in growth(results):
+        for line in [*ratios(results), *growth(results), *startup(runs, gitjit)]:
             print(line)
         if args.profile and last is not None:
             print()

@@ -10,6 +10,7 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from datetime import datetime
@@ -20,24 +21,7 @@ import click
 
 from engine import __version__
 from engine.adapters import clock
-from engine.commands import (
-    audit,
-    check,
-    check_pr,
-    codeowners,
-    doctor,
-    explain,
-    forges,
-    lifecycle_run,
-    policy_test,
-    recertify,
-    report,
-    request,
-    simulate,
-    status,
-    targets,
-)
-from engine.commands.local import group as local_group
+from engine.commands import forges
 from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import GitjitError
@@ -74,6 +58,59 @@ class LoginType(click.ParamType):  # type: ignore[type-arg]
 def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[Login]:
     names = [v.strip() for v in (value or "").split(",") if v.strip()]
     return frozenset(LoginType().convert(name, param, ctx) for name in names)
+
+
+class _LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice among a command module's constants, read when the option is first used:
+    defining the command line must not import every command (gitjit --help would load
+    PyGithub, the ledger, the lifecycle ...)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._source = (module, name)
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        module, name = self._source
+        values: tuple[str, ...] = getattr(importlib.import_module(f"engine.commands.{module}"),
+                                          name)
+        return values
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:
+        pass
+
+
+def _choices(module: str, name: str) -> click.Choice:  # type: ignore[type-arg]
+    return _LazyChoice(module, name)
+
+
+class _LazyGroup(click.Group):
+    """A command group defined in another module, loaded when it is used: listing it in
+    'gitjit --help' needs only its one-line help."""
+
+    def __init__(self, name: str, module: str, summary: str) -> None:
+        # The first paragraph of the group's own help: 'gitjit --help' shortens it as it
+        # would the group's.
+        super().__init__(name, help=summary)
+        self._module = module
+
+    def _group(self) -> click.Group:
+        group: click.Group = importlib.import_module(self._module).group
+        return group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._group().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._group().format_help(ctx, formatter)
+
+
+local_group = _LazyGroup("local", "engine.commands.local", "A forge in your repository: pull "
+                         "requests, reviews and merges, offline.")
 
 
 def _params(ctx: click.Context, param: click.Parameter,
@@ -126,7 +163,11 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
               help="'github': also look every login the configuration names up on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN) and warn where one no longer resolves or "
                    "is another account than the id pinned in policies/groups.yaml.")
-def check_command(repo: Path, now: datetime | None, fmt: str, forge: str) -> int:
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Check grants in this many processes (default: one per 1,000 grants, up "
+                   "to the number of cores).")
+def check_command(repo: Path, now: datetime | None, fmt: str, forge: str,
+                  jobs: int | None) -> int:
     """Validate all configuration and every grant in the working tree.
 
     Checks every file under policies/ and grants/ with the strict YAML loader and the
@@ -137,7 +178,9 @@ def check_command(repo: Path, now: datetime | None, fmt: str, forge: str) -> int
     Example:
       gitjit check --repo . --format json
     """
-    return check.run(check.CheckOptions(repo, now, fmt, forge))
+    from engine.commands import check
+
+    return check.run(check.CheckOptions(repo, now, fmt, forge, jobs))
 
 
 @cli.command("check-pr")
@@ -182,6 +225,8 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
       gitjit check-pr --base main --head pr-42 --author bob --reviews reviews.json
       gitjit check-pr --forge github --pr 42 --format github
     """
+    from engine.commands import check_pr
+
     options = check_pr.CheckPullRequestOptions(repo, base, head, author, reviews, pushers,
                                                now or clock.now(), fmt, forge, pr)
     return check_pr.run(options)
@@ -197,6 +242,8 @@ def test_command(path: Path, verbose: bool) -> int:
     Each case gives a grant, an author, reviews, a time and the expected decision.
     """
     repo, only = _split_repo(path)
+    from engine.commands import policy_test
+
     return policy_test.run(policy_test.TestOptions(repo, only, verbose))
 
 
@@ -207,6 +254,8 @@ def test_command(path: Path, verbose: bool) -> int:
               show_default=True)
 def explain_command(policy: str, repo: Path, fmt: str) -> int:
     """Say in plain words who may request POLICY, who must approve, and the limits."""
+    from engine.commands import explain
+
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
 
 
@@ -245,6 +294,8 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
     \b
     Exit codes: 0 done, 1 some grant failed (the others went ahead), 2 usage error.
     """
+    from engine.commands import lifecycle_run
+
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
                                              forge)
     return lifecycle_run.run_activate(options)
@@ -265,6 +316,8 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     \b
     Exit codes: 0 done, 1 something failed (see the report), 2 usage error.
     """
+    from engine.commands import lifecycle_run
+
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
                                              forge)
     return lifecycle_run.run_reconcile(options)
@@ -295,7 +348,7 @@ BRANCH = click.option("--branch", default="main", show_default=True,
 @REPO
 @BRANCH
 @NOW
-@click.option("--format", "fmt", type=click.Choice(status.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("status", "FORMATS"), default="text",
               show_default=True)
 def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> int:
     """Where every grant on the default branch stands now.
@@ -305,6 +358,8 @@ def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> i
     verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
     whether the target or gitjit enforces the expiry.
     """
+    from engine.commands import status
+
     return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt))
 
 
@@ -313,7 +368,7 @@ def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> i
 @BRANCH
 @click.option("--since", type=Since(), default=None,
               help="Keep only lifecycles with an event at or after this day or time.")
-@click.option("--format", "fmt", type=click.Choice(audit.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("audit", "FORMATS"), default="text",
               show_default=True)
 @click.pass_context
 def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | None,
@@ -329,13 +384,15 @@ def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | N
     """
     if ctx.invoked_subcommand is not None:
         return None
+    from engine.commands import audit
+
     return audit.run(audit.AuditOptions(repo, branch, since, fmt))
 
 
 @audit_group.command("verify")
 @REPO
 @BRANCH
-@click.option("--format", "fmt", type=click.Choice(audit.VERIFY_FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("audit", "VERIFY_FORMATS"), default="text",
               show_default=True)
 @click.pass_context
 def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) -> int:
@@ -351,6 +408,8 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
         repo = parent.get("repo", repo)
     if ctx.get_parameter_source("branch") is click.core.ParameterSource.DEFAULT:
         branch = parent.get("branch", branch)
+    from engine.commands import audit
+
     return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
 
 
@@ -366,10 +425,10 @@ class Until(Since):
 @click.option("--until", type=Until(), default=None,
               help="End of the period (excluded); default: now.")
 @click.option("--policy", default=None, help="Review only this policy.")
-@click.option("--format", "fmt", type=click.Choice(report.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("report", "FORMATS"), default="text",
               show_default=True,
               help="'html' is one self-contained file with the charts (use --output).")
-@click.option("--forge", type=click.Choice(report.FORGES), default="none", show_default=True,
+@click.option("--forge", type=_choices("report", "FORGES"), default="none", show_default=True,
               help="Also read pull requests and all their reviews: from the local forge, or "
                    "GitHub (GITHUB_REPOSITORY, GITHUB_TOKEN); gives denied and abandoned "
                    "requests, reviews that did not approve, and break-glass reviews.")
@@ -398,6 +457,8 @@ def report_command(repo: Path, branch: str, since: datetime | None, until: datet
     Example:
       gitjit report --since 2026-11-01 --until 2026-12-01 --format html -o review.html
     """
+    from engine.commands import report
+
     options = report.ReportOptions(repo, branch, since, until or clock.now(), policy, fmt,
                                    forge, output, notify)
     return report.run(options)
@@ -407,7 +468,7 @@ def report_command(repo: Path, branch: str, since: datetime | None, until: datet
 @REPO
 @BRANCH
 @NOW
-@click.option("--forge", type=click.Choice(recertify.FORGES), default="none",
+@click.option("--forge", type=_choices("recertify", "FORGES"), default="none",
               show_default=True,
               help="'local' opens the pull requests in the local forge, 'github' pushes the "
                    "branches and opens them on GitHub; 'none' prepares the branches only.")
@@ -426,6 +487,8 @@ def recertify_command(repo: Path, branch: str, now: datetime | None, forge: str,
     \b
     Exit codes: 0 done (or nothing to remove), 2 usage error.
     """
+    from engine.commands import recertify
+
     options = recertify.RecertifyOptions(repo, branch, now or clock.now(), forge, fmt)
     return recertify.run(options)
 
@@ -448,6 +511,8 @@ def simulate_command(scenario: Path, workdir: Path | None, fmt: str) -> int:
     Exit codes: 0 every expectation holds, 1 one failed, 2 the scenario
     file is invalid (findings with file and line) or a step cannot run.
     """
+    from engine.commands import simulate
+
     return simulate.run(simulate.SimulateOptions(scenario, workdir, fmt))
 
 
@@ -460,6 +525,8 @@ def demo_command(workdir: Path | None) -> int:
     Runs a bundled scenario against the example configuration in a temporary repository,
     with a local forge and a recording target: no account, network or database needed.
     """
+    from engine.commands import simulate
+
     return simulate.run_demo(simulate.DemoOptions(workdir))
 
 
@@ -481,7 +548,7 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--max-rows", type=click.IntRange(min=1),
               help="An action's row guard: roll back if more rows change.")
 @click.option("--base", default="main", show_default=True, help="The default branch.")
-@click.option("--forge", type=click.Choice(request.FORGES), default="none", show_default=True,
+@click.option("--forge", type=_choices("request", "FORGES"), default="none", show_default=True,
               help="'github' pushes the branch and opens the pull request on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN); 'local' opens it in the local forge; "
                    "'none' prepares the branch and says what to do next.")
@@ -513,6 +580,8 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
       gitjit request orders-fix --as bob --runbook cancel-order --param order_id=4711 \\
         --justification "Double charge, INC-1234" --ticket INC-1234 --forge local
     """
+    from engine.commands import request
+
     options = request.RequestOptions(repo, policy, requester, duration, justification, ticket,
                                      start, extends, break_glass, base, forge,
                                      now or clock.now(), fmt, runbook, params, sql, max_rows)
@@ -521,7 +590,7 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
 
 @cli.command("targets")
 @click.argument("provider", required=False)
-@click.option("--format", "fmt", type=click.Choice(targets.FORMATS), default="text",
+@click.option("--format", "fmt", type=_choices("targets", "FORMATS"), default="text",
               show_default=True)
 def targets_command(provider: str | None, fmt: str) -> int:
     """The target providers installed with this gitjit, and what each accepts.
@@ -542,6 +611,8 @@ def targets_command(provider: str | None, fmt: str) -> int:
       gitjit targets postgres
       gitjit targets --format json
     """
+    from engine.commands import targets
+
     return targets.run(targets.TargetsOptions(provider, fmt))
 
 
@@ -555,6 +626,8 @@ def codeowners_command(repo: Path, write: bool) -> int:
     policy admins named in policies/settings.yaml (admins: [@org/team]). 'gitjit check'
     warns when the file drifts from the policies.
     """
+    from engine.commands import codeowners
+
     return codeowners.run(codeowners.CodeownersOptions(repo, write))
 
 
@@ -582,6 +655,8 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
     \b
     Exit codes: 0 all met, 1 something to fix, 2 usage error.
     """
+    from engine.commands import doctor
+
     return doctor.run(doctor.DoctorOptions(branch, app_id, now or clock.now(), fmt))
 
 

@@ -70,3 +70,17 @@ def test_generate_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "repo" / "keep.txt").write_text("mine\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"repo is not empty; give a new directory$"):
         generate(tmp_path / "repo", grants=5, policies=1)
+
+
+def test_the_bundled_configuration_passes_check_and_approves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    made = generate(tmp_path / "repo", grants=40, own=2, bundled=True)
+    code, report = _json(capsys, made.check_args())
+    # The project's settings name admins, and a generated repository has no CODEOWNERS.
+    assert [f["code"] for f in report["findings"]] == ["config.codeowners-drift"]
+    # Every YAML file in policies/ but groups.yaml and settings.yaml is a policy.
+    policies = len(list((Path(__file__).parents[1] / "policies").glob("*.yaml"))) - 2
+    assert (code, report["summary"]["grants"], report["summary"]["policies"]) == (0, 40, policies)
+    code, verdict = _json(capsys, made.check_pr_args())
+    assert (code, verdict["decision"], verdict["author"]) == (0, "approved", "bob")
+    assert [c["reviewer"] for c in verdict["counted"]] == ["dave", "sam"]

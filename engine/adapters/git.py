@@ -5,6 +5,12 @@ machine-readable output (``-z``, full object names, no renames), in the manner o
 ``git.py``. A ref is resolved to a full SHA first (after ``--end-of-options``), and later
 commands get only SHAs; paths always follow ``--``. So neither can ever be read as an option.
 Failures become ``GitError`` with git's own words, never ``CalledProcessError``.
+
+Objects are read by name through one ``git cat-file --batch`` process that lives as long as
+the ``GitRepository`` (``_CatFile``): trees, blobs and commits are content-addressed, so a
+long-lived reader can never see a stale one, and a verdict that reads a few dozen objects
+starts one git process for them instead of one or two per read. Ref names are still resolved
+by ``rev-parse`` each time (a ref moves; an object never changes).
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from engine.adapters.worktree import WorkTree, check_path
 from engine.core.changes import Change, TreeEntry
@@ -130,6 +140,22 @@ class GitRepository:
             )
         self.root = Path(_decode(result.stdout).rstrip("\n"))
         """The top-level directory of the working tree; every git call runs here."""
+        self._catfile: _CatFile | None = None
+
+    @property
+    def catfile(self) -> _CatFile:
+        """This repository's object reader, started on first use (and again in a forked
+        child, which must not share its parent's pipes)."""
+        reader = self._catfile
+        if reader is None or reader.pid != os.getpid():
+            reader = self._catfile = _CatFile(self.root)
+        return reader
+
+    def close(self) -> None:
+        """Stop the object reader now (it also stops when the repository is collected)."""
+        if self._catfile is not None:
+            self._catfile.close()
+            self._catfile = None
 
     def __repr__(self) -> str:
         return f"GitRepository({str(self.root)!r})"
@@ -146,6 +172,17 @@ class GitRepository:
 
     def resolve(self, ref: str) -> str:
         _check_ref(ref)
+        if _FULL_SHA.fullmatch(ref):
+            # A full object name resolves by content alone: ask the running reader, which
+            # peels a tag to its commit as rev-parse does.
+            found = self.catfile.read([f"{ref}^{{commit}}"])[0]
+            if found is not None and found[1] == "commit":
+                return found[0]
+            raise GitError(
+                f"git rev-parse failed in {self.root}: {ref!r} is not a commit in this "
+                "repository; check the branch, tag or SHA (fetch it first if the clone is "
+                "shallow)"
+            )
         result = _run(
             self.root,
             ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
@@ -259,6 +296,13 @@ class GitRepository:
                       ok_codes=(0, 1, 128))
         return result.returncode == 0
 
+    def first_parent_additions_under(self, rev: str, folder: str) -> dict[str, CommitStamp]:
+        """``log_first_parent_adding`` of every file ever added below ``folder``, with one
+        ``git log`` whose only pathspec is the folder: thousands of paths would not fit on a
+        command line."""
+        return self._log_paths(rev, [folder.rstrip("/")], "--first-parent", "--diff-filter=A",
+                               each_file=True)
+
     def history_touching(self, rev: str, paths: Iterable[str]) -> dict[str, CommitStamp]:
         """For each path, the newest commit in the whole history of ``rev`` (every parent,
         nothing simplified away) that added, changed or deleted it; paths no commit touched
@@ -268,9 +312,11 @@ class GitRepository:
         return self._log_paths(rev, paths, "--full-history", "--diff-merges=first-parent")
 
     def _log_paths(self, rev: str, paths: Iterable[str], *options: str,
-                   exclude: str | None = None) -> dict[str, CommitStamp]:
-        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each;
-        ``exclude``: a commit SHA whose history is left out."""
+                   exclude: str | None = None,
+                   each_file: bool = False) -> dict[str, CommitStamp]:
+        """One ``git log --name-only`` over ``paths``: the newest listed commit naming each
+        (``each_file``: naming each file below them); ``exclude``: a commit SHA whose history
+        is left out."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
@@ -308,12 +354,17 @@ class GitRepository:
                                     time=_timestamp(header[2].decode("ascii")))
                 continue
             name = _decode(field.removeprefix(b"\n"))
+            if each_file:
+                found.setdefault(name, stamp)
+                continue
             # A pathspec also matches the files below it, as it does for one path at a time.
             parts = name.split("/")
             for end in range(len(parts), 0, -1):
                 path = "/".join(parts[:end])
                 if path in targets and path not in found:
                     found[path] = stamp
+        if each_file:
+            return found
         return {path: found[path] for path in wanted if path in found}
 
     def ref_target(self, ref: str) -> str | None:
@@ -378,7 +429,7 @@ class GitRepository:
         return types
 
     def read_objects(self, shas: Iterable[str], kind: str) -> dict[str, bytes]:
-        """The raw content of objects of type ``kind``, by SHA, with one git process."""
+        """The raw content of objects of type ``kind``, by SHA, through the object reader."""
         wanted = set(shas)
         return _cat_objects(self, wanted, kind) if wanted else {}
 
@@ -462,58 +513,126 @@ def parse_ls_tree(raw: bytes) -> list[TreeEntry]:
 
 
 class GitTree:
-    """The files of one commit, read as blobs (``Tree`` port); never checked out."""
+    """The files of one commit, read as blobs (``Tree`` port); never checked out.
+
+    Folders are read as tree objects through the repository's object reader and kept for the
+    life of this object, so listing a folder or reading a file walks only the trees on its
+    path, never the whole commit (a verdict must not cost more as grants/ fills up)."""
 
     def __init__(self, repo: GitRepository, sha: str) -> None:
         self.repo = repo
         self.sha = sha
         """The full commit SHA this tree was resolved to, so every read sees one snapshot."""
+        self._trees: dict[str, list[_TreeItem]] = {}
+        self._root: str | None = None
 
     def __repr__(self) -> str:
         return f"GitTree({str(self.repo.root)!r}, {self.sha!r})"
 
-    def _ls_tree(self, pathspecs: Sequence[str]) -> list[TreeEntry]:
-        # ls-tree takes no --end-of-options before a '--' (it would read '--' as a path), and
-        # needs none: self.sha is a full hex SHA from resolve(), never an option.
-        raw = self.repo.git("ls-tree", "-r", "-z", "--full-tree", self.sha, "--", *pathspecs)
-        return parse_ls_tree(raw)
+    def _root_tree(self) -> str:
+        if self._root is None:
+            found = self.repo.catfile.read([f"{self.sha}^{{tree}}"])[0]
+            if found is None or found[1] != "tree":
+                raise GitError(f"commit {self.sha[:12]} has no tree in {self.repo.root} (a "
+                               "partial or damaged clone? run 'git fsck')")
+            self._root = found[0]
+            self._trees[found[0]] = _parse_tree(found[2], len(found[0]))
+        return self._root
+
+    def _items(self, trees: Sequence[str]) -> None:
+        """Read the tree objects not yet known, all in one exchange with the reader."""
+        unknown = [sha for sha in dict.fromkeys(trees) if sha not in self._trees]
+        for sha, body in _cat_objects(self.repo, unknown, "tree").items():
+            self._trees[sha] = _parse_tree(body, len(sha))
+
+    def _lookup(self, path: str) -> _TreeItem | None:
+        """The entry at ``path`` (a folder too), or None; reads only the trees on the way."""
+        tree = self._root_tree()
+        *folders, last = path.split("/")
+        for name in folders:
+            item = _find(self._trees[tree], name)
+            if item is None or item.mode != _TREE_MODE:
+                return None
+            self._items([item.sha])
+            tree = item.sha
+        return _find(self._trees[tree], last)
+
+    def _walk(self, tree: str, prefix: str) -> list[TreeEntry]:
+        """Every file below the tree ``tree`` (as ``ls-tree -r``: no folders, submodules as
+        entries), reading each level's trees in one exchange."""
+        found: list[TreeEntry] = []
+        level = [(tree, prefix)]
+        while level:
+            self._items([sha for sha, _ in level])
+            below = []
+            for sha, where in level:
+                for item in self._trees[sha]:
+                    path = where + item.name
+                    if item.mode == _TREE_MODE:
+                        below.append((item.sha, path + "/"))
+                    else:
+                        found.append(TreeEntry(path=path, mode=item.mode, blob=item.sha))
+            level = below
+        return found
 
     def entries(self, prefix: str = "") -> list[TreeEntry]:
         """Every file at or below ``prefix`` (submodules included, as mode 160000), sorted."""
         folder = prefix.rstrip("/")
         if not folder:
-            return sorted(self._ls_tree([]), key=lambda entry: entry.path)
+            found = self._walk(self._root_tree(), "")
+        else:
+            check_path(folder)
+            item = self._lookup(folder)
+            if item is None:
+                return []
+            if item.mode == _TREE_MODE:
+                found = self._walk(item.sha, folder + "/")
+            else:
+                found = [TreeEntry(path=folder, mode=item.mode, blob=item.sha)]
+        return sorted(found, key=lambda entry: entry.path)
+
+    def entries_named(self, folder: str, prefix: str) -> list[TreeEntry]:
+        """The files directly in ``folder`` whose names start with ``prefix``, compared
+        case-insensitively (ASCII), sorted; reads only the trees on the way to ``folder``."""
+        folder = folder.rstrip("/")
         check_path(folder)
-        found = self._ls_tree([folder])
-        return sorted(
-            (e for e in found if e.path == folder or e.path.startswith(folder + "/")),
-            key=lambda entry: entry.path,
-        )
+        item = self._lookup(folder)
+        if item is None or item.mode != _TREE_MODE:
+            return []
+        self._items([item.sha])
+        start = prefix.lower()
+        return sorted((TreeEntry(path=f"{folder}/{entry.name}", mode=entry.mode,
+                                 blob=entry.sha)
+                       for entry in self._trees[item.sha]
+                       if entry.mode != _TREE_MODE and entry.name.lower().startswith(start)),
+                      key=lambda entry: entry.path)
 
     def exists(self, path: str) -> bool:
         """True for a file, symlink, submodule or folder at ``path`` in this commit."""
         check_path(path)
-        # Without -r, ls-tree names a folder itself rather than its contents.
-        raw = self.repo.git("ls-tree", "-z", "--full-tree", self.sha, "--", path)
-        return any(entry.path == path for entry in parse_ls_tree(raw))
+        return self._lookup(path) is not None
 
     def read(self, path: str) -> bytes:
         """The blob at ``path``; a symlink's blob is its target text (callers check modes)."""
         return self.read_many([path])[path]
 
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """The blobs at ``paths`` with two git processes in all, whatever their number.
+        """The blobs at ``paths``, read through the repository's object reader.
 
-        One ``ls-tree`` finds the blob SHAs, one ``cat-file --batch`` reads them. Asking by SHA
-        rather than by ``rev:path`` keeps paths with newlines out of the line protocol.
-        """
+        Asking by SHA rather than by ``rev:path`` keeps paths with newlines out of the line
+        protocol."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
         for path in wanted:
             check_path(path)
-        listed = {entry.path: entry for entry in self._ls_tree(wanted)}
-        missing = [path for path in wanted if path not in listed]
+        listed: dict[str, _TreeItem] = {}
+        for path in wanted:
+            item = self._lookup(path)
+            if item is not None:
+                listed[path] = item
+        missing = [path for path in wanted if path not in listed or
+                   listed[path].mode == _TREE_MODE]
         if missing:
             names = ", ".join(repr(path) for path in missing)
             raise GitjitError(f"no such file at commit {self.sha[:12]}: {names}")
@@ -522,8 +641,67 @@ class GitTree:
                 raise GitjitError(
                     f"{path} is a submodule (mode 160000) at commit {self.sha[:12]}, not a file"
                 )
-        blobs = _cat_blobs(self.repo, {listed[path].blob for path in wanted})
-        return {path: blobs[listed[path].blob] for path in wanted}
+        blobs = _cat_blobs(self.repo, {listed[path].sha for path in wanted})
+        return {path: blobs[listed[path].sha] for path in wanted}
+
+
+_TREE_MODE = "040000"
+
+
+def _canonical_mode(raw: bytes) -> str | None:
+    """A tree entry's mode as ls-tree prints it: git canonicalises what old or odd tools
+    wrote (a regular file is 100755 with the owner's execute bit, 100644 without)."""
+    try:
+        mode = int(raw, 8)
+    except ValueError:
+        return None
+    kind = mode & 0o170000
+    if kind == 0o040000:
+        return _TREE_MODE
+    if kind == 0o100000:
+        return "100755" if mode & 0o100 else "100644"
+    if kind == 0o120000:
+        return "120000"
+    if kind == 0o160000:
+        return "160000"
+    return None
+
+
+@dataclass(frozen=True)
+class _TreeItem:
+    name: str
+    mode: str
+    sha: str
+
+
+def _parse_tree(body: bytes, hex_length: int) -> list[_TreeItem]:
+    """A raw tree object: ``<mode> <name>\0<binary object id>`` records, sorted by name."""
+    size = hex_length // 2
+    items = []
+    pos = 0
+    end = len(body)
+    while pos < end:
+        space = body.find(b" ", pos)
+        nul = body.find(b"\0", space + 1)
+        if space < 0 or nul < 0 or nul + 1 + size > end:
+            raise GitError(f"a damaged tree object (record at byte {pos}); run 'git fsck'")
+        raw_mode = body[pos:space]
+        mode = _canonical_mode(raw_mode)
+        if mode is None:
+            raise GitError(f"a tree entry with the unknown mode {raw_mode!r}; run 'git fsck'")
+        items.append(_TreeItem(_decode(body[space + 1:nul]), mode,
+                               body[nul + 1:nul + 1 + size].hex()))
+        pos = nul + 1 + size
+    return items
+
+
+def _find(items: list[_TreeItem], name: str) -> _TreeItem | None:
+    # Trees are small at every level gitjit reads by name (the root, grants/, policies/):
+    # a scan is as fast as building an index and needs none.
+    for item in items:
+        if item.name == name:
+            return item
+    return None
 
 
 def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
@@ -532,23 +710,113 @@ def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
 
 def _cat_objects(repo: GitRepository, shas: Iterable[str], kind: str) -> dict[str, bytes]:
     order = sorted(shas)
-    out = repo.git("cat-file", "--batch", stdin=b"".join(f"{sha}\n".encode() for sha in order))
-    blobs: dict[str, bytes] = {}
-    pos = 0
     for sha in order:
-        end = out.find(b"\n", pos)
-        if end < 0:
-            raise GitError(f"git cat-file --batch stopped early in {repo.root} at {sha}")
-        header = out[pos:end].decode("ascii", "replace").split(" ")
-        if len(header) != 3 or header[0] != sha or header[1] != kind:
+        if not _FULL_SHA.fullmatch(sha):
+            raise GitError(f"invalid object name {sha!r}: give a full hex SHA")
+    objects: dict[str, bytes] = {}
+    for sha, found in zip(order, repo.catfile.read(order), strict=True):
+        if found is None or found[0] != sha or found[1] != kind:
+            got = "missing" if found is None else f"{found[1]} {found[0]}"
             raise GitError(
-                f"git cat-file --batch in {repo.root}: expected {kind} {sha}, got "
-                f"{' '.join(header)!r} (a partial or damaged clone? run 'git fsck')"
+                f"git cat-file --batch in {repo.root}: expected {kind} {sha}, got {got!r} "
+                "(a partial or damaged clone? run 'git fsck')"
             )
-        size = int(header[2])
-        start = end + 1
-        blobs[sha] = out[start : start + size]
-        if len(blobs[sha]) != size or out[start + size : start + size + 1] != b"\n":
-            raise GitError(f"git cat-file --batch in {repo.root}: truncated {kind} {sha}")
-        pos = start + size + 1
-    return blobs
+        objects[sha] = found[2]
+    return objects
+
+
+_Found = tuple[str, str, bytes]
+"""An object as the reader found it: its full name, its type, its content."""
+
+
+class _CatFile:
+    """One ``git cat-file --batch`` for a repository's lifetime (see the module docstring)."""
+
+    # Requests are written in groups small enough to fit in the pipe at once, so git never
+    # waits for this process to read while this process waits for git to read.
+    _GROUP = 64
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        # git's complaints go to a file, not a pipe nobody reads, which could fill and stall.
+        self._errors: IO[bytes] = tempfile.TemporaryFile()
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                ["git", "cat-file", "--batch"], cwd=root, env=scrubbed_env(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors)
+        except FileNotFoundError as exc:
+            self._errors.close()
+            if not root.is_dir():
+                raise GitError(f"git cat-file failed: {root} is not a directory") from exc
+            raise GitError("git is not installed or not on PATH; install git 2.30 or newer") \
+                from exc
+        self._finalizer = weakref.finalize(self, _stop, self._process, self._errors)
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def read(self, names: Sequence[str]) -> list[_Found | None]:
+        """Each named object (a full SHA, or a SHA with ``^{commit}`` or ``^{tree}``), or
+        None where git has no such object."""
+        for name in names:
+            if "\n" in name or "\0" in name:
+                raise GitError(f"invalid object name {name!r}")
+        found: list[_Found | None] = []
+        with self._lock:
+            process = self._process
+            if process is None or process.stdin is None or process.stdout is None:
+                raise GitError(f"git cat-file in {self.root} was closed")
+            for start in range(0, len(names), self._GROUP):
+                group = names[start:start + self._GROUP]
+                try:
+                    process.stdin.write("".join(f"{name}\n" for name in group).encode())
+                    process.stdin.flush()
+                    found += [self._answer(process.stdout, name) for name in group]
+                except (BrokenPipeError, OSError, ValueError) as exc:
+                    raise self._failed() from exc
+        return found
+
+    def _answer(self, out: IO[bytes], name: str) -> _Found | None:
+        header = out.readline()
+        if not header.endswith(b"\n"):
+            raise self._failed()
+        parts = header.decode("ascii", "replace").split()
+        if len(parts) == 2 and parts[1] in ("missing", "ambiguous"):
+            return None
+        if len(parts) != 3 or not _FULL_SHA.fullmatch(parts[0]) or not parts[2].isdigit():
+            raise GitError(f"git cat-file --batch in {self.root} answered {header[:200]!r} "
+                           f"for {name!r}")
+        size = int(parts[2])
+        body = out.read(size + 1)
+        if len(body) != size + 1 or body[-1:] != b"\n":
+            raise self._failed()
+        return parts[0], parts[1], body[:-1]
+
+    def _failed(self) -> GitError:
+        process = self._process
+        self._process = None
+        if process is not None:
+            _stop(process, None)
+        self._errors.seek(0)
+        message = self._errors.read().decode("utf-8", "replace").strip()
+        return GitError(f"git cat-file --batch in {self.root} stopped: "
+                        f"{message or 'no message'}")
+
+
+def _stop(process: subprocess.Popen[bytes], errors: IO[bytes] | None) -> None:
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+    if errors is not None:
+        errors.close()

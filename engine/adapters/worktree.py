@@ -105,32 +105,55 @@ class WorkTree:
 
     def read(self, path: str) -> bytes:
         """The bytes of the regular file at ``path``; GitjitError for a link or a missing file."""
-        check_path(path)
-        dir_fd, name = self._open_parent(path)
+        return self.read_many([path])[path]
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """``read`` of each path, in the order given (the same contract as ``GitTree``).
+
+        Files of one folder in a row share one opened folder: grants/<policy>/ is opened once
+        for all its grants, not once per grant."""
+        found: dict[str, bytes] = {}
+        parent: str | None = None
+        dir_fd = -1
+        try:
+            for path in dict.fromkeys(paths):
+                check_path(path)
+                folder, _slash, name = path.rpartition("/")
+                if folder != parent:
+                    if dir_fd >= 0:
+                        os.close(dir_fd)
+                        dir_fd = -1
+                    dir_fd, name = self._open_parent(path)
+                    parent = folder
+                found[path] = self._read_at(dir_fd, name, path)
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
+        return found
+
+    def _read_at(self, dir_fd: int, name: str, path: str) -> bytes:
         try:
             fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
             raise self._error(path, exc) from exc
-        finally:
-            os.close(dir_fd)
         try:
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISDIR(mode):
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
                 raise GitjitError(f"{path}: is a folder, not a file ({self.root})")
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(info.st_mode):
                 raise GitjitError(
                     f"{path}: is not a regular file (a device, socket or pipe); "
                     "git can only store regular files and links"
                 )
-        except BaseException:
+            chunks = []
+            # One read for a file of the size fstat gave; more if it grew meanwhile.
+            want = info.st_size + 1
+            while chunk := os.read(fd, want):
+                chunks.append(chunk)
+                want = 1 << 16
+            return b"".join(chunks)
+        finally:
             os.close(fd)
-            raise
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read()
-
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """``read`` of each path, in the order given (the same contract as ``GitTree``)."""
-        return {path: self.read(path) for path in dict.fromkeys(paths)}
 
     def _open_parent(self, path: str) -> tuple[int, str]:
         """Open the folder holding ``path`` part by part, refusing any link on the way."""

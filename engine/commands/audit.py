@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.actions.report import ActionStory, audit_block, read_stories, summary
 from engine.actions.report import document as action_document
+from engine.adapters import progress
 from engine.adapters.git import GitRepository, parse_raw_diff
 from engine.adapters.ledger import Ledger, find_ledger_ref
 from engine.adapters.signing import Verifier
@@ -70,7 +71,8 @@ def run(options: AuditOptions) -> int:
     tip = repo.resolve(options.branch)
     ledger = _ledger(repo, tip)
     problems = [f for f in ledger.verify(tip) if f.severity is Severity.ERROR]
-    lifecycles = read_lifecycles(repo, options.branch, ledger)
+    with progress.task("reading grants", enabled=options.format == "text") as bar:
+        lifecycles = read_lifecycles(repo, options.branch, ledger, bar)
     actions = read_actions(repo, tip, ledger)
     if options.since is not None:
         lifecycles = since(lifecycles, options.since)
@@ -141,13 +143,13 @@ def render_verify(findings: list[Finding], ref: str, branch: str, records: int |
 # -- reading -------------------------------------------------------------------------------
 
 
-def read_lifecycles(repo: GitRepository, branch: str,
-                    ledger: Ledger | None = None) -> list[Lifecycle]:
+def read_lifecycles(repo: GitRepository, branch: str, ledger: Ledger | None = None,
+                    bar: progress.Bar | None = None) -> list[Lifecycle]:
     tip = repo.resolve(branch)
     loaded = read_config(repo.tree(tip))
     config = loaded.result.config
     max_bytes = (config.settings if config else Settings()).max_grant_bytes
-    histories = read_histories(repo, tip, loaded.schemas, max_bytes)
+    histories = read_histories(repo, tip, loaded.schemas, max_bytes, bar)
     ledger = ledger or _ledger(repo, tip)
     # Action records tell actions' stories (read_actions), not grants'.
     records = [r for r in ledger.records() if not r.grant_id.startswith(ACTION_PREFIX)]
@@ -164,7 +166,8 @@ def read_actions(repo: GitRepository, tip: str, ledger: Ledger) -> list[ActionSt
 
 
 def read_histories(
-    repo: GitRepository, tip: str, schemas: SchemaSet, max_bytes: int
+    repo: GitRepository, tip: str, schemas: SchemaSet, max_bytes: int,
+    bar: progress.Bar | None = None,
 ) -> list[GrantHistory]:
     """When each file under grants/ landed on and left the first-parent line, and its blob.
 
@@ -191,7 +194,11 @@ def read_histories(
         (blob for _s, _w, blob, mode in added.values() if mode == REGULAR_FILE), "blob"
     )
     histories = []
+    if bar is not None:
+        bar.total = len(added)
     for path, (sha, when, blob, mode) in added.items():
+        if bar is not None:
+            bar.advance()
         grant = None
         if mode == REGULAR_FILE and path.endswith(".yaml"):
             grant = load_grant(path, blobs[blob], schemas, max_bytes).grant

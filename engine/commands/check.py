@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.actions.check import check_actions
 from engine.actions.model import ACTIONS_DIR
+from engine.adapters import progress, workers
 from engine.adapters.git import GitRepository
-from engine.adapters.github import GitHubForge
 from engine.adapters.worktree import WorkTree
 from engine.commands.codeowners import drift
-from engine.commands.forges import github_from_env
-from engine.commands.repository import read_config
+from engine.commands.repository import LoadedConfig, read_config
 from engine.core import codeowners
-from engine.core.check import check_grants, expired, identity_findings, named_logins
+from engine.core.changes import REGULAR_FILE, TreeEntry
+from engine.core.check import GrantCheck, check_grants, expired, identity_findings, named_logins
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR
-from engine.core.models import Config, Grant
+from engine.core.models import Config
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
 from engine.core.signers import SIGNERS_PATH
 from engine.errors import GitjitError, UsageError
 from engine.reporters import CHECK_FORMATS
 from engine.targets.registry import catalog
+
+if TYPE_CHECKING:
+    from engine.adapters.github import GitHubForge
+
+
+# Grants are read and checked this many at a time, so a large repository is never held in
+# memory whole, and progress moves.
+CHUNK = 500
+# A process per this many grants, up to the cores: below it, starting one costs more than
+# it saves.
+PER_PROCESS = 1_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class CheckOptions:
     format: str
     forge: str = "none"
     """'github': also ask GitHub whether every login named still is the account meant."""
+    jobs: int | None = None
+    """Processes to check grants in; None: one per 1,000 grants, up to the cores."""
 
 
 def run(options: CheckOptions) -> int:
@@ -43,11 +58,14 @@ def run(options: CheckOptions) -> int:
     tree = WorkTree(options.repo)
     loaded = read_config(tree, catalog())
     entries = tree.entries(GRANTS_DIR)
-    contents = tree.read_many([e.path for e in entries if e.mode == "100644"])
-    grants = check_grants(entries, contents, loaded.result, loaded.schemas)
+    landed = _landed(options.repo, entries) if options.now is not None else {}
+    with progress.task("checking grants", len(entries),
+                       enabled=options.format == "text") as bar:
+        grants, expiring = _check_all(tree, entries, loaded, landed, options, bar.advance)
+    extra: list[Finding] = [*expiring]
     actions = tree.entries(ACTIONS_DIR)
-    extra: list[Finding] = check_actions(
-        actions, tree.read_many([e.path for e in actions if e.mode == "100644"]),
+    extra += check_actions(
+        actions, tree.read_many([e.path for e in actions if e.mode == REGULAR_FILE]),
         loaded.result, loaded.schemas)
     config = loaded.result.config
     if config is not None and (config.settings.admins
@@ -60,9 +78,10 @@ def run(options: CheckOptions) -> int:
             "this file: without it, activate and reconcile refuse to run; add the lifecycle "
             "key's public key ('gitjit local keygen' makes one for a local repository)",
             Severity.WARNING))
-    if options.now is not None:
-        extra += expired(grants.grants, _landed(options.repo, grants.grants), options.now)
     if options.forge == "github" and config is not None:
+        # PyGithub loads only for this: a plain check never needs it.
+        from engine.commands.forges import github_from_env
+
         extra += _identities(config, github_from_env())
     findings = tuple(sorted([*check_schemas(loaded.schemas), *loaded.result.findings,
                              *grants.findings, *extra]))
@@ -83,12 +102,46 @@ def _identities(config: Config, forge: GitHubForge) -> list[Finding]:
     return identity_findings(config, ids, current)
 
 
-def _landed(repo: Path, grants: tuple[Grant, ...]) -> dict[str, datetime]:
+def _check_all(tree: WorkTree, entries: Sequence[TreeEntry], loaded: LoadedConfig,
+               landed: Mapping[str, datetime], options: CheckOptions,
+               report: workers.Report) -> tuple[GrantCheck, list[Finding]]:
+    """Every grant, a chunk at a time, over as many processes as pay; with ``--now`` also
+    the expired ones. Only findings and counts are kept, never all the grants at once."""
+
+    def work(part: Sequence[TreeEntry], done: workers.Report) -> tuple[GrantCheck,
+                                                                         list[Finding]]:
+        checks: list[GrantCheck] = []
+        expiring: list[Finding] = []
+        for start in range(0, len(part), CHUNK):
+            chunk = part[start:start + CHUNK]
+            contents = tree.read_many([e.path for e in chunk if e.mode == REGULAR_FILE])
+            result = check_grants(chunk, contents, loaded.result, loaded.schemas,
+                                  keep=options.now is not None)
+            if options.now is not None:
+                expiring += expired(result.grants, landed, options.now)
+            checks.append(GrantCheck(result.findings, (), result.count))
+            done(len(chunk))
+        return _joined(checks), expiring
+
+    jobs = options.jobs
+    if jobs is None:
+        jobs = max(1, min(workers.cores(), len(entries) // PER_PROCESS))
+    parts = workers.split(entries, work, jobs=jobs, report=report)
+    return _joined([check for check, _ in parts]), [f for _, found in parts for f in found]
+
+
+def _joined(checks: Sequence[GrantCheck]) -> GrantCheck:
+    return GrantCheck(tuple(f for c in checks for f in c.findings),
+                      tuple(g for c in checks for g in c.grants), sum(c.count for c in checks))
+
+
+def _landed(repo: Path, entries: Sequence[TreeEntry]) -> dict[str, datetime]:
     """When each committed grant landed on the checked-out branch (one history walk); none
     outside a git repository."""
     try:
         git = GitRepository(repo)
-        stamps = git.first_parent_additions("HEAD", [g.path for g in grants])
+        stamps = git.first_parent_additions_under("HEAD", GRANTS_DIR)
     except GitjitError:
         return {}
-    return {path: stamp.time for path, stamp in stamps.items()}
+    wanted = {e.path for e in entries}
+    return {path: stamp.time for path, stamp in stamps.items() if path in wanted}

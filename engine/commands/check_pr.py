@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.adapters.git import GitRepository
-from engine.adapters.github import GitHubForge
 from engine.adapters.github_json import load_reviews
 from engine.commands.forges import github_from_env, verdict_as_check_run
 from engine.commands.repository import read_config
@@ -23,6 +23,9 @@ from engine.core.report import PullRequestReport
 from engine.errors import GitError, UsageError
 from engine.reporters import PR_FORMATS, markdown
 from engine.targets.registry import catalog
+
+if TYPE_CHECKING:
+    from engine.adapters.github import GitHubForge
 
 EXIT_CODES = {"approved": 0, "denied": 1, "pending": 4}
 PLAN_KEY = "plan"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from engine.adapters.github import DEFAULT_URL, GitHubForge
 from engine.errors import UsageError
+
+if TYPE_CHECKING:
+    from engine.adapters.github import GitHubForge
 
 FORGES = ("local", "github")
 
@@ -22,6 +25,9 @@ def github_from_env() -> GitHubForge:
     """GITHUB_REPOSITORY ('owner/name'), GITHUB_TOKEN, GITHUB_API_URL if not github.com, and
     GITJIT_BOT_LOGIN, the account an installation token acts as ('<app-slug>[bot]' or
     'github-actions[bot]'), which such a token cannot ask GitHub for."""
+    # PyGithub loads only when GitHub is talked to (gitjit --help and check never do).
+    from engine.adapters.github import DEFAULT_URL, GitHubForge
+
     return GitHubForge(_env("GITHUB_REPOSITORY"), _env("GITHUB_TOKEN"),
                        base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_URL,
                        throttle=os.environ.get("GITJIT_GITHUB_THROTTLE", "1") != "0",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,7 +22,6 @@ from engine.adapters import clock
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge, MergeRefusedError
 from engine.adapters.signing import generate_key, local_key_path
-from engine.commands.verdict import Verdict, judge
 from engine.core.decision import Outcome
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login, ReviewState
@@ -32,6 +31,9 @@ from engine.core.values import parse_login, parse_timestamp
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
 from engine.targets.registry import catalog
+
+if TYPE_CHECKING:
+    from engine.commands.verdict import Verdict
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -243,6 +245,9 @@ def merge_command(number: int, repo: Path, login: Login, admin: bool,
     """
     git, forge = _forge(repo)
     at = now or clock.now()
+    # The verdict machinery (schemas, YAML, decisions) loads only for the commands that judge.
+    from engine.commands.verdict import judge
+
     judged: list[Verdict] = []
 
     def gate(info: PullRequestInfo) -> str | None:
@@ -339,6 +344,8 @@ def show_command(number: int, repo: Path, now: datetime | None, fmt: str) -> int
 
 def _verdict(git: GitRepository, forge: LocalForge, info: PullRequestInfo,
              now: datetime) -> Verdict | None:
+    from engine.commands.verdict import judge
+
     if info.state is PullRequestState.CLOSED:
         return None
     if info.merge_sha is not None:

@@ -3,6 +3,7 @@ merge gate and activation's re-verification."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,7 +20,11 @@ from engine.core.grants import GRANTS_DIR, grant_id, parse_path
 from engine.core.ledger import END_EVENTS, Event
 from engine.core.models import GrantId, Login, Review
 from engine.core.principals import TeamLookup, resolve_teams
+from engine.core.strictyaml import Limits, LoadError, load
 from engine.core.targets import Catalog
+
+# A policy id as a folder name (schemas/grant.schema.json, policyId).
+_POLICY_FOLDER = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -50,22 +55,23 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
     missing where the lifecycle runs fails that grant's apply instead of refusing grants that
     were rightly approved."""
     who = pushers if isinstance(pushers, Pushers) else Pushers(frozenset(pushers))
+    base, head = repo.resolve(base), repo.resolve(head)
     changes = repo.changes(base, head)
-    base_tree = repo.tree(base)
+    base_tree, head_tree = repo.tree(base), repo.tree(head)
     base_config = read_config(base_tree, targets)
     kind = classify(changes).kind
-    head_config = (read_config(repo.tree(head), targets).result
+    head_config = (read_config(head_tree, targets).result
                    if kind is Kind.CONTROL_PLANE else None)
-    merge_base = repo.merge_base(base, head)
+    added = _added(head_tree, changes)
     pr = PullRequest(
         author=author,
         head=head,
         changes=tuple(changes),
         reviews=tuple(reviews),
         pushers=who.logins,
-        added=(added := _added(repo.tree(head), changes)),
-        deleted=_deleted(repo, repo.tree(merge_base), base, changes),
-        existing=_own_grants(repo, base_tree, base, author),
+        added=added,
+        deleted=_deleted(repo, base, head, changes),
+        existing=_own_grants(repo, base_tree, author, added) if kind is Kind.REQUEST else (),
         author_id=author_id if author_id is not None else who.author_id,
         unattributed=who.unattributed,
         unlisted_commits=who.unlisted,
@@ -73,7 +79,7 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
               repo.history_touching(base, [f.path for f in added]).items()},
         # An action's plan must be the same under the configuration its head was written
         # against (engine/actions/decide.py): read it only for actions.
-        origin=(read_config(repo.tree(merge_base)).result.config
+        origin=(read_config(repo.tree(repo.merge_base(base, head))).result.config
                 if kind is Kind.ACTION else None),
     )
     judging = base_config.result
@@ -95,9 +101,12 @@ def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
     return tuple(GrantFile(path, raw) for path, raw in head.read_many(paths).items())
 
 
-def _deleted(repo: GitRepository, merge_base: GitTree, base: str,
+def _deleted(repo: GitRepository, base: str, head: str,
              changes: list[Change]) -> tuple[GrantFile, ...]:
     paths = [c.path for c in _grant_changes(changes, "D") if c.old_mode == REGULAR_FILE]
+    if not paths:
+        return ()
+    merge_base = repo.tree(repo.merge_base(base, head))
     files = _with_activations(repo, base, merge_base.read_many(paths))
     if not files:
         return files
@@ -123,13 +132,37 @@ def settled(repo: GitRepository, base: GitTree,
     return frozenset(record.grant_id for record in found.values())
 
 
-def _own_grants(repo: GitRepository, base_tree: GitTree, base: str,
-                author: Login) -> tuple[GrantFile, ...]:
-    """The author's grants on the base branch (for limits and 'extends'), and no others: the
-    verdict must not grow with the number of unrelated grants."""
-    mine = [e.path for e in base_tree.entries(GRANTS_DIR)
-            if e.mode == REGULAR_FILE and (p := parse_path(e.path)) and p.requester == author]
-    return _with_activations(repo, base, base_tree.read_many(mine))
+def _own_grants(repo: GitRepository, base_tree: GitTree, author: Login,
+                added: Sequence[GrantFile]) -> tuple[GrantFile, ...]:
+    """The author's grants on the base branch that a request can be limited or extended by,
+    and no others: the verdict must not grow with the number of unrelated grants.
+
+    Only a valid grant of the requested policy counts (engine.core.decide), and a valid grant
+    lives in its policy's folder, so only the folders of the policies the request names (in
+    its path, and in its content, which may disagree) are read, and in them only the names
+    that start with the author's login."""
+    folders = sorted({policy for file in added for policy in _policies_named(file)})
+    mine = [entry.path for folder in folders
+            for entry in base_tree.entries_named(GRANTS_DIR + folder, f"{author}-")
+            if entry.mode == REGULAR_FILE and (p := parse_path(entry.path))
+            and p.requester == author]
+    return _with_activations(repo, base_tree.sha, base_tree.read_many(mine))
+
+
+def _policies_named(file: GrantFile) -> set[str]:
+    """The policy folder of a requested grant's path, and the policy its content names."""
+    named: set[str] = set()
+    parts = parse_path(file.path)
+    if parts is not None:
+        named.add(parts.policy)
+    try:
+        data = load(file.raw, file.path, Limits(max_bytes=len(file.raw))).data
+    except LoadError:
+        return named  # unreadable: the request is denied, whatever the author holds
+    policy = data.get("policy") if isinstance(data, dict) else None
+    if isinstance(policy, str) and _POLICY_FOLDER.fullmatch(policy):
+        named.add(policy)
+    return named
 
 
 def _with_activations(repo: GitRepository, base: str,

@@ -11,8 +11,8 @@ from engine.core.config import ConfigResult
 from engine.core.findings import Finding, Severity
 from engine.core.grants import file_finding, load_grant
 from engine.core.lifecycle import State, window
-from engine.core.models import Config, Grant, Login, Principal
-from engine.core.principals import expand
+from engine.core.models import Config, Grant, Login, PolicyId, Principal
+from engine.core.principals import Expansion, expand
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
 
@@ -21,18 +21,26 @@ from engine.core.values import format_duration
 class GrantCheck:
     findings: tuple[Finding, ...]
     grants: tuple[Grant, ...]
-    """The valid grants."""
+    """The valid grants (none kept when the caller asked for the count only)."""
+    count: int
+    """How many grants are valid."""
 
-    @property
-    def count(self) -> int:
-        return len(self.grants)
+    def __add__(self, other: GrantCheck) -> GrantCheck:
+        """The check of two parts of the grants, in order."""
+        return GrantCheck(self.findings + other.findings, self.grants + other.grants,
+                          self.count + other.count)
 
 
 def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
-                 config: ConfigResult, schemas: SchemaSet) -> GrantCheck:
+                 config: ConfigResult, schemas: SchemaSet, *, keep: bool = True) -> GrantCheck:
+    """Every grant file in ``entries`` (``contents`` holds the regular ones) on its own and
+    against the configuration. ``keep``: also return the valid grants, not only their count
+    (a large repository's grants need not all be held in memory at once)."""
     findings: list[Finding] = []
     grants: list[Grant] = []
+    count = 0
     max_bytes = config.config.settings.max_grant_bytes if config.config else 64 * 1024
+    eligible: dict[PolicyId, Expansion] = {}
     for entry in entries:
         unusable = file_finding(entry.path, entry.mode)
         if unusable is not None:
@@ -41,21 +49,31 @@ def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
         loaded = load_grant(entry.path, contents[entry.path], schemas, max_bytes)
         findings += loaded.findings
         if loaded.grant is not None:
-            grants.append(loaded.grant)
+            count += 1
+            if keep:
+                grants.append(loaded.grant)
             if config.config is not None:
-                findings += against_policy(loaded.grant, config.config)
-    return GrantCheck(tuple(findings), tuple(grants))
+                findings += against_policy(loaded.grant, config.config, eligible)
+    return GrantCheck(tuple(findings), tuple(grants), count)
 
 
-def against_policy(grant: Grant, config: Config) -> list[Finding]:
-    """A merged grant was approved under the policy of its day: today's policy only warns."""
+def against_policy(grant: Grant, config: Config,
+                   eligible: dict[PolicyId, Expansion] | None = None) -> list[Finding]:
+    """A merged grant was approved under the policy of its day: today's policy only warns.
+
+    ``eligible``: who may request each policy, filled in as policies are met, so that a
+    whole tree of grants expands each policy's requesters once."""
     policy = config.policies.get(grant.policy)
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         return [Finding(grant.path, grant.lines.get("policy", 0), "grant.unknown-policy",
                         f"unknown policy {grant.policy!r}; known policies: {known}")]
     findings = []
-    requesters = expand(policy.requesters, config.groups)
+    if eligible is None:
+        eligible = {}
+    requesters = eligible.get(policy.id)
+    if requesters is None:
+        requesters = eligible[policy.id] = expand(policy.requesters, config.groups)
     # Offline a team's members are unknown: no warning that could be wrong.
     if grant.requester not in requesters.logins and not requesters.unresolved_teams:
         findings.append(Finding(grant.path, grant.lines.get("requester", 0),

@@ -117,7 +117,8 @@ def grant_from_document(doc: Document, schemas: schema.SchemaSet) -> LoadedGrant
         start=start,
         extends=GrantId(data["extends"]) if "extends" in data else None,
         break_glass=data.get("break_glass", "false") == "true",
-        lines={key: doc.line(key) for key in data},
+        # Every top-level key has its own line (Document.lines holds every node).
+        lines={key: doc.lines.get((key,), 1) for key in data},
     )
     mismatch = _path_findings(doc, data)
     if mismatch:

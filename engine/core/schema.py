@@ -21,6 +21,7 @@ import referencing.exceptions
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
+from engine.core.fastschema import Check, compile_schema, flat_metaschema
 from engine.core.findings import Finding
 from engine.core.strictyaml import Document, KeyPath
 
@@ -87,6 +88,24 @@ def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(
         schema, registry=referencing.Registry(), format_checker=_FORMAT_CHECKER
     )
+
+
+_COMPILED: dict[int, tuple[Mapping[str, Any], Check | None]] = {}
+_COMPILED_MAX = 64
+
+
+def _accepts(schema: Mapping[str, Any]) -> Check | None:
+    """The compiled check of ``schema`` (engine.core.fastschema), made once per schema object:
+    a run validates thousands of documents against the same few schemas."""
+    cached = _COMPILED.get(id(schema))
+    # The entry keeps its schema alive, so the id cannot be reused while it is cached.
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    check = compile_schema(schema, _FORMAT_CHECKER)
+    _COMPILED[id(schema)] = (schema, check)
+    return check
 
 
 def json_path(path: Iterable[str | int]) -> str:
@@ -321,6 +340,9 @@ def validate(doc: Document, expected: frozenset[str], schemas: SchemaSet) -> lis
                 f"no schema for kind {kind}; restore {schema_file(kind)}",
             )
         ]
+    accepts = _accepts(schema)
+    if accepts is not None and accepts(root):
+        return []
     try:
         errors = list(_validator(schema).iter_errors(root))
     except referencing.exceptions.Unresolvable as exc:
@@ -337,6 +359,20 @@ def validate(doc: Document, expected: frozenset[str], schemas: SchemaSet) -> lis
     return sorted(set(findings))
 
 
+_META: list[Check | None] = []
+
+
+def _meta_accepts() -> Check | None:
+    """The metaschema, compiled once (engine.core.fastschema.flat_metaschema)."""
+    if not _META:
+        from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]
+
+        resources = {uri: REGISTRY.contents(uri) for uri in REGISTRY}
+        flat = flat_metaschema(Draft202012Validator.META_SCHEMA, resources)
+        _META.append(None if flat is None else compile_schema(flat, _FORMAT_CHECKER))
+    return _META[0]
+
+
 def check_schemas(schemas: SchemaSet, kinds: Sequence[str] = KINDS) -> list[Finding]:
     """Each kind's schema exists, declares draft 2020-12 and is valid against its metaschema.
 
@@ -345,6 +381,7 @@ def check_schemas(schemas: SchemaSet, kinds: Sequence[str] = KINDS) -> list[Find
     meta = Draft202012Validator(
         Draft202012Validator.META_SCHEMA, format_checker=_FORMAT_CHECKER
     )
+    accepts = _meta_accepts()
     for kind in kinds:
         where = schema_file(kind)
         schema = schemas.get(kind)
@@ -361,6 +398,8 @@ def check_schemas(schemas: SchemaSet, kinds: Sequence[str] = KINDS) -> list[Find
                     f"$schema is {schema.get('$schema')!r}; gitjit schemas must declare {DRAFT!r}",
                 )
             )
+        if accepts is not None and accepts(schema):
+            continue
         findings.extend(
             Finding(
                 where,

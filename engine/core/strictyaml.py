@@ -7,6 +7,11 @@ event parser is a state machine (no recursion), so even 10,000 levels of nesting
 Python's recursion limit. Only a document that passed every structural check is built into a
 value tree, by our own iterative builder: PyYAML's constructors and implicit resolvers never
 run, so every scalar stays the string that was written.
+
+Parsing in pure Python is most of the cost, so each file is read first with libyaml (PyYAML's
+C extension) under the same rules; only a file that the fast path declines (any violation,
+any doubt) goes through the pure-Python parser, which alone decides what is wrong and where.
+See "the fast path" below.
 """
 
 from __future__ import annotations
@@ -15,12 +20,18 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import yaml
 
 from engine.core.findings import Finding
 from engine.errors import GitjitError
+
+_CParser: Any
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml: every file takes the pure-Python path
+    _CParser = None
 
 Value: TypeAlias = str | list["Value"] | dict[str, "Value"]
 """Every scalar stays a string; the schema and the code give it a type."""
@@ -99,8 +110,11 @@ class _StrictLoader(yaml.SafeLoader):
     yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
 
 
-def load(raw: bytes, path: str, limits: Limits = Limits()) -> Document:
-    """Parse exactly one YAML document under the strict rules, or raise LoadError."""
+def load(raw: bytes, path: str, limits: Limits = Limits(), *, libyaml: bool = True) -> Document:
+    """Parse exactly one YAML document under the strict rules, or raise LoadError.
+
+    ``libyaml=False``: PyYAML's pure-Python parser alone, the reference that the libyaml fast
+    path (``_load_libyaml``) must agree with."""
 
     def fail(line: int, code: str, message: str) -> LoadError:
         return LoadError(Finding(path=path, line=line, code=code, message=message))
@@ -124,6 +138,9 @@ def load(raw: bytes, path: str, limits: Limits = Limits()) -> Document:
             f"{_describe(text[start])} in column {column} is not allowed; remove it "
             "(tab and newline are the only control characters allowed)",
         )
+    fast = _load_libyaml(raw, path, limits) if libyaml else None
+    if fast is not None:
+        return fast
     events = _scan(text, limits, fail)
     return _build(events, path, fail)
 
@@ -399,3 +416,137 @@ def _show_tag(tag: str) -> str:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+# --- the fast path: libyaml's own events -------------------------------------------------------
+#
+# The rules above run on PyYAML's pure-Python parser, whose messages and marks the findings
+# quote. Parsing is most of the loader's cost, so a file is first read with libyaml's parser
+# (PyYAML's C extension) under the same rules, each enforced as a plain refusal. Only a file
+# that passes every rule there is accepted from it; anything else (a violation, a syntax
+# error, a directive, a document the fast path is unsure about) is loaded again on the
+# pure-Python path above, which produces the finding, its code and its line. The fast path
+# can therefore only accept: it never decides a rejection, and it accepts only what the
+# pure-Python path accepts with the same values and lines (tests/core/test_strictyaml.py
+# checks both on generated documents).
+
+if _CParser is not None:
+    _SCALAR = yaml.ScalarEvent
+    _MAPPING_START = yaml.MappingStartEvent
+    _SEQUENCE_START = yaml.SequenceStartEvent
+    _END = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    _DOCUMENT_START = yaml.DocumentStartEvent
+    _DOCUMENT_END = yaml.DocumentEndEvent
+    _STREAM_END = yaml.StreamEndEvent
+_NO_KEY = object()
+# libyaml accepts a comment right after a block scalar's indicators ('|#', '>-#'); PyYAML's
+# scanner wants a space before it and refuses the file.
+_BLOCK_HEADER_COMMENT = re.compile(rb"[|>][-+0-9]*#")
+_value_forbidden = _VALUE_FORBIDDEN.search
+
+
+def _load_libyaml(raw: bytes, path: str, limits: Limits = Limits()) -> Document | None:
+    """The document as libyaml reads it when every rule holds; None to let the pure-Python
+    path decide. Only for ``load``, after ``raw`` has passed the byte cap, the encoding and
+    the character checks, which the value checks below rely on; on its own it is only the
+    fast path's half of the answer."""
+    if _CParser is None or b"\t" in raw:
+        # Tabs: libyaml accepts them in places PyYAML's scanner refuses (inside and around
+        # plain scalars); files with a tab are rare enough to take the pure-Python path.
+        return None
+    parser = _CParser(raw)
+    try:
+        return _fast_events(parser, raw, path, limits)
+    except yaml.YAMLError:
+        return None
+    finally:
+        parser.dispose()
+
+
+def _fast_events(parser: Any, raw: bytes, path: str, limits: Limits) -> Document | None:
+    get = parser.get_event
+    get()  # StreamStartEvent
+    start = get()
+    # No directives at all (%YAML included): what they mean is the pure-Python path's to say.
+    if type(start) is not _DOCUMENT_START or start.version is not None or start.tags:
+        return None
+    max_nodes, max_depth = limits.max_nodes, limits.max_depth
+    nodes = 0
+    lines: dict[KeyPath, int] = {}
+    # One frame per open collection: [container, its path, pending key, key line, is flow].
+    stack: list[list[Any]] = []
+    root: Value | None = None
+    block = False
+    flow = 0  # how many of the open collections are flow ones ([...], {...})
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is _DOCUMENT_END:
+            break
+        if kind in _END:
+            flow -= stack.pop()[4]
+            continue
+        if event.anchor is not None or kind is not _SCALAR and kind is not _MAPPING_START \
+                and kind is not _SEQUENCE_START:
+            return None  # an alias, an anchor, or an event a document cannot hold here
+        if event.tag is not None:
+            return None
+        nodes += 1
+        if nodes > max_nodes:
+            return None
+        line = event.start_mark.line + 1
+        value: Value
+        if kind is _SCALAR:
+            text: str = event.value
+            value = text
+            style = event.style
+            # Only an escape can put a forbidden character into a value: every other style
+            # holds the raw text, which load checked, with line breaks folded to '\n'.
+            if style == '"' and _value_forbidden(text):
+                return None
+            if style == "|" or style == ">":
+                block = True
+            elif flow and not style and "?" in text:
+                # PyYAML ends a plain scalar at '?' inside [...] and {...}; libyaml does not.
+                return None
+        elif len(stack) >= max_depth:
+            return None
+        else:
+            value = {} if kind is _MAPPING_START else []
+        if not stack:
+            if root is not None:
+                return None
+            root = value
+            node_path: KeyPath = ()
+            lines[node_path] = line
+        else:
+            top = stack[-1]
+            container = top[0]
+            if type(container) is list:
+                node_path = (*top[1], len(container))
+                container.append(value)
+                lines[node_path] = line
+            elif top[2] is _NO_KEY:
+                # A key: plain text, not empty, not '<<', not seen before in this mapping.
+                if type(value) is not str or not value or value == "<<" or value in container:
+                    return None
+                top[2] = value
+                top[3] = line
+                continue
+            else:
+                key = top[2]
+                node_path = (*top[1], key)
+                container[key] = value
+                lines[node_path] = top[3]
+                top[2] = _NO_KEY
+        if type(value) is not str:
+            is_flow = 1 if event.flow_style else 0
+            flow += is_flow
+            stack.append([value, node_path, _NO_KEY, 0, is_flow])
+    if type(get()) is not _STREAM_END or root is None:
+        return None
+    if block and _BLOCK_HEADER_COMMENT.search(raw):
+        return None
+    if type(root) is str and root == "":
+        return None  # maybe a bare '---': the pure-Python path tells it from ''
+    return Document(path=path, data=root, lines=lines)

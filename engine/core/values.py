@@ -7,6 +7,7 @@ readers of a file can never disagree about what it says.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -54,6 +55,7 @@ _TEAM_RULE = (
 _SHOWN_CHARS = 60
 
 
+@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> timedelta:
     """'30m', '2h', '1h30m', '1d', '1d2h', '90s' and ISO 8601 'PT2H', 'P1D', 'P1DT2H'.
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from engine.core.report import PullRequestReport
 from engine.core.values import format_duration
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~#!()])")
 
@@ -47,6 +49,9 @@ def inline_code(value: object) -> Markup:
 
 
 def _environment() -> SandboxedEnvironment:
+    # jinja2 loads only when a comment is rendered, not for every command that can print one.
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(autoescape=True, finalize=escape_markdown,
                                trim_blocks=True, lstrip_blocks=True)
     env.filters["duration"] = format_duration

@@ -6,6 +6,7 @@ import socket
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,35 @@ def test_resolve_unknown_ref(repo: GitRepoBuilder) -> None:
 def test_resolve_a_blob_is_not_a_commit(repo: GitRepoBuilder) -> None:
     with pytest.raises(GitError, match="'HEAD:README.md' is not a commit"):
         GitRepository(repo.path).resolve("HEAD:README.md")
+
+
+def test_resolve_a_full_sha_answers_as_rev_parse_does(repo: GitRepoBuilder) -> None:
+    # Full object names go to the running object reader instead of a new rev-parse.
+    sha = repo.sha()
+    repo.git("tag", "-a", "v1", "-m", "annotated tag")
+    tag = repo.git("rev-parse", "v1").strip()
+    blob = repo.git("rev-parse", "HEAD:README.md").strip()
+    git = GitRepository(repo.path)
+    assert git.resolve(sha) == sha
+    assert git.resolve(tag) == sha  # peeled to the commit, as rev-parse peels
+    for name in (blob, "0" * 40, "f" * 64):
+        with pytest.raises(GitError) as info:
+            git.resolve(name)
+        assert str(info.value) == (
+            f"git rev-parse failed in {repo.path}: {name!r} is not a commit in this "
+            "repository; check the branch, tag or SHA (fetch it first if the clone is shallow)")
+
+
+def test_the_object_reader_outlives_a_failed_read_and_stops_on_close(
+        repo: GitRepoBuilder) -> None:
+    git = GitRepository(repo.path)
+    with pytest.raises(GitError):
+        git.read_objects(["0" * 40], "blob")
+    assert git.resolve(repo.sha()) == repo.sha()
+    process = git.catfile._process
+    assert process is not None and process.poll() is None
+    git.close()
+    assert process.poll() == 0
 
 
 @pytest.mark.parametrize("ref", ["", "main\nx", "a\0b"])
@@ -450,20 +480,55 @@ def test_read_many_uses_one_cat_file_process(
     tree = GitRepository(repo.path).tree("HEAD")
 
     calls: list[list[str]] = []
-    real_run = subprocess.run
 
-    def counting_run(args: list[str], **kwargs: object) -> object:
-        calls.append(args)
-        return real_run(args, **kwargs)  # type: ignore[call-overload]
+    class CountingPopen(subprocess.Popen[bytes]):
+        def __init__(self, args: list[str], **kwargs: Any) -> None:
+            calls.append(args)
+            super().__init__(args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", counting_run)
+    # Every git process starts through Popen (subprocess.run too).
+    monkeypatch.setattr(subprocess, "Popen", CountingPopen)
     blobs = tree.read_many([*paths, "big.bin", paths[0]])
 
-    assert [call[1] for call in calls] == ["ls-tree", "cat-file"]
+    assert [call[1:] for call in calls] == [["cat-file", "--batch"]]
+    # The reader stays: reading again, even another commit's files, starts no process.
+    assert tree.read_many(paths[:3]) == {path: blobs[path] for path in paths[:3]}
+    assert calls == [calls[0]]
     assert len(blobs) == 201
     assert blobs["grants/p/user000.yaml"] == b"same\n"
     assert blobs["grants/p/user001.yaml"] == b"grant 1\n"
     assert blobs["big.bin"] == bytes(range(256)) * 4096 + b"\n\0\n"
+
+
+def test_entries_named_reads_one_folder_by_name(repo: GitRepoBuilder) -> None:
+    for name in ("Bob-1.yaml", "bob-2.yaml", "bobby-3.yaml", "alice-4.yaml", "bob-dir/x.yaml"):
+        repo.write(f"grants/p/{name}", name)
+    repo.write("grants/q/bob-5.yaml", "other folder")
+    repo.symlink("grants/p/bob-link.yaml", "bob-2.yaml")
+    repo.commit("grants")
+    tree = GitRepository(repo.path).tree("HEAD")
+    found = tree.entries_named("grants/p", "bob-")
+    assert [(e.path, e.mode) for e in found] == [
+        ("grants/p/Bob-1.yaml", "100644"), ("grants/p/bob-2.yaml", "100644"),
+        ("grants/p/bob-link.yaml", "120000")]
+    assert found[0].blob == repo.git("rev-parse", "HEAD:grants/p/Bob-1.yaml").strip()
+    assert tree.entries_named("grants/missing", "bob-") == []
+    assert tree.entries_named("grants/p/Bob-1.yaml", "bob-") == []
+
+
+def test_a_replace_ref_never_changes_what_a_file_reads(repo: GitRepoBuilder) -> None:
+    # refs/replace/<sha> makes git show other content for an object everywhere; gitjit reads
+    # what the SHA names (GIT_NO_REPLACE_OBJECTS), also through the long-lived object reader.
+    repo.write("grants/p/bob.yaml", "duration: 1h\n")
+    repo.commit("a grant")
+    real = repo.git("rev-parse", "HEAD:grants/p/bob.yaml").strip()
+    repo.write("forged.txt", "duration: 365d\n")
+    forged = repo.git("hash-object", "-w", "forged.txt").strip()
+    repo.git("replace", real, forged)
+    assert repo.git("cat-file", "-p", real) == "duration: 365d\n"
+    tree = GitRepository(repo.path).tree("HEAD")
+    assert tree.read("grants/p/bob.yaml") == b"duration: 1h\n"
+    assert tree.entries("grants")[0].blob == real
 
 
 def test_read_many_of_nothing_runs_nothing(repo: GitRepoBuilder) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +229,40 @@ def test_now_flags_committed_grants_whose_time_is_up(
     assert run(["check", "--repo", str(repo.path), "--now", "2026-11-30T12:00:00Z"]) == 0
     assert (f"notice: {path}: grant.expired: expired at 2026-11-30 11:00 UTC and awaits "
             "removal; reconcile removes it") in capsys.readouterr().out.splitlines()
+
+
+def _many_grants(repo: GitRepoBuilder, count: int) -> None:
+    for index in range(count):
+        repo.write(f"grants/reports-read/ana-20261130T{index // 60:02d}{index % 60:02d}Z.yaml",
+                   GRANT)
+
+
+def test_check_in_several_processes_finds_what_one_finds(small_repo: GitRepoBuilder) -> None:
+    _many_grants(small_repo, 120)
+    # Bad files spread over the list, so that every process meets some.
+    bad = "grants/reports-read/ben-20261130T09{}Z.yaml"
+    small_repo.write(bad.format("01"), _grant("requester: &who ben\n"))
+    small_repo.write(bad.format("02"), _grant("requester: !!str ben\n"))
+    small_repo.write(bad.format("03"), GRANT)
+    small_repo.symlink(bad.format("04"), "ana-20261130T0900Z.yaml")
+    small_repo.write("grants/reports-read/ana-20261130T0059Z.yaml", "requester: [\n")
+    small_repo.write("grants/reports-read/zoe-20261130T0900Z.yaml",
+                     GRANT.replace("ana", "zoe"))
+    small_repo.commit("many grants, some bad", date="2026-11-30T09:00:00+00:00")
+    outputs = set()
+    for jobs in ("1", "2", "3"):
+        for args in ([], ["--format", "json"], ["--now", "2026-12-01T00:00:00Z"]):
+            # A fresh process: forking needs one without other threads.
+            result = subprocess.run([sys.executable, "-m", "engine", "check", "--repo",
+                                     str(small_repo.path), "--jobs", jobs, *args],
+                                    capture_output=True, text=True, check=False)
+            assert (result.returncode, result.stderr) == (1, "")
+            outputs.add((tuple(args), result.stdout))
+    assert len(outputs) == 3
+    text = dict(outputs)[()]
+    assert "grants/reports-read/ana-20261130T0059Z.yaml:2: yaml.syntax: " in text
+    assert "grants/reports-read/ben-20261130T0904Z.yaml: grant.not-regular-file: " in text
+    assert "grants/reports-read/zoe-20261130T0900Z.yaml:4: grant.requester-not-eligible: " \
+        in text
+    assert text.endswith("1 policies, 121 grants, 5 errors, 1 warnings\n")
+    assert dict(outputs)[("--now", "2026-12-01T00:00:00Z")].count("grant.expired") == 121

@@ -4,7 +4,9 @@ The verdicts themselves are covered by the scenarios (tests/test_scenarios.py)."
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,10 @@ REVIEW = """\
 
 @pytest.fixture
 def pull_request(small_repo: GitRepoBuilder) -> GitRepoBuilder:
+    return _request(small_repo)
+
+
+def _request(small_repo: GitRepoBuilder) -> GitRepoBuilder:
     small_repo.branch("pr")
     small_repo.checkout("pr")
     small_repo.write(GRANT_PATH, GRANT)
@@ -149,3 +155,30 @@ def test_a_grant_id_is_used_once(small_repo: GitRepoBuilder,
     small_repo.git("mv", old, "grants/reports-read/ana-20261201T0900Z.yaml")
     small_repo.commit("a new stamp")
     assert gitjit(check_pr(small_repo), capsys)[0] == 4
+
+
+def test_a_verdict_starts_a_handful_of_git_processes(
+        small_repo: GitRepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One object reader for every tree and blob, and no listing of grants/: the verdict
+    costs the same few processes however many grants the repository holds (issue 14)."""
+    for index in range(30):
+        small_repo.write(f"grants/reports-read/ben-20261101T{index:04d}Z.yaml",
+                         GRANT.replace("ana", "ben"))
+    small_repo.commit("more grants")
+    pull_request = _request(small_repo)
+    started: list[list[str]] = []
+
+    class CountingPopen(subprocess.Popen[bytes]):
+        def __init__(self, args: list[str], **kwargs: Any) -> None:
+            started.append(args)
+            super().__init__(args, **kwargs)
+
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text(REVIEW % pull_request.sha("pr"), encoding="utf-8")
+    monkeypatch.setattr(subprocess, "Popen", CountingPopen)
+    code, out, _ = gitjit(check_pr(pull_request, "--reviews", str(reviews)), capsys)
+    assert (code, out.splitlines()[0]) == (0, "APPROVED: request: ana asks for reports-read "
+                                              "for 1h")
+    assert sorted(args[1] for args in started) == [
+        "cat-file", "diff", "log", "log", "rev-parse", "rev-parse", "rev-parse"]

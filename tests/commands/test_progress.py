@@ -1,0 +1,66 @@
+"""Progress on a terminal: gitjit check and gitjit audit show it on stderr when it is a
+terminal, erase it when done, and never show it with --format json. A real pseudo-terminal
+stands for the user's; the progress shows at once (GITJIT_PROGRESS_AFTER=0)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+from tests.commands.test_audit import history  # noqa: F401 - the fixture
+from tests.commands.test_check import _many_grants
+from tests.gitrepo import GitRepoBuilder
+
+ERASE = "\r\x1b[K"
+
+
+def on_a_terminal(*args: str) -> tuple[str, str]:
+    """Run gitjit with stderr on a terminal and stdout in a pipe: (stdout, what the terminal
+    showed)."""
+    reader, writer = pty.openpty()
+    env = {**os.environ, "GITJIT_PROGRESS_AFTER": "0", "TERM": "xterm"}
+    env.pop("GITJIT_PROGRESS", None)
+    try:
+        result = subprocess.run([sys.executable, "-m", "engine", *args],
+                                stdout=subprocess.PIPE, stderr=writer, env=env, check=False,
+                                timeout=120)
+        os.close(writer)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(reader, 1 << 16)
+            except OSError:  # the terminal's other side is closed: all is read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    return result.stdout.decode("utf-8"), b"".join(chunks).decode("utf-8")
+
+
+def test_check_shows_progress_on_a_terminal_but_never_in_json(
+        small_repo: GitRepoBuilder) -> None:
+    _many_grants(small_repo, 300)
+    out, screen = on_a_terminal("check", "--repo", str(small_repo.path))
+    assert out == "1 policies, 301 grants, 0 errors, 0 warnings\n"
+    assert "checking grants: " in screen
+    assert screen.endswith(ERASE)
+
+    out, screen = on_a_terminal("check", "--repo", str(small_repo.path), "--format", "json")
+    assert out.startswith("{")
+    assert screen == ""
+
+
+def test_audit_shows_progress_on_a_terminal_but_never_in_json(
+        history: GitRepoBuilder) -> None:  # noqa: F811 - the fixture
+    out, screen = on_a_terminal("audit", "--repo", str(history.path))
+    assert out.startswith("reports-read/")
+    assert "reading grants: 1 of 2 (50%)" in screen
+    assert screen.endswith(ERASE)
+
+    out, screen = on_a_terminal("audit", "--repo", str(history.path), "--format", "json")
+    assert out.startswith("{")
+    assert screen == ""
