@@ -123,7 +123,7 @@ class GitHubForge:
             merge_sha=pull.merge_commit_sha if pull.merged else None,
             merged_at=_utc(pull.merged_at),
             merged_by=Login(pull.merged_by.login.lower()) if pull.merged_by else None,
-            author_id=pull.user.id)
+            author_id=pull.user.id, opened_at=_utc(pull.created_at), url=pull.html_url or "")
 
     # -- the Forge port --------------------------------------------------------------------
 
@@ -294,6 +294,25 @@ class GitHubForge:
                 self._call("updating the plan comment", partial(existing.edit, text))
                 return
         self._call("writing the plan comment", lambda: pull.create_issue_comment(text))
+
+    def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
+        """One listing (all pages) of the open pull requests into ``base``, oldest first."""
+        pulls = self._call(f"listing the open pull requests into {base}", lambda: list(
+            self.repo.get_pulls(state="open", base=base, sort="created", direction="asc")))
+        # The listing's items are complete for what is needed here: reading each pull request
+        # in full would cost one call each, every run.
+        return sorted((PullRequestInfo(
+            number=p.number, author=Login(p.user.login.lower()), base=p.base.ref,
+            head_sha=p.head.sha, head_ref=p.head.ref, state=PullRequestState.OPEN,
+            title=p.title or "", author_id=p.user.id, opened_at=_utc(p.created_at),
+            url=p.html_url or "") for p in pulls if p.base.ref == base),
+            key=lambda info: info.number)
+
+    def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
+        self.comment(number, key, body)
+        pull = self._pull(number)
+        if pull.state == "open":
+            self._call(f"closing pull request #{number}", lambda: pull.edit(state="closed"))
 
     # -- what gitjit writes on GitHub ------------------------------------------------------
 

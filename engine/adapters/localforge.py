@@ -168,6 +168,16 @@ class LocalForge:
                 comments[key] = {"id": _next_id(state), "body": body}
             self._save(state)
 
+    def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
+        return [self._info(record) for record in _records(self._load())
+                if record["state"] == PullRequestState.OPEN and record["base"] == base]
+
+    def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
+        with self._locked():
+            self.comment(number, key, body)
+            if self.pull_request(number).state is PullRequestState.OPEN:
+                self.close(number, at=at)
+
     def comments(self, number: int) -> dict[str, str]:
         """Our comments on the pull request by key, in the order they were first made."""
         record = _find(self._load(), number)
@@ -325,6 +335,7 @@ class LocalForge:
             merge_sha=record["merge_sha"],
             merged_at=_parse_time(record["merged_at"]),
             merged_by=Login(merged_by) if merged_by else None,
+            opened_at=_parse_time(record["opened_at"]),
         )
 
     def opened_at(self, number: int) -> datetime | None:

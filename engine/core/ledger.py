@@ -48,6 +48,11 @@ class Event(StrEnum):
     """Activation could not verify the grant this time (the forge or the head unreadable);
     after MAX_DEFERRALS of these the grant is refused."""
     ALERT = "alert"
+    NOTICE = "notice"
+    """A message gitjit sent about a request or a grant on a timer (announced, reminded,
+    escalated, closed, expiring, started): recorded before it is sent, so a rerun or a
+    crash never sends it twice. Its ``code`` says which message, its ``subject`` makes the
+    key unique (e.g. 'request.reminded:12:1', the first reminder of pull request 12)."""
 
 
 class ExpiryEnforcer(StrEnum):
@@ -252,6 +257,8 @@ def _problem(record: Record) -> str:
         record.subject and not _SUBJECT.fullmatch(record.subject)
     ):
         return f"subject {record.subject!r} is not a short name (letters, digits, ._:/+@-)"
+    if record.event is Event.NOTICE and not (record.code and record.subject):
+        return "a notice record needs a code and a subject (what was sent, and its key)"
     if record.event in (Event.ACTIVATED, Event.RETARGETED) and record.target is None:
         return f"an {record.event} record needs the target it applied"
     if record.target is not None:
