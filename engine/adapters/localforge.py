@@ -258,6 +258,30 @@ class LocalForge:
             self._save(state)
         return self._info(record)
 
+    # -- the reconcile heartbeat and the watchdog's marks ----------------------------------
+
+    def record_heartbeat(self, at: datetime) -> None:
+        """Reconcile succeeded at ``at`` (what GitHub's gitjit/heartbeat check run says)."""
+        self._stamp("heartbeat", at)
+
+    def last_heartbeat(self) -> datetime | None:
+        return _parse_time(self._load().get("heartbeat"))
+
+    def record_watchdog_alert(self, at: datetime) -> None:
+        """The watchdog told the channels of a stalled reconcile at ``at``."""
+        self._stamp("watchdog_alert", at)
+
+    def last_watchdog_alert(self) -> datetime | None:
+        return _parse_time(self._load().get("watchdog_alert"))
+
+    def _stamp(self, key: str, at: datetime) -> None:
+        with self._locked():
+            state = self._load()
+            previous = _parse_time(state.get(key))
+            if previous is None or at > previous:
+                state[key] = _format_time(at)
+                self._save(state)
+
     # -- git -------------------------------------------------------------------------------
 
     def _check_branch_name(self, name: str) -> None:

@@ -398,7 +398,7 @@ def escalated(request: Request, age: timedelta, told: Sequence[str],
 def ask_again(policy: str, requester: str, grant: Grant | None) -> str:
     """The command that asks for the same access again."""
     duration = f" --duration {format_duration(grant.duration)}" if grant is not None else ""
-    return (f"gitjit request {policy} --as {requester}{duration} --justification '...'")
+    return (f"gitjit request {policy} --as {requester}{duration} --justification WHY")
 
 
 def closed(request: Request, expire_after: timedelta, now: datetime) -> Message:
@@ -419,7 +419,7 @@ def closed(request: Request, expire_after: timedelta, now: datetime) -> Message:
 def extend_command(activated: Record, duration: timedelta | None) -> str:
     length = f" --duration {format_duration(duration)}" if duration else ""
     return (f"gitjit request {activated.policy} --as {activated.requester} --extends "
-            f"{activated.grant_id}{length} --justification '...'")
+            f"{activated.grant_id}{length} --justification WHY")
 
 
 def expiring(activated: Record, now: datetime, duration: timedelta | None) -> Message:
