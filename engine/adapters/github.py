@@ -384,22 +384,36 @@ class GitHubForge:
                              "gitjit App's number")
         return int(value)
 
-    def heartbeats(self, sha: str) -> list[Beat]:
-        """Every gitjit/heartbeat on a commit, whoever posted it: check runs with their App,
-        commit statuses with their creator (what tells gitjit's own from a forgery)."""
+    def heartbeats(self, sha: str, name: str = HEARTBEAT) -> list[Beat]:
+        """Every gitjit/heartbeat (or other mark ``name``) on a commit, whoever posted it:
+        check runs with their App, commit statuses with their creator (what tells gitjit's own
+        from a forgery)."""
         runs = self._get_json(f"/commits/{sha}/check-runs", missing={}, params={
-            "check_name": HEARTBEAT, "filter": "all", "per_page": 100}) or {}
+            "check_name": name, "filter": "all", "per_page": 100}) or {}
         beats = [Beat("check run", str((r.get("app") or {}).get("slug", "?")),
                       (r.get("app") or {}).get("id"),
                       r.get("status") == "completed" and r.get("conclusion") == "success",
                       _when(r.get("completed_at")))
-                 for r in runs.get("check_runs", []) if r.get("name") == HEARTBEAT]
+                 for r in runs.get("check_runs", []) if r.get("name") == name]
         statuses = self._get_json(f"/commits/{sha}/statuses", missing=[],
                                   params={"per_page": 100}) or []
         beats += [Beat("commit status", str((s.get("creator") or {}).get("login", "?")), None,
                        s.get("state") == "success", _when(s.get("created_at")))
-                  for s in statuses if s.get("context") == HEARTBEAT]
+                  for s in statuses if s.get("context") == name]
         return beats
+
+    def post_mark(self, sha: str, name: str, title: str, summary: str, *,
+                  as_check_run: bool) -> None:
+        """A failing check run (App token) or commit status named ``name`` on ``sha``: how the
+        watchdog remembers, where everyone sees it, that it told of a stalled reconcile."""
+        if as_check_run:
+            self._call(f"posting the check run {name}", lambda: self.repo.create_check_run(
+                name=name, head_sha=sha, status="completed", conclusion="failure",
+                output={"title": title[:255], "summary": summary[:65000]}))
+            return
+        commit = self._call("reading the commit", lambda: self.repo.get_commit(sha))
+        self._call(f"posting the commit status {name}", lambda: commit.create_status(
+            state="failure", description=title[:140], context=name))
 
     def snapshot(self, branch: str | None, app_id: int | None) -> Snapshot:
         """The repository settings `gitjit doctor` checks, read through the API."""

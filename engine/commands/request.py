@@ -97,9 +97,15 @@ def run(options: RequestOptions) -> int:
             repo.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
                      env=credentials(os.environ))
             forge = github
-        pr = forge.open_pull_request(
-            author=options.requester, head_ref=branch, base=options.base,
-            title=f"Request {options.policy} for {duration}", body=body)
+        title = f"Request {options.policy} for {duration}"
+        if isinstance(forge, LocalForge):
+            # The local forge keeps the time it is given (the pending timers count from it).
+            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+                                         base=options.base, title=title, body=body,
+                                         at=options.now)
+        else:
+            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+                                         base=options.base, title=title, body=body)
         number = pr.number
         if github is not None:
             wanted = {login for m in decision.missing for login in m.eligible}

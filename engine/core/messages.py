@@ -240,7 +240,8 @@ class Request:
     requester: Login
     number: int
     url: str
-    opened_at: datetime
+    opened_at: datetime | None
+    """When its pull request was opened, as the forge says (None where it did not)."""
     decision: Decision
     """The verdict as of this run (the same the verdict job computes)."""
 
@@ -283,7 +284,8 @@ def _request_facts(request: Request) -> list[Fact]:
                                          "fact"))
     facts.append(Fact("grant", request.grant_id))
     facts.append(Fact("pull request", f"#{request.number}"))
-    facts.append(Fact("requested at", _when(request.opened_at)))
+    if request.opened_at is not None:
+        facts.append(Fact("requested at", _when(request.opened_at)))
     return facts
 
 
@@ -291,7 +293,7 @@ def _quote(request: Request) -> Fact | None:
     grant = request.grant
     if grant is None or not grant.justification.strip():
         return None
-    return Fact("justification, in the requester's words", their_words(grant.justification))
+    return Fact("justification, as the requester wrote it", their_words(grant.justification))
 
 
 def _asks(request: Request) -> str:
@@ -342,7 +344,8 @@ def approved(request: Request, now: datetime) -> Message:
 
 
 def denied(request: Request, now: datetime) -> Message:
-    reasons = [one_line(f.message, 300) for f in request.decision.errors[:MAX_REASONS]]
+    # A reason may quote what the requester wrote (a ticket that does not match ...).
+    reasons = [their_words(f.message, 300) for f in request.decision.errors[:MAX_REASONS]]
     facts = _request_facts(request) + [Fact("reason", r) for r in reasons]
     more = len(request.decision.errors) - len(reasons)
     if more > 0:

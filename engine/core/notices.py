@@ -112,8 +112,8 @@ class RequestPlan:
     escalate: bool = False
 
 
-def plan_request(opened_at: datetime, now: datetime, rule: PendingRule, outcome: Outcome,
-                 sent: RequestSent | None) -> RequestPlan:
+def plan_request(opened_at: datetime | None, now: datetime, rule: PendingRule,
+                 outcome: Outcome, sent: RequestSent | None) -> RequestPlan:
     """What is due for an open request, ``opened_at`` long ago, judged ``outcome`` now.
 
     - After ``expire_after`` it is closed, whatever its verdict: an approval is only good for
@@ -125,9 +125,12 @@ def plan_request(opened_at: datetime, now: datetime, rule: PendingRule, outcome:
       that fell due before the announcement (a late first run) are skipped, not sent in a
       burst.
     - The escalation goes out once, at its age, while it is pending.
+
+    Without ``opened_at`` (a forge that did not say) the request has no age: it is announced
+    and updated, never reminded, escalated or closed.
     """
     sent = sent or RequestSent(0)
-    if now - opened_at >= rule.expire_after:
+    if opened_at is not None and now - opened_at >= rule.expire_after:
         return RequestPlan(close=CLOSED not in sent.codes, reclose=CLOSED in sent.codes)
     announced = ANNOUNCED in sent.codes
     announce = not announced and outcome in (Outcome.PENDING, Outcome.APPROVED)
@@ -138,7 +141,7 @@ def plan_request(opened_at: datetime, now: datetime, rule: PendingRule, outcome:
         update = DENIED
     reminder = None
     escalate = False
-    if outcome is Outcome.PENDING and (announced or announce):
+    if opened_at is not None and outcome is Outcome.PENDING and (announced or announce):
         since = sent.announced_at if announced and sent.announced_at else now
         due = [index for index, after in enumerate(rule.remind, start=1)
                if since < opened_at + after <= now]

@@ -20,7 +20,7 @@ message nobody would receive is neither recorded nor sent: see engine/core/notic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from engine.adapters.localforge import LocalForge
 from engine.adapters.notify import Destination, Notifier
@@ -200,8 +200,11 @@ class _Timers:
         assert parts is not None
         policy = self.policy(parts.policy)
         rule = policy.pending if policy is not None else PendingRule()
-        opened = pr.opened_at or self.life.repo.commit_time(head).astimezone(UTC)
-        if self.now - opened >= rule.expire_after:
+        # Without the forge's opening time (the local forge, opened without one) a request
+        # has no age: it is announced and updated, never reminded, escalated or closed. A
+        # commit's date is no substitute: its author sets it.
+        opened = pr.opened_at
+        if opened is not None and self.now - opened >= rule.expire_after:
             # No verdict needed to close it: spare the forge the calls.
             grant = load_grant(path, self.life.repo.tree(head).read(path),
                                self.run_.loaded.schemas,
@@ -209,7 +212,8 @@ class _Timers:
             request = Request(gid, parts.policy, parts.requester, pr.number, pr.url, opened,
                               Decision(Outcome.PENDING, Kind.REQUEST, grant=grant))
             plan = timers.plan_request(opened, self.now, rule, Outcome.PENDING, sent)
-            self.close(request, rule, policy, reclose=plan.reclose)
+            self.close(request, rule, policy, reclose=plan.reclose,
+                       announced=sent is not None and timers.ANNOUNCED in sent.codes)
             return
         forge = self.life.forge
         verdict = judge(self.life.repo, self.run_.tip, head, pr.author,
@@ -233,6 +237,7 @@ class _Timers:
             escalation = rule.escalate
             people = sorted(expand(escalation.to, self.config.groups).logins)
             to = self.personal(people) + self.channels(escalation.notify)
+            assert opened is not None
             self.tell(self.request_notice(request, timers.ESCALATED, None,
                                           f"escalated to {self.names(to)}"),
                       messages.escalated(request, self.now - opened, people, self.now), to)
@@ -258,6 +263,7 @@ class _Timers:
                channels: Sequence[str]) -> None:
         approvers = messages.approvers(request.decision)
         to = self.personal(approvers) + self.channels(channels)
+        assert request.opened_at is not None
         age = self.now - request.opened_at
         self.tell(self.request_notice(request, timers.REMINDED, index,
                                       f"reminder {index} of {len(rule.remind)} to "
@@ -265,7 +271,7 @@ class _Timers:
                   messages.reminded(request, index, len(rule.remind), age, self.now), to)
 
     def close(self, request: Request, rule: PendingRule, policy: Policy | None, *,
-              reclose: bool) -> None:
+              reclose: bool, announced: bool) -> None:
         comment = render_markdown(
             "request-closed.md.j2", expire_after=rule.expire_after, now=self.now,
             policy_path=policy.path if policy is not None else
@@ -278,7 +284,9 @@ class _Timers:
             self.report.add(request.grant_id, "closed", f"pull request #{request.number} "
                             "again (it was closed before for waiting too long)")
             return
-        channels = list(policy.notify) if policy is not None else []
+        # The channels hear of it only if they heard of the request: one nobody could approve
+        # was never announced.
+        channels = list(policy.notify) if policy is not None and announced else []
         to = self.channels(channels) + self.personal([request.requester])
         draft = self.request_notice(request, timers.CLOSED, None,
                                     f"closed pull request #{request.number} after waiting "

@@ -10,11 +10,12 @@ data and serialised, never written as text."""
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
 from importlib import resources
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from engine.core.messages import Fact, Message, Severity
 
@@ -40,7 +41,8 @@ def escape_md(value: object) -> Markup:
     text = _SPACE.sub(" ", str(value))  # one line; a leading space (in ``rest``) stays
     # No value starts a line (each follows a label or '**'), so '#' needs no escape.
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return Markup(str(escape(text)).replace("@", "&#64;"))
+    # Quotes stay: no value is ever put in an attribute, and "bob&#39;s" helps nobody.
+    return Markup(html_escape(text, quote=False).replace("@", "&#64;"))
 
 
 def _template(name: str) -> str:
