@@ -111,6 +111,11 @@ def test_a_request_on_github_is_announced_reminded_escalated_and_closed(
     assert "It waited longer than **1d** for approval" in comments[0].body
     assert channels.all_titles()[7:] == [("ops", f"gitjit: request closed {GID}"),
                                          ("bob", f"gitjit: request closed {GID}")]
+    # bob reopens it to get round the expiry: it is closed again, nobody is told twice.
+    world.api(world.bob).get_pull(1).edit(state="open")
+    world.now = T0 + timedelta(hours=25)
+    assert world.lifecycle("reconcile") == 0
+    assert world.api(world.dave).get_pull(1).state == "closed"
     assert max(Counter(channels.all_titles()).values()) == 1
 
 
@@ -148,9 +153,11 @@ def test_the_watchdog_on_github_tells_the_security_channel_once(
     tip = world.api(world.app).get_branch("main").commit.sha
     world.api(world.app).create_check_run(name="gitjit/heartbeat", head_sha=tip,
                                           status="completed", conclusion="success")
-    # Someone else's "heartbeat" counts for nothing.
+    # Someone else's "heartbeat", or "watchdog already told", counts for nothing.
     world.api(world.dave).get_commit(tip).create_status(state="success",
                                                         context="gitjit/heartbeat")
+    world.api(world.dave).get_commit(tip).create_status(state="failure",
+                                                        context="gitjit/watchdog")
     world.now = T0 + timedelta(minutes=50)
     assert world.watchdog() == 0
     assert channels.count() == 0
