@@ -198,7 +198,7 @@ def _edited(**fields: Any) -> bytes:
         (
             {"event": "granted"},
             "field 'event' must be one of activated, refused, expired, relinquished, "
-            "revoked, superseded, retargeted, deferred, alert, got 'granted'",
+            "revoked, superseded, retargeted, deferred, alert, notice, got 'granted'",
         ),
         (
             {"at": "2026-01-05T09:30:00+00:00"},
@@ -265,7 +265,7 @@ def test_a_record_not_in_canonical_form_is_refused() -> None:
         (
             {"event": "activated"},
             "event must be one of activated, refused, expired, relinquished, revoked, "
-            "superseded, retargeted, deferred, alert, got 'activated'",
+            "superseded, retargeted, deferred, alert, notice, got 'activated'",
         ),
         ({"pull_request": 0}, "pull_request must be a pull request number from 1, got 0"),
         ({"policy": ""}, "policy '' is not a policy id"),
