@@ -213,7 +213,8 @@ class _Timers:
                               Decision(Outcome.PENDING, Kind.REQUEST, grant=grant))
             plan = timers.plan_request(opened, self.now, rule, Outcome.PENDING, sent)
             self.close(request, rule, policy, reclose=plan.reclose,
-                       announced=sent is not None and timers.ANNOUNCED in sent.codes)
+                       announced=sent is not None and timers.ANNOUNCED in sent.codes,
+                       own=pr.author == parts.requester)
             return
         forge = self.life.forge
         verdict = judge(self.life.repo, self.run_.tip, head, pr.author,
@@ -271,7 +272,7 @@ class _Timers:
                   messages.reminded(request, index, len(rule.remind), age, self.now), to)
 
     def close(self, request: Request, rule: PendingRule, policy: Policy | None, *,
-              reclose: bool, announced: bool) -> None:
+              reclose: bool, announced: bool, own: bool) -> None:
         comment = render_markdown(
             "request-closed.md.j2", expire_after=rule.expire_after, now=self.now,
             policy_path=policy.path if policy is not None else
@@ -287,7 +288,9 @@ class _Timers:
         # The channels hear of it only if they heard of the request: one nobody could approve
         # was never announced.
         channels = list(policy.notify) if policy is not None and announced else []
-        to = self.channels(channels) + self.personal([request.requester])
+        # The person the file names hears of it only if they opened it: anyone can open a
+        # pull request naming someone else, and must not make gitjit write to them.
+        to = self.channels(channels) + self.personal([request.requester] if own else [])
         draft = self.request_notice(request, timers.CLOSED, None,
                                     f"closed pull request #{request.number} after waiting "
                                     f"longer than the policy allows; told "

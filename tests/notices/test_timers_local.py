@@ -169,3 +169,22 @@ def test_a_request_nobody_may_approve_is_not_announced(
     # Never announced, so its channels hear nothing of it; zoe has no personal channel.
     assert channels.count() == 0
 
+
+
+def test_a_request_naming_someone_else_writes_to_nobody(
+        world: NoticeWorld, channels: Channels) -> None:
+    # alice opens a pull request whose grant names bob: denied, never announced, and when it
+    # is closed bob's personal channel hears nothing of it.
+    branch = "alice-as-bob"
+    world.builder.branch(branch, "main")
+    world.builder.checkout(branch)
+    world.builder.write(f"grants/{GID}.yaml", (
+        "apiVersion: gitjit/v1\nkind: Grant\npolicy: db\nrequester: bob\nduration: 1h\n"
+        "justification: Investigating a replication lag incident on the orders database\n"))
+    world.builder.commit("alice asks as bob")
+    world.builder.checkout("main")
+    assert world.gitjit("local", "open", "--as", "alice", "--head", branch, now=T0) == 0
+    assert world.reconcile(T0 + hours(1)) == 0
+    assert world.reconcile(T0 + hours(24)) == 0
+    assert world.forge.pull_requests()[0].state is PullRequestState.CLOSED
+    assert channels.count() == 0
