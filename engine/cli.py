@@ -660,6 +660,36 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
     return doctor.run(doctor.DoctorOptions(branch, app_id, now or clock.now(), fmt))
 
 
+@cli.command("watchdog")
+@REPO
+@BRANCH
+@click.option("--forge", type=click.Choice(forges.FORGES), default="local", show_default=True,
+              help="Where reconcile's heartbeat is: the local forge, or GitHub (the "
+                   "gitjit/heartbeat on the default branch; GITHUB_REPOSITORY, GITHUB_TOKEN).")
+@click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID): only "
+              "its check runs count; without one, GITHUB_TOKEN mode's commit statuses do.")
+@NOW
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def watchdog_command(repo: Path, branch: str, forge: str, app_id: int | None,
+                     now: datetime | None, fmt: str) -> int:
+    """Tell the security channels when reconcile has not succeeded for too long.
+
+    Runs apart from reconcile (its own schedule). Reads when reconcile last succeeded (on
+    GitHub, the gitjit/heartbeat gitjit posted on the default branch's recent commits; locally,
+    the local forge's heartbeat) and, when that is older than watchdog.after in
+    policies/settings.yaml (default 1h), tells the watchdog.notify channels (default: alerts),
+    again every watchdog.repeat (default 6h) while it lasts.
+
+    \b
+    Exit codes: 0 reconcile is on time, 1 it is stalled (or telling failed), 2 usage error.
+    """
+    from engine.commands import watchdog
+
+    return watchdog.run(watchdog.WatchdogOptions(repo, branch, now or clock.now(), forge,
+                                                 app_id, fmt))
+
+
 def _split_repo(path: Path) -> tuple[Path, str | None]:
     """The repository that holds ``path`` (the nearest folder with policies/) and the part
     of ``path`` inside it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from engine.core.changes import Change, TreeEntry
@@ -84,4 +85,14 @@ class Forge(Protocol):
 
     def comment(self, number: int, key: str, body: str) -> None:
         """Create, or update in place, the one comment of ours marked with ``key``."""
+        ...
+
+    def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
+        """Every open pull request into branch ``base``, by number, with when it was opened."""
+        ...
+
+    def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
+        """Write (or update) our comment marked ``key``, then close the pull request without
+        merging; closing one that is closed already only updates the comment. ``at`` is when
+        (the local forge records it; GitHub keeps its own time)."""
         ...

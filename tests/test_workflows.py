@@ -20,7 +20,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 GITHUB = PROJECT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 # The workflows that hold a write token, target credentials or the App's key.
-PRIVILEGED = ("evaluate.yml", "activate.yml", "reconcile.yml")
+PRIVILEGED = ("evaluate.yml", "activate.yml", "reconcile.yml", "watchdog.yml")
 # The one install a privileged job runs (tests/test_lock.py checks the lock itself).
 INSTALL = ("python -m pip install --disable-pip-version-check --no-cache-dir --require-hashes "
            "--only-binary=:all: -r requirements/gitjit.txt "
@@ -73,10 +73,10 @@ def run_tool(command: list[str], install: str) -> subprocess.CompletedProcess[st
                           timeout=120)
 
 
-def test_there_are_the_six_workflows() -> None:
+def test_there_are_the_seven_workflows() -> None:
     assert [path.name for path in WORKFLOWS] == [
         "activate.yml", "ci.yml", "evaluate.yml", "reconcile.yml", "review-trigger.yml",
-        "review.yml"]
+        "review.yml", "watchdog.yml"]
 
 
 def test_actionlint_finds_nothing() -> None:
@@ -257,6 +257,26 @@ def test_reconcile_runs_on_schedule_dispatch_and_push_and_beats() -> None:
     assert "checks" in writes(app) and "statuses" not in writes(app)
     assert "context=gitjit/heartbeat" in steps(token)[-1]["run"]
     assert "statuses" in writes(token)
+
+
+def test_the_watchdog_runs_apart_from_reconcile_with_the_alert_channels_only() -> None:
+    """Its own schedule (not reconcile's: a stalled reconcile must not stall it), its own
+    environment without target credentials or signing key, and the URL of every channel it
+    tells (watchdog.notify, else alerts, of policies/settings.yaml)."""
+    data = workflow("watchdog.yml")
+    assert set(data["on"]) == {"schedule", "workflow_dispatch"}
+    settings = yaml.safe_load((PROJECT / "policies" / "settings.yaml").read_text("utf-8"))
+    told = (settings.get("watchdog") or {}).get("notify") or settings.get("alerts") or []
+    assert told, "policies/settings.yaml names no channel the watchdog tells"
+    wanted = {settings["notify"][name]["url_env"] for name in told}
+    for job_name, job in jobs(data).items():
+        assert job["environment"] == "gitjit-watchdog", job_name
+        step = next(s for s in steps(job) if s.get("run", "").startswith("gitjit "))
+        assert step["run"] == 'gitjit watchdog --forge github --branch "$BRANCH"'
+        env = step["env"]
+        assert wanted <= set(env), f"watchdog.yml: job {job_name} misses {wanted - set(env)}"
+        assert "GITJIT_SIGNING_KEY" not in env
+        assert not [name for name in env if name in target_env_names() - wanted]
 
 
 def target_env_names() -> set[str]:

@@ -123,7 +123,7 @@ class GitHubForge:
             merge_sha=pull.merge_commit_sha if pull.merged else None,
             merged_at=_utc(pull.merged_at),
             merged_by=Login(pull.merged_by.login.lower()) if pull.merged_by else None,
-            author_id=pull.user.id)
+            author_id=pull.user.id, opened_at=_utc(pull.created_at), url=pull.html_url or "")
 
     # -- the Forge port --------------------------------------------------------------------
 
@@ -295,6 +295,25 @@ class GitHubForge:
                 return
         self._call("writing the plan comment", lambda: pull.create_issue_comment(text))
 
+    def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
+        """One listing (all pages) of the open pull requests into ``base``, oldest first."""
+        pulls = self._call(f"listing the open pull requests into {base}", lambda: list(
+            self.repo.get_pulls(state="open", base=base, sort="created", direction="asc")))
+        # The listing's items are complete for what is needed here: reading each pull request
+        # in full would cost one call each, every run.
+        return sorted((PullRequestInfo(
+            number=p.number, author=Login(p.user.login.lower()), base=p.base.ref,
+            head_sha=p.head.sha, head_ref=p.head.ref, state=PullRequestState.OPEN,
+            title=p.title or "", author_id=p.user.id, opened_at=_utc(p.created_at),
+            url=p.html_url or "") for p in pulls if p.base.ref == base),
+            key=lambda info: info.number)
+
+    def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
+        self.comment(number, key, body)
+        pull = self._pull(number)
+        if pull.state == "open":
+            self._call(f"closing pull request #{number}", lambda: pull.edit(state="closed"))
+
     # -- what gitjit writes on GitHub ------------------------------------------------------
 
     def whoami(self) -> Login:
@@ -365,22 +384,36 @@ class GitHubForge:
                              "gitjit App's number")
         return int(value)
 
-    def heartbeats(self, sha: str) -> list[Beat]:
-        """Every gitjit/heartbeat on a commit, whoever posted it: check runs with their App,
-        commit statuses with their creator (what tells gitjit's own from a forgery)."""
+    def heartbeats(self, sha: str, name: str = HEARTBEAT) -> list[Beat]:
+        """Every gitjit/heartbeat (or other mark ``name``) on a commit, whoever posted it:
+        check runs with their App, commit statuses with their creator (what tells gitjit's own
+        from a forgery)."""
         runs = self._get_json(f"/commits/{sha}/check-runs", missing={}, params={
-            "check_name": HEARTBEAT, "filter": "all", "per_page": 100}) or {}
+            "check_name": name, "filter": "all", "per_page": 100}) or {}
         beats = [Beat("check run", str((r.get("app") or {}).get("slug", "?")),
                       (r.get("app") or {}).get("id"),
                       r.get("status") == "completed" and r.get("conclusion") == "success",
                       _when(r.get("completed_at")))
-                 for r in runs.get("check_runs", []) if r.get("name") == HEARTBEAT]
+                 for r in runs.get("check_runs", []) if r.get("name") == name]
         statuses = self._get_json(f"/commits/{sha}/statuses", missing=[],
                                   params={"per_page": 100}) or []
         beats += [Beat("commit status", str((s.get("creator") or {}).get("login", "?")), None,
                        s.get("state") == "success", _when(s.get("created_at")))
-                  for s in statuses if s.get("context") == HEARTBEAT]
+                  for s in statuses if s.get("context") == name]
         return beats
+
+    def post_mark(self, sha: str, name: str, title: str, summary: str, *,
+                  as_check_run: bool) -> None:
+        """A failing check run (App token) or commit status named ``name`` on ``sha``: how the
+        watchdog remembers, where everyone sees it, that it told of a stalled reconcile."""
+        if as_check_run:
+            self._call(f"posting the check run {name}", lambda: self.repo.create_check_run(
+                name=name, head_sha=sha, status="completed", conclusion="failure",
+                output={"title": title[:255], "summary": summary[:65000]}))
+            return
+        commit = self._call("reading the commit", lambda: self.repo.get_commit(sha))
+        self._call(f"posting the commit status {name}", lambda: commit.create_status(
+            state="failure", description=title[:140], context=name))
 
     def snapshot(self, branch: str | None, app_id: int | None) -> Snapshot:
         """The repository settings `gitjit doctor` checks, read through the API."""

@@ -168,6 +168,16 @@ class LocalForge:
                 comments[key] = {"id": _next_id(state), "body": body}
             self._save(state)
 
+    def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
+        return [self._info(record) for record in _records(self._load())
+                if record["state"] == PullRequestState.OPEN and record["base"] == base]
+
+    def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
+        with self._locked():
+            self.comment(number, key, body)
+            if self.pull_request(number).state is PullRequestState.OPEN:
+                self.close(number, at=at)
+
     def comments(self, number: int) -> dict[str, str]:
         """Our comments on the pull request by key, in the order they were first made."""
         record = _find(self._load(), number)
@@ -248,6 +258,30 @@ class LocalForge:
             self._save(state)
         return self._info(record)
 
+    # -- the reconcile heartbeat and the watchdog's marks ----------------------------------
+
+    def record_heartbeat(self, at: datetime) -> None:
+        """Reconcile succeeded at ``at`` (what GitHub's gitjit/heartbeat check run says)."""
+        self._stamp("heartbeat", at)
+
+    def last_heartbeat(self) -> datetime | None:
+        return _parse_time(self._load().get("heartbeat"))
+
+    def record_watchdog_alert(self, at: datetime) -> None:
+        """The watchdog told the channels of a stalled reconcile at ``at``."""
+        self._stamp("watchdog_alert", at)
+
+    def last_watchdog_alert(self) -> datetime | None:
+        return _parse_time(self._load().get("watchdog_alert"))
+
+    def _stamp(self, key: str, at: datetime) -> None:
+        with self._locked():
+            state = self._load()
+            previous = _parse_time(state.get(key))
+            if previous is None or at > previous:
+                state[key] = _format_time(at)
+                self._save(state)
+
     # -- git -------------------------------------------------------------------------------
 
     def _check_branch_name(self, name: str) -> None:
@@ -325,6 +359,7 @@ class LocalForge:
             merge_sha=record["merge_sha"],
             merged_at=_parse_time(record["merged_at"]),
             merged_by=Login(merged_by) if merged_by else None,
+            opened_at=_parse_time(record["opened_at"]),
         )
 
     def opened_at(self, number: int) -> datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from engine.adapters.git import GitRepository
@@ -97,6 +97,22 @@ class Remote:
                                f"+refs/pull/{number}/head:{local}", ok_codes=(0, 128),
                                env=self.auth)
         return self.repo.ref_target(local) if result.returncode == 0 else None
+
+    def fetch_pull_heads(self, numbers: Iterable[int]) -> dict[int, str]:
+        """Fetch several pull requests' heads as data in one git fetch; their commits by
+        number (one that the remote lacks is missing from the answer)."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return {}
+        specs = [f"+refs/pull/{n}/head:refs/gitjit/pull/{n}" for n in wanted]
+        result = self.repo.run("fetch", "--quiet", "--no-tags", self.name, *specs,
+                               ok_codes=(0, 1, 128), env=self.auth)
+        if result.returncode != 0:
+            # One missing ref fails the whole fetch: fetch them one by one instead.
+            heads = {n: self.fetch_pull_head(n) for n in wanted}
+            return {n: sha for n, sha in heads.items() if sha is not None}
+        found = {n: self.repo.ref_target(f"refs/gitjit/pull/{n}") for n in wanted}
+        return {n: sha for n, sha in found.items() if sha is not None}
 
     def push(self, branch: str, expected: str | None) -> bool:
         """Push the local branch if the remote still holds ``expected``; False if it moved.

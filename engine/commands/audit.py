@@ -29,7 +29,7 @@ from engine.core.audit import GrantHistory, Lifecycle, RemovalCommit, build_life
 from engine.core.changes import REGULAR_FILE
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR, load_grant
-from engine.core.ledger import ACTION_PREFIX
+from engine.core.ledger import ACTION_PREFIX, Event
 from engine.core.models import Settings
 from engine.core.schema import SchemaSet
 from engine.core.values import format_duration
@@ -151,8 +151,10 @@ def read_lifecycles(repo: GitRepository, branch: str, ledger: Ledger | None = No
     max_bytes = (config.settings if config else Settings()).max_grant_bytes
     histories = read_histories(repo, tip, loaded.schemas, max_bytes, bar)
     ledger = ledger or _ledger(repo, tip)
-    # Action records tell actions' stories (read_actions), not grants'.
-    records = [r for r in ledger.records() if not r.grant_id.startswith(ACTION_PREFIX)]
+    # Action records tell actions' stories (read_actions), not grants'; notices say what
+    # people were told, not what happened to access.
+    records = [r for r in ledger.records()
+               if not r.grant_id.startswith(ACTION_PREFIX) and r.event is not Event.NOTICE]
     return build_lifecycles(histories, records,
                             read_removal_commits(repo, tip, ledger.verifier))
 

@@ -30,7 +30,13 @@ from engine.report.build import Report, build_report
 from engine.report.html import render_html
 from engine.report.model import Facts, Period, Thresholds
 from engine.report.render import FORMATS as FORMATS
-from engine.report.render import headline, markdown_summary, render_csv, render_json, render_text
+from engine.report.render import (
+    markdown_summary,
+    render_csv,
+    render_json,
+    render_text,
+    summary_message,
+)
 from engine.report.thresholds import from_settings
 
 DEFAULT_PERIOD = timedelta(days=30)
@@ -70,8 +76,7 @@ def notify_summary(options: ReportOptions, report: Report, send: Sender) -> list
     what could not be sent, one sentence each (never the URL: it holds secrets)."""
     repo = GitRepository(options.repo)
     config = require_config(read_config(repo.tree(repo.resolve(options.branch))))
-    title = f"gitjit access review: {headline(report)}"
-    body = markdown_summary(report)
+    message = summary_message(report)
     failed = []
     if not config.settings.alerts:
         return [f"no channel is listed under alerts in {config.settings.path}"]
@@ -83,7 +88,7 @@ def notify_summary(options: ReportOptions, report: Report, send: Sender) -> list
                           "not set")
             continue
         try:
-            delivered = send(url, title, body)
+            delivered = send(url, message)
         except AppriseMissing:
             failed.append(f"channel {name!r}: apprise is not installed; {INSTALL_HINT}")
             continue

@@ -170,8 +170,14 @@ def run(options: RequestOptions) -> int:
             forge = github
         title = (f"Run {duration} of {options.policy}" if options.is_action
                  else f"Request {options.policy} for {duration}")
-        pr = forge.open_pull_request(author=options.requester, head_ref=branch,
-                                     base=options.base, title=title, body=body)
+        if isinstance(forge, LocalForge):
+            # The local forge keeps the time it is given (the pending timers count from it).
+            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+                                         base=options.base, title=title, body=body,
+                                         at=options.now)
+        else:
+            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+                                         base=options.base, title=title, body=body)
         number = pr.number
         if github is not None:
             wanted = {login for m in decision.missing for login in m.eligible}

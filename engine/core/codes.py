@@ -64,6 +64,8 @@ CODES: dict[str, CodeInfo] = {
     "config.auto-approve-not-requester": _c("auto-approve names someone who may not request", "Auto-approve only narrows: list only eligible requesters, or add them to requesters."),
     "config.auto-approve-exceeds-max": _c("auto-approve maximum exceeds the policy maximum", "Make auto_approve.max_duration at most duration.max."),
     "config.codeowners-drift": _c("CODEOWNERS differs from the policies", "Run 'gitjit codeowners --write' and commit .github/CODEOWNERS."),
+    "config.escalation-nobody": _c("an escalation that tells nobody", "Give pending.escalate a 'to' (people with a personal channel in settings) or a 'notify' (channels), or remove it."),
+    "config.timer-too-late": _c("a reminder or escalation after the request is closed", "Make the reminder or escalation earlier than pending.expire_after, or let requests wait longer."),
     "config.identity-conflict": _c("one login pinned to two account ids", "Pin each login to one GitHub account id in policies/groups.yaml (look it up with 'gh api users/LOGIN --jq .id')."),
     # --- targets (policy targets and settings connections) ---------------------------------
     "target.unknown-provider": _c("target provider is not installed", "Fix the provider's name (e.g. postgres), or install the plugin that provides it, e.g. pip install 'gitjit[entra]'; 'gitjit targets' lists the installed providers."),

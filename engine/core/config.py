@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from engine.actions import policy as action_policy
 from engine.core import schema, values
 from engine.core.changes import REGULAR_FILE
-from engine.core.findings import Finding
+from engine.core.findings import Finding, Severity
 from engine.core.models import (
     DEFAULT_APPROVAL_MAX_AGE,
     ActiveHours,
@@ -28,8 +28,12 @@ from engine.core.models import (
     DriftAction,
     DriftRule,
     DurationRule,
+    Escalation,
+    ExpiringRule,
     Groups,
     Login,
+    PendingRule,
+    PersonalChannel,
     Policy,
     PolicyId,
     Principal,
@@ -37,6 +41,7 @@ from engine.core.models import (
     Settings,
     Target,
     TicketRule,
+    WatchdogRule,
 )
 from engine.core.principals import expand
 from engine.core.reviews import assign
@@ -240,10 +245,35 @@ def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
         for key in keys:
             if key in _REPORT_DURATIONS:
                 out.parse(values.parse_duration, "value.duration", "report", signal, key)
+    channels = data.get("notify", {})
     for index, channel in enumerate(data.get("alerts", [])):
-        if channel not in data.get("notify", {}):
+        if channel not in channels:
             out.add("config.unknown-channel", f"unknown notification channel {channel!r} in "
                     f"alerts: define it under notify in {doc.path}", "alerts", index)
+    personal: dict[Login, PersonalChannel] = {}
+    for name, entry in data.get("personal", {}).items():
+        try:
+            login: Login | None = values.parse_login(name)
+        except ValueError as exc:
+            out.add("value.login", f"personal: {exc}", "personal", name)
+            login = None
+        if entry["channel"] not in channels:
+            out.add("config.unknown-channel", f"unknown notification channel "
+                    f"{entry['channel']!r} for {name}'s personal channel: define it under "
+                    f"notify in {doc.path}", "personal", name, "channel")
+        if login is not None:
+            personal[login] = PersonalChannel(entry["channel"], entry.get("to"))
+    watchdog = data.get("watchdog", {})
+    for index, channel in enumerate(watchdog.get("notify", [])):
+        if channel not in channels:
+            out.add("config.unknown-channel", f"unknown notification channel {channel!r} in "
+                    f"watchdog.notify: define it under notify in {doc.path}",
+                    "watchdog", "notify", index)
+    after = out.parse(values.parse_duration, "value.duration", "watchdog", "after")
+    repeat = out.parse(values.parse_duration, "value.duration", "watchdog", "repeat")
+    rule = WatchdogRule(
+        after=after or WatchdogRule.after, repeat=repeat or WatchdogRule.repeat,
+        notify=tuple(watchdog["notify"]) if "notify" in watchdog else None)
     return Settings(
         channels={k: dict(v) for k, v in data.get("notify", {}).items()},
         connections={k: dict(v) for k, v in data.get("connections", {}).items()},
@@ -254,6 +284,8 @@ def _build_settings(doc: Document) -> tuple[Settings, list[Finding]]:
         max_config_bytes=int(limits.get("config_bytes", 512 * 1024)),
         path=doc.path,
         report={k: dict(v) for k, v in data.get("report", {}).items()},
+        personal=personal,
+        watchdog=rule,
     ), out.items
 
 
@@ -299,7 +331,7 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         out.add("config.policy-id", f"policy id {data['id']!r} differs from its file name "
                 f"{stem!r}; make them equal", "id")
 
-    def duration(*keys: str) -> timedelta | None:
+    def duration(*keys: str | int) -> timedelta | None:
         return out.parse(values.parse_duration, "value.duration", *keys)
 
     default, maximum = duration("duration", "default"), duration("duration", "max")
@@ -331,6 +363,11 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
         if glass_max is not None and review is not None:
             glass = BreakGlass(glass_max, review)
     max_age = duration("approval_max_age")
+    pending = _pending(out, duration)
+    expiring_data = data.get("expiring", {})
+    expiring = ExpiringRule(
+        before=duration("expiring", "before") or ExpiringRule.before,
+        notify_channels=expiring_data.get("notify_channels", "false") == "true")
     target = data["target"]
     actions = action_policy.parse(data.get("actions"), target["provider"], out.add, doc.line)
     policy = Policy(
@@ -357,6 +394,8 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
                         _principals(out, "drift", "except"),
                         tuple(data.get("drift", {}).get("except_holders", []))),
         owners=tuple(data.get("owners", [])),
+        pending=pending,
+        expiring=expiring,
         lines={key: doc.line(key) for key in data},
         actions=actions,
         grants="duration" in data,
@@ -364,6 +403,24 @@ def _build_policy(doc: Document) -> tuple[Policy | None, list[Finding]]:
     if out.items:
         return None, out.items
     return policy, []
+
+
+def _pending(out: _Findings, duration: Callable[..., timedelta | None]) -> PendingRule:
+    data = _get(out.doc.data, ("pending",)) or {}
+    expire = duration("pending", "expire_after") or PendingRule.expire_after
+    remind = [duration("pending", "remind", i) for i in range(len(data.get("remind", [])))]
+    escalation = None
+    if "escalate" in data:
+        after = duration("pending", "escalate", "after")
+        to = _principals(out, "pending", "escalate", "to")
+        notify = tuple(data["escalate"].get("notify", []))
+        if not to and not notify:
+            out.add("config.escalation-nobody", "pending.escalate names nobody to tell: add "
+                    "'to' (people with a personal channel) or 'notify' (channels)",
+                    "pending", "escalate")
+        if after is not None:
+            escalation = Escalation(after, to, notify)
+    return PendingRule(expire, tuple(sorted({r for r in remind if r is not None})), escalation)
 
 
 def _cross_check(policy: Policy, doc: Document, groups: Groups,
@@ -428,8 +485,37 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
         if channel not in settings.channels:
             out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "
                     f"define it under notify in {settings.path}", "notify", index)
+    out.items += _timer_checks(policy, out.doc, groups, settings)
     connection = policy.target.get("connection")
     if connection is not None and connection not in settings.connections:
         out.add("config.unknown-connection", f"unknown connection {connection!r}: define it "
                 f"under connections in {settings.path}", "target", "connection")
     return out.items
+
+
+def _timer_checks(policy: Policy, doc: Document, groups: Groups,
+                  settings: Settings) -> list[Finding]:
+    """The request timers against each other and the settings: channels and groups that
+    exist, and no reminder or escalation that would come after the request is closed."""
+    out = _Findings(doc)
+    rule = policy.pending
+    escalation = rule.escalate
+    if escalation is not None:
+        for index, channel in enumerate(escalation.notify):
+            if channel not in settings.channels:
+                out.add("config.unknown-channel", f"unknown notification channel {channel!r} "
+                        f"in pending.escalate.notify: define it under notify in "
+                        f"{settings.path}", "pending", "escalate", "notify", index)
+        for name in expand(escalation.to, groups).undefined_groups:
+            out.add("config.unknown-group", f"unknown group {name!r} in pending.escalate.to: "
+                    f"define it in {groups.path}", "pending", "escalate", "to")
+    late = [("a reminder", after) for after in rule.remind if after >= rule.expire_after]
+    if escalation is not None and escalation.after >= rule.expire_after:
+        late.append(("the escalation", escalation.after))
+    for what, after in late:
+        out.add("config.timer-too-late", f"{what} after {values.format_duration(after)} "
+                f"would come when the request is already closed (pending.expire_after "
+                f"{values.format_duration(rule.expire_after)}); make it earlier, or let "
+                "requests wait longer", "pending")
+    return [replace(f, severity=Severity.WARNING) if f.code == "config.timer-too-late" else f
+            for f in out.items]

@@ -262,14 +262,20 @@ def _gitjit_branches(snap: Snapshot, by_id: Mapping[Any, Mapping[str, Any]]) -> 
     return results
 
 
+def is_genuine(beat: Beat, app_id: int | None) -> bool:
+    """Whether gitjit posted the mark: a check run of the pinned App (App mode), or a commit
+    status by github-actions[bot] (GITHUB_TOKEN mode)."""
+    if app_id is not None:
+        return beat.kind == "check run" and beat.app_id == app_id
+    return beat.kind == "commit status" and beat.by == ACTIONS_BOT
+
+
 def _heartbeat(snap: Snapshot, now: datetime) -> list[Result]:
     """The last success of reconcile, counted only when gitjit posted it: a check run of the
     pinned App (App mode), or a commit status by github-actions[bot] (GITHUB_TOKEN mode)."""
 
     def genuine(beat: Beat) -> bool:
-        if snap.app_id is not None:
-            return beat.kind == "check run" and beat.app_id == snap.app_id
-        return beat.kind == "commit status" and beat.by == ACTIONS_BOT
+        return is_genuine(beat, snap.app_id)
 
     ours = [b.at for b in snap.beats if genuine(b) and b.success and b.at is not None]
     last = max(ours, default=None)

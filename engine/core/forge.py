@@ -36,6 +36,10 @@ class PullRequestInfo:
     merged_by: Login | None = None
     author_id: int | None = None
     """The author's numeric account id, where the forge reports one (GitHub)."""
+    opened_at: datetime | None = None
+    """When it was opened, as the forge recorded it (None where the forge did not say)."""
+    url: str = ""
+    """Where people open it (GitHub's html_url); "" where the forge has no web page."""
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ class Event(StrEnum):
     UNKNOWN = "unknown"
     """An action was started and its outcome was never recorded (the run died): it is not
     run again; a new request is needed."""
+    NOTICE = "notice"
+    """A message gitjit sent about a request or a grant on a timer (announced, reminded,
+    escalated, closed, expiring, started): recorded before it is sent, so a rerun or a
+    crash never sends it twice. Its ``code`` says which message, its ``subject`` makes the
+    key unique (e.g. 'request.reminded:12:1', the first reminder of pull request 12)."""
 
 
 class ExpiryEnforcer(StrEnum):
@@ -75,6 +80,10 @@ END_EVENTS = frozenset({Event.EXPIRED, Event.RELINQUISHED, Event.REVOKED, Event.
 ACTION_EVENTS = frozenset({Event.STARTED, Event.COMPLETED, Event.FAILED, Event.UNKNOWN})
 OUTCOME_EVENTS = frozenset({Event.COMPLETED, Event.FAILED, Event.UNKNOWN})
 ACTION_PREFIX = "actions/"
+# The notices the index follows requests by (engine/core/notices.py has them all): a request
+# is open from its announcement until it is withdrawn, closed, or its grant is decided.
+REQUEST_ANNOUNCED = "request.announced"
+REQUEST_FINISHED = frozenset({"request.withdrawn", "request.closed"})
 """Action ids are their paths without .yaml; grant ids never start with it."""
 MAX_EXCERPT = 2000
 """Characters of an action's output a record keeps (after redaction)."""
@@ -292,6 +301,8 @@ def _problem(record: Record) -> str:
         record.subject and not _SUBJECT.fullmatch(record.subject)
     ):
         return f"subject {record.subject!r} is not a short name (letters, digits, ._:/+@-)"
+    if record.event is Event.NOTICE and not (record.code and record.subject):
+        return "a notice record needs a code and a subject (what was sent, and its key)"
     if record.event in (Event.ACTIVATED, Event.RETARGETED) and record.target is None:
         return f"an {record.event} record needs the target it applied"
     if record.target is not None:
@@ -694,8 +705,22 @@ def record_key(record: Record) -> str:
     if record.event in OUTCOME_EVENTS:
         # One outcome per action, whichever event it is: two runs can never seal it twice.
         return f"outcome {record.grant_id}"
-    key = f"{record.event} {record.grant_id}"
-    return f"{key} {record.subject}" if record.subject else key
+    return event_key(record.event, record.grant_id, record.subject)
+
+
+def event_key(event: Event, grant_id: str, subject: str = "") -> str:
+    """The idempotency key of a record of ``event`` (not an action's outcome) about
+    ``grant_id``, with its ``subject``: what to ``find`` before writing one."""
+    key = f"{event} {grant_id}"
+    return f"{key} {subject}" if subject else key
+
+
+def request_number(record: Record) -> int | None:
+    """The pull request a request notice is about ('request.reminded:12:1' -> 12)."""
+    if record.event is not Event.NOTICE or not record.code.startswith("request."):
+        return None
+    parts = record.subject.split(":")
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
 def chain(draft: Record, previous: Record | None) -> Record:
@@ -1135,7 +1160,7 @@ def latency_summary(records: Iterable[Record]) -> Latency | None:
 
 INDEX_PATH = "index.json"
 KEYS_DIR = "keys/"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -1146,6 +1171,16 @@ class OpenGrant:
     """The path of its activated record."""
     target: str
     """The path of the record naming where its access is now (activated or retargeted)."""
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """A request gitjit announced that is not finished: its pull request may have closed
+    since, which only the forge can say (the timers then tell that it was withdrawn)."""
+
+    grant: GrantId
+    announced: str
+    """The path of its announcement notice."""
 
 
 @dataclass(frozen=True)
@@ -1164,6 +1199,9 @@ class LedgerIndex:
     """The default branch's tip when the newest record was written: where a later run may
     start walking the branch's history."""
     open: Mapping[GrantId, OpenGrant] = field(default_factory=dict)
+    requests: Mapping[int, OpenRequest] = field(default_factory=dict)
+    """Announced requests by pull request number, until they are withdrawn, closed, or their
+    grant is activated or refused."""
     ends: int = 0
     """How many end records say their revocation latency."""
     worst: int = 0
@@ -1203,9 +1241,17 @@ def index_after(index: LedgerIndex, record: Record, path: str, main: str | None)
         opened[record.grant_id] = replace(opened[record.grant_id], target=path)
     elif record.event in END_EVENTS:
         opened.pop(record.grant_id, None)
+    requests = dict(index.requests)
+    number = request_number(record)
+    if number is not None and record.code == REQUEST_ANNOUNCED:
+        requests[number] = OpenRequest(record.grant_id, path)
+    elif number is not None and record.code in REQUEST_FINISHED:
+        requests.pop(number, None)
+    elif record.event in (Event.ACTIVATED, Event.REFUSED):
+        requests = {n: r for n, r in requests.items() if r.grant != record.grant_id}
     latency = revocation_latency(record)
     after = replace(index, seq=record.seq, hash=record_hash(to_json(record)),
-                    main=main or index.main, open=opened)
+                    main=main or index.main, open=opened, requests=requests)
     if latency is None:
         return after
     seconds = int(latency.total_seconds())
@@ -1229,6 +1275,8 @@ def index_json(index: LedgerIndex) -> bytes:
         "version": INDEX_VERSION, "seq": index.seq, "hash": index.hash, "main": index.main,
         "open": {gid: {"activated": item.activated, "target": item.target}
                  for gid, item in sorted(index.open.items())},
+        "requests": {str(number): {"grant": item.grant, "announced": item.announced}
+                     for number, item in sorted(index.requests.items())},
         "ends": index.ends, "worst": index.worst, "worst_grant": index.worst_grant,
         "recent": list(index.recent),
     }
@@ -1245,6 +1293,9 @@ def parse_index(raw: bytes, source: str = INDEX_PATH) -> LedgerIndex:
             main=_optional_text(document, "main"),
             open={GrantId(gid): OpenGrant(_text(item, "activated"), _text(item, "target"))
                   for gid, item in document["open"].items()},
+            requests={int(number): OpenRequest(GrantId(_text(item, "grant")),
+                                               _text(item, "announced"))
+                      for number, item in document["requests"].items()},
             ends=_int(document, "ends"), worst=_int(document, "worst"),
             worst_grant=_text(document, "worst_grant"),
             recent=tuple(int(n) for n in document["recent"]),
@@ -1270,9 +1321,10 @@ def verify_index(stored: Sequence[StoredRecord], index: LedgerIndex | None,
     elif replace(index, main=None) != expected:
         findings.append(_finding(INDEX_PATH, "ledger.index",
                                  f"{INDEX_PATH} at {where} is not what the records imply "
-                                 f"(it says {index.seq} records and {len(index.open)} open "
-                                 f"grants; the records say {expected.seq} and "
-                                 f"{len(expected.open)})"))
+                                 f"(it says {index.seq} records, {len(index.open)} open "
+                                 f"grants and {len(index.requests)} open requests; the "
+                                 f"records say {expected.seq}, {len(expected.open)} and "
+                                 f"{len(expected.requests)})"))
     wanted = {key_path(record_key(r)): record_path(r).encode() for r in records}
     wrong = sorted(path for path in set(wanted) | set(keys)
                    if wanted.get(path) != keys.get(path))

@@ -111,6 +111,42 @@ class DriftRule:
     PostgreSQL group role, a service principal): ``except_holders`` in the file."""
 
 
+DEFAULT_PENDING_EXPIRY = timedelta(hours=24)
+"""How long a request may wait for approval before gitjit closes it (as Entra PIM does)."""
+DEFAULT_EXPIRING_NOTICE = timedelta(minutes=15)
+"""How long before a grant's end its requester hears that it is ending."""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after: timedelta
+    """The age of a still-pending request at which it escalates (once)."""
+    to: tuple[Principal, ...] = ()
+    """Whose personal channels hear of it (settings ``personal``)."""
+    notify: tuple[str, ...] = ()
+    """Channels (settings ``notify``) told of it."""
+
+
+@dataclass(frozen=True)
+class PendingRule:
+    """The timers of a request that waits for approval (``pending`` in a policy)."""
+
+    expire_after: timedelta = DEFAULT_PENDING_EXPIRY
+    """After this long open, gitjit closes the pull request with a comment."""
+    remind: tuple[timedelta, ...] = ()
+    """Ages of the request at which the approvers still missing are reminded, ascending."""
+    escalate: Escalation | None = None
+
+
+@dataclass(frozen=True)
+class ExpiringRule:
+    """When the requester hears that a grant is about to end (``expiring`` in a policy)."""
+
+    before: timedelta = DEFAULT_EXPIRING_NOTICE
+    notify_channels: bool = False
+    """Also tell the policy's channels (not only the requester's personal channel)."""
+
+
 @dataclass(frozen=True)
 class Policy:
     id: PolicyId
@@ -144,6 +180,8 @@ class Policy:
     grants: bool = True
     """Whether grants of the role may be requested: False for a policy with 'actions' and no
     'duration', whose role nobody ever holds."""
+    pending: PendingRule = field(default_factory=lambda: PendingRule())
+    expiring: ExpiringRule = field(default_factory=lambda: ExpiringRule())
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     """Line of each top-level key in the policy file, for findings."""
 
@@ -168,6 +206,31 @@ class RemovalMode(StrEnum):
 
 
 @dataclass(frozen=True)
+class PersonalChannel:
+    """Where one person's own notices go: a channel of settings ``notify``, optionally with
+    the recipient apprise should address there (``to``: an e-mail address, '@user' ...)."""
+
+    channel: str
+    to: str | None = None
+
+
+DEFAULT_WATCHDOG_AFTER = timedelta(hours=1)
+DEFAULT_WATCHDOG_REPEAT = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class WatchdogRule:
+    """``gitjit watchdog``: when a stalled reconcile is told, and to whom."""
+
+    after: timedelta = DEFAULT_WATCHDOG_AFTER
+    """Reconcile has not succeeded for this long: the security channels are told."""
+    repeat: timedelta = DEFAULT_WATCHDOG_REPEAT
+    """While it stays stalled, told again after this long."""
+    notify: tuple[str, ...] | None = None
+    """The channels told; None: the settings' ``alerts`` channels."""
+
+
+@dataclass(frozen=True)
 class Settings:
     channels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Notification channels by name: {'url_env': 'TEAMS_URL', ...}."""
@@ -188,6 +251,10 @@ class Settings:
     report: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """The access review's thresholds as written (``report:``), by signal and key; see
     engine/report/thresholds.py and docs/audit.md."""
+    personal: Mapping[Login, PersonalChannel] = field(default_factory=dict)
+    """Each person's own channel, by login: where the requester hears of their requests and
+    grants, and an approver of what waits for them."""
+    watchdog: WatchdogRule = field(default_factory=lambda: WatchdogRule())
 
 
 def removal_mode(settings: Settings, *, on_github: bool) -> RemovalMode:

@@ -39,6 +39,7 @@ from engine.core.models import GrantId, Login
 from engine.errors import GitjitError
 from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.drift import check_drift
+from engine.lifecycle.notices import run_timers
 from engine.lifecycle.removal import remove
 from engine.lifecycle.targets import TargetKey, Targets, applied
 from engine.lifecycle.trust import LEDGER, alert_untrusted
@@ -138,6 +139,8 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
         check_drift(life, run, report, targets, holding, now, dry_run, notifier)
         if not dry_run:
             _remove_ended(life, run, report, on_tip)
+        # Timers and notices last, so they never delay a revocation; they report, never raise.
+        run_timers(life, run, report, now, dry_run=dry_run, enabled=notify)
     return report
 
 

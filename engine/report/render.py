@@ -9,6 +9,7 @@ from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.core.messages import Message, access_review
 from engine.report.build import Report
 from engine.report.model import Signal
 from engine.report.signals import SIGNALS, span
@@ -106,6 +107,14 @@ def markdown_summary(report: Report, limit: int = 30) -> str:
     if len(report.findings) > limit:
         lines.append(f"- ... and {len(report.findings) - limit} more (see the full report)")
     return "\n".join(lines) + "\n"
+
+
+def summary_message(report: Report, limit: int = 30) -> Message:
+    """The summary as the notification the security channel receives."""
+    return access_review(
+        period_line(report), headline(report), summary_lines(report),
+        [(f"{f.level.value} {f.code}", f"{f.subject}: {f.message}") for f in report.findings],
+        high=report.levels()["high"], limit=limit)
 
 
 def finding_document(finding: Signal) -> dict[str, Any]:

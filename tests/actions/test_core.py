@@ -299,7 +299,12 @@ def test_the_request_model_keeps_the_values_as_written() -> None:
 
 
 def test_notifications_name_the_action_and_its_outcome() -> None:
-    from engine.adapters.notify import render
+    from engine.core.messages import from_record
+    from engine.reporters.messages import markdown
+
+    def render(record: Record) -> tuple[str, str]:
+        message = from_record(record)
+        return message.title, markdown(message)
 
     title, body = render(chain(_record(Event.COMPLETED), None))
     assert title == "gitjit: completed actions/fix/bob-20261130T0900Z"

@@ -10,6 +10,7 @@ repository.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Protocol
 
 import pytest
@@ -187,6 +188,42 @@ class ForgeContract:
         harness.forge.comment(number, "gitjit-verdict", "approved")
         assert harness.comments(number) == {"gitjit-verdict": "approved",
                                             "gitjit-other": "other"}
+
+    def test_open_pull_requests_into_a_base(self, harness: ForgeHarness) -> None:
+        first = self.open(harness)
+        second = self.open(harness, "second")
+        merged = self.open(harness, "merged")
+        harness.merge(merged.number, harness.others[0])
+        harness.branch("side", {"notes/side.txt": "side\n"})
+        harness.branch("into-side", {"notes/into-side.txt": "x\n"})
+        harness.forge.open_pull_request(author=harness.author, head_ref="into-side",
+                                        base="side", title="not into main", body="")
+        listed = harness.forge.open_pull_requests(BASE)
+        assert [p.number for p in listed] == [first.number, second.number]
+        assert all(p.state is PullRequestState.OPEN and p.base == BASE for p in listed)
+        assert [(p.author, p.head_ref) for p in listed] == [(harness.author, "request"),
+                                                             (harness.author, "second")]
+        # When each was opened, as the forge says (the same as reading it alone).
+        assert [p.opened_at for p in listed] == [
+            harness.forge.pull_request(p.number).opened_at for p in listed]
+
+    def test_close_pull_request_with_a_comment(self, harness: ForgeHarness) -> None:
+        opened = self.open(harness)
+        other = self.open(harness, "other")
+        at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+        harness.forge.close_pull_request(opened.number, key="gitjit-closed",
+                                         body="closed: waited too long", at=at)
+        closed = harness.forge.pull_request(opened.number)
+        assert closed.state is PullRequestState.CLOSED
+        assert closed.merge_sha is None and closed.head_sha == opened.head_sha
+        assert harness.comments(opened.number) == {"gitjit-closed": "closed: waited too long"}
+        assert [p.number for p in harness.forge.open_pull_requests(BASE)] == [other.number]
+        # Again (a rerun after a crash): the comment is updated in place, nothing else moves.
+        harness.forge.close_pull_request(opened.number, key="gitjit-closed",
+                                         body="closed: waited too long (again)", at=at)
+        assert harness.forge.pull_request(opened.number).state is PullRequestState.CLOSED
+        assert harness.comments(opened.number) == {
+            "gitjit-closed": "closed: waited too long (again)"}
 
     def test_unknown_pull_request(self, harness: ForgeHarness) -> None:
         self.open(harness)

@@ -199,7 +199,7 @@ def _edited(**fields: Any) -> bytes:
             {"event": "granted"},
             "field 'event' must be one of activated, refused, expired, relinquished, "
             "revoked, superseded, retargeted, deferred, alert, started, completed, failed, "
-            "unknown, got 'granted'",
+            "unknown, notice, got 'granted'",
         ),
         (
             {"at": "2026-01-05T09:30:00+00:00"},
@@ -267,7 +267,7 @@ def test_a_record_not_in_canonical_form_is_refused() -> None:
             {"event": "activated"},
             "event must be one of activated, refused, expired, relinquished, revoked, "
             "superseded, retargeted, deferred, alert, started, completed, failed, unknown, "
-            "got 'activated'",
+            "notice, got 'activated'",
         ),
         ({"pull_request": 0}, "pull_request must be a pull request number from 1, got 0"),
         ({"policy": ""}, "policy '' is not a policy id"),
@@ -490,3 +490,30 @@ def test_grants_without_an_activation_or_refusal_are_unrecorded() -> None:
             "how it landed if reconcile has run since",
         )
     ]
+
+
+def test_the_index_follows_announced_requests_until_they_are_settled() -> None:
+    from engine.core.ledger import build_index, index_json, parse_index
+
+    def notice(code: str, number: int, grant: str = GRANT) -> Record:
+        return draft(Event.NOTICE, grant, code=code, subject=f"{code}:{number}",
+                     pull_request=number)
+
+    other = "prod-db/carol-20260105T0900Z"
+    drafts = [notice("request.announced", 7), notice("request.reminded", 7),
+              notice("request.announced", 8, other), notice("request.announced", 9, "x/y-1"),
+              notice("request.closed", 9, "x/y-1"), draft(Event.ACTIVATED)]
+    records = chain_records_of(drafts)
+    index = build_index(records)
+    # 7's grant was activated and 9 was closed: only 8 is still a request gitjit told of.
+    assert {n: r.grant for n, r in index.requests.items()} == {8: other}
+    assert index.requests[8].announced == record_path(records[2])
+    assert parse_index(index_json(index)) == index
+    assert build_index(records[:2]).requests[7].grant == GRANT
+
+
+def chain_records_of(drafts: Sequence[Record]) -> list[Record]:
+    records: list[Record] = []
+    for item in drafts:
+        records.append(chain(item, records[-1] if records else None))
+    return records
