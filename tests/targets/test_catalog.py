@@ -1,5 +1,5 @@
-"""What plugins declare (TARGET_SCHEMA, CONNECTION_SCHEMA, EXPIRY, holders), read by the
-registry without making a plugin, and the check at apply that backs the check before merge."""
+"""What plugins declare (TARGET_SCHEMA, CONNECTION_SCHEMA, EXPIRY, REQUIRES, holders), read by
+the registry without making a plugin, and the check at apply that backs the check before merge."""
 
 from __future__ import annotations
 
@@ -167,10 +167,54 @@ def test_holders_pass_through_exactly_when_the_plugin_has_them(
 
 def test_a_built_in_whose_extra_is_missing_names_the_extra(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # As without 'pip install gitjit[postgres]': psycopg cannot be imported.
+    # As without 'pip install gitjit[postgres]': psycopg cannot be imported. The declarations
+    # import no psycopg, so its absence is found from PostgresTarget.REQUIRES.
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    monkeypatch.delitem(sys.modules, "engine.targets.postgres")
     provider = registry.catalog().providers["postgres"]
-    assert provider.problem == ("cannot import engine.targets.postgres:PostgresTarget (import of "
-                                "psycopg halted; None in sys.modules)")
+    assert provider.problem == ("cannot import engine.targets.postgres:PostgresTarget (No module "
+                                "named 'psycopg')")
     assert provider.fix == "install what it needs: pip install 'gitjit[postgres]'"
+    # Where a grant is applied, the plugin is not made at all, as when its import failed.
+    with pytest.raises(TargetError) as err:
+        registry.create_target({"provider": "postgres", "dsn_env": "PG_DSN"})
+    assert str(err.value) == ("cannot load target provider 'postgres' from "
+                              "engine.targets.postgres:PostgresTarget: ModuleNotFoundError: No "
+                              "module named 'psycopg'")
+
+
+class _NeedsHvac(_Plugin):
+    REQUIRES = ("json", "gitjit_no_such_module_hvac")
+
+
+class _NeedsAPackagesPart(_Plugin):
+    REQUIRES = ("gitjit_no_such_package.client",)
+
+
+class _NeedsWhatIsHere(_Plugin):
+    REQUIRES = ["json", "email.message"]
+
+
+class _RequiresText(_Plugin):
+    REQUIRES = "hvac"
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("_NeedsWhatIsHere", ""),
+    ("_NeedsHvac", "cannot import {ep} (No module named 'gitjit_no_such_module_hvac')"),
+    ("_NeedsAPackagesPart", "cannot import {ep} (No module named "
+                            "'gitjit_no_such_package.client')"),
+    ("_RequiresText", "its REQUIRES is 'hvac'; it must be a tuple of module names, e.g. "
+                      "('psycopg',)"),
+])
+def test_a_third_party_plugin_may_declare_what_it_requires(
+        monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+    ep = f"{__name__}:{value}"
+    _with(monkeypatch, EntryPoint("vault", ep, registry.GROUP))
+    provider = registry.catalog().providers["vault"]
+    assert provider.problem == problem.format(ep=ep)
+    assert not any(m.startswith("gitjit_no_such") for m in sys.modules)
+    if problem.startswith("cannot import"):
+        assert provider.fix == "reinstall the package that provides it, with its dependencies"
+        with pytest.raises(TargetError, match="^cannot load target provider 'vault' from "
+                                              f"{ep}: ModuleNotFoundError: No module named"):
+            registry.create_target({"provider": "vault"})
