@@ -1,19 +1,5 @@
-"""The AWS target (boto3): IAM Identity Center account assignments, or IAM where Identity
-Center is not used. docs/targets/aws.md has the settings, the IAM actions and the limits.
-
-Three kinds of policy target, one per policy:
-
-- ``account_id`` + ``permission_set_arn`` (or ``permission_set``, its name): an Identity Center
-  account assignment of the permission set to the person's Identity Center user (the AWS
-  TEAM model). Identity Center has no end date on an assignment, so expiry is gitjit's job
-  (the sweeper: reconcile); nothing on the assignment can carry a grant id.
-- ``iam_role_arn``: an inline policy on the person's IAM user that allows ``sts:AssumeRole``
-  on the role only while ``aws:CurrentTime`` is inside the grant's window. AWS itself stops
-  new role sessions at the end (native expiry); revoke deletes the policy. The policy's name
-  carries the grant id: ``gitjit.<policy>.<login>-<stamp>``.
-- ``iam_group``: the person's IAM user joins the group (expiry by gitjit), with a tag
-  ``gitjit:<grant id>`` on the user naming the group (the grant id for ``list_managed``).
-
+"""The AWS target's work, on boto3: what ``engine.targets.aws.target.AwsTarget`` (the
+declarations, read by the checks without boto3) hands over the first time it calls AWS.
 Credentials come from boto3's own chain (environment, web identity from the GitHub Actions
 OIDC token, instance roles): nothing secret is named in the settings.
 """
@@ -22,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -36,77 +21,26 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from engine.core.models import GrantId, Login, Target
 from engine.targets.aws.mapping import UserMapping
+from engine.targets.aws.target import (
+    ACCOUNT,
+    TAG_PREFIX,
+    grant_of_policy,
+    group_of,
+    kind_of,
+    matches,
+    policy_name,
+    role_arn_of,
+    tag_key,
+)
 from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
 
 T = TypeVar("T")
 
-POLICY_PREFIX = "gitjit."
-TAG_PREFIX = "gitjit:"
-_ACCOUNT = "^[0-9]{12}$"
-_PERMISSION_SET_ARN = r"^arn:aws[a-z-]*:sso:::permissionSet/ssoins-[0-9a-f]{16}/ps-[0-9a-f]{16}$"
-_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$"
-_NAME = r"^[\w+=,.@-]{1,128}$"
 _WAIT_SECONDS = 60.0
 
-TARGET_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "aws target",
-    "description": "One of: account_id with permission_set_arn or permission_set (IAM "
-                   "Identity Center); iam_role_arn; iam_group.",
-    "type": "object",
-    "properties": {
-        "account_id": {"type": "string", "pattern": _ACCOUNT,
-                       "description": "The AWS account (12 digits) the permission set is "
-                                      "assigned on."},
-        "permission_set_arn": {"type": "string", "pattern": _PERMISSION_SET_ARN,
-                               "description": "The Identity Center permission set's ARN."},
-        "permission_set": {"type": "string", "pattern": _NAME,
-                           "description": "The permission set's name (instead of its ARN)."},
-        "iam_role_arn": {"type": "string", "pattern": _ROLE_ARN,
-                         "description": "IAM: the role the person may assume during the "
-                                        "grant (native expiry on aws:CurrentTime)."},
-        "iam_group": {"type": "string", "pattern": _NAME,
-                      "description": "IAM: the group the person's IAM user joins."},
-    },
-    "oneOf": [
-        {"required": ["account_id"],
-         "oneOf": [{"required": ["permission_set_arn"]}, {"required": ["permission_set"]}]},
-        {"required": ["iam_role_arn"]},
-        {"required": ["iam_group"]},
-    ],
-    "dependentRequired": {"permission_set_arn": ["account_id"],
-                          "permission_set": ["account_id"]},
-    "additionalProperties": False,
-}
-CONNECTION_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "aws connection",
-    "type": "object",
-    "properties": {
-        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]$",
-                   "description": "The region of the Identity Center instance (default: "
-                                  "AWS_REGION / AWS_DEFAULT_REGION)."},
-        "instance_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:sso:::instance/"
-                                                      r"ssoins-[0-9a-f]{16}$",
-                         "description": "The Identity Center instance (default: the one "
-                                        "ListInstances finds)."},
-        "identity_store_id": {"type": "string", "pattern": "^d-[0-9a-f]{10}$|^[0-9a-f-]{36}$",
-                              "description": "The Identity Store (default: the instance's)."},
-        "user_map": {"type": "string",
-                     "description": "login=user-name pairs, comma separated."},
-        "user_name_pattern": {"type": "string", "pattern": "^[^{}]*\\{login\\}[^{}]*$",
-                              "description": "The user name of a login, e.g. "
-                                             "'{login}@acme.example'."},
-    },
-    "additionalProperties": False,
-}
 
-
-class AwsTarget:
-    name = "aws"
-    TARGET_SCHEMA = TARGET_SCHEMA
-    CONNECTION_SCHEMA = CONNECTION_SCHEMA
-    EXPIRY = "depends"
+class AwsDriver:
+    """An AwsTarget's calls to AWS for one settings connection (see that class)."""
 
     def __init__(self, connection: Mapping[str, str]) -> None:
         self._connection = dict(connection)
@@ -115,13 +49,8 @@ class AwsTarget:
         self._instance: tuple[str, str] | None = None
         self._permission_sets: dict[str, str] = {}
 
-    # -- protocol -------------------------------------------------------------------------
-
-    def native_expiry(self, assignment: Assignment) -> bool:
-        return _kind(assignment.target) == "iam-role"
-
     def apply(self, assignment: Assignment) -> None:
-        kind = _kind(assignment.target)
+        kind = kind_of(assignment.target)
         if kind == "identity-center":
             self._apply_assignment(assignment)
         elif kind == "iam-role":
@@ -130,7 +59,7 @@ class AwsTarget:
             self._apply_group(assignment)
 
     def revoke(self, assignment: Assignment) -> None:
-        kind = _kind(assignment.target)
+        kind = kind_of(assignment.target)
         if kind == "identity-center":
             self._revoke_assignment(assignment)
         elif kind == "iam-role":
@@ -165,12 +94,12 @@ class AwsTarget:
         return out
 
     def holders(self, target: Target) -> list[Holder]:
-        kind = _kind(target)
+        kind = kind_of(target)
         if kind == "identity-center":
             return self._assignment_holders(target)
         if kind == "iam-role":
-            return self._role_holders(_arn(target))
-        return self._group_holders(_group(target))
+            return self._role_holders(role_arn_of(target))
+        return self._group_holders(group_of(target))
 
     # -- Identity Center -------------------------------------------------------------------
 
@@ -265,7 +194,7 @@ class AwsTarget:
 
     def _account_and_set(self, target: Target) -> tuple[str, str]:
         account = target.get("account_id") or ""
-        if not _matches(_ACCOUNT, account):
+        if not matches(ACCOUNT, account):
             raise TargetError(f"aws target: account_id {account!r} is not a 12-digit AWS "
                               f"account id")
         arn = target.get("permission_set_arn")
@@ -362,7 +291,7 @@ class AwsTarget:
         return name
 
     def _apply_role(self, assignment: Assignment) -> None:
-        role = _arn(assignment.target)
+        role = role_arn_of(assignment.target)
         user = self._iam_user(assignment.login)
         document = json.dumps(role_policy(role, assignment.activated_at, assignment.expires_at))
         iam = self._client("iam")
@@ -384,7 +313,7 @@ class AwsTarget:
             raise _unreachable(exc, f"deleting gitjit's policy from {user}") from None
 
     def _apply_group(self, assignment: Assignment) -> None:
-        group = _group(assignment.target)
+        group = group_of(assignment.target)
         user = self._iam_user(assignment.login)
         iam = self._client("iam")
         # The tag first: a membership gitjit cannot account for must never exist.
@@ -398,7 +327,7 @@ class AwsTarget:
         # The membership goes whatever other gitjit: tags the user carries: the grantee may be
         # able to tag their own user, so a tag never keeps access (reconcile applies a grant of
         # another policy that is still live again on its next run).
-        group = _group(assignment.target)
+        group = group_of(assignment.target)
         user = self._iam_user(assignment.login)
         iam = self._client("iam")
         try:
@@ -497,66 +426,8 @@ class AwsTarget:
 # -- pure helpers ------------------------------------------------------------------------------
 
 
-def _kind(target: Target) -> str:
-    """identity-center, iam-role or iam-group; a TargetError for anything else."""
-    present = [k for k in ("account_id", "iam_role_arn", "iam_group") if target.get(k)]
-    if len(present) != 1:
-        raise TargetError("aws target: the policy's target must name exactly one of "
-                          "account_id (with permission_set_arn or permission_set), "
-                          f"iam_role_arn or iam_group; it names {', '.join(present) or 'none'}")
-    if present[0] == "account_id":
-        sets = [k for k in ("permission_set_arn", "permission_set") if target.get(k)]
-        if len(sets) != 1:
-            raise TargetError("aws target: with account_id, name exactly one of "
-                              "permission_set_arn and permission_set")
-        arn = target.get("permission_set_arn")
-        # Loose on purpose: the schema holds AWS's exact format, AWS checks the rest.
-        if arn and not _matches(r"^arn:aws[a-z-]*:sso:::[A-Za-z]+/ssoins-[0-9a-z]+/ps-[0-9a-z]+$",
-                                arn):
-            raise TargetError(f"aws target: permission_set_arn {arn!r} is not a permission "
-                              f"set ARN")
-        return "identity-center"
-    return {"iam_role_arn": "iam-role", "iam_group": "iam-group"}[present[0]]
-
-
-def _arn(target: Target) -> str:
-    arn = target.get("iam_role_arn") or ""
-    if not _matches(_ROLE_ARN, arn):
-        raise TargetError(f"aws target: iam_role_arn {arn!r} is not an IAM role ARN")
-    return arn
-
-
-def _group(target: Target) -> str:
-    group = target.get("iam_group") or ""
-    if not _matches(_NAME, group):
-        raise TargetError(f"aws target: iam_group {group!r} is not an IAM group name")
-    return group
-
-
-def _matches(pattern: str, value: str) -> bool:
-    return re.match(pattern, value) is not None
-
-
 def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def policy_name(grant_id: str) -> str:
-    """``gitjit.<policy>.<login>-<stamp>``: at most 127 characters, IAM's name alphabet, and
-    the grant id comes back from it (policy ids hold no '.')."""
-    return POLICY_PREFIX + grant_id.replace("/", ".", 1)
-
-
-def grant_of_policy(name: str) -> GrantId | None:
-    if not name.startswith(POLICY_PREFIX):
-        return None
-    rest = name[len(POLICY_PREFIX):]
-    policy, dot, requester = rest.partition(".")
-    return GrantId(f"{policy}/{requester}") if dot and policy and requester else None
-
-
-def tag_key(grant_id: str) -> str:
-    return TAG_PREFIX + grant_id
 
 
 def role_policy(role_arn: str, start: datetime, end: datetime) -> dict[str, Any]:
