@@ -33,7 +33,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from engine.core.models import Target
-from engine.targets.base import Assignment, Holder, ManagedAssignment
+from engine.targets.base import Assignment, Holder, ManagedAssignment, TargetError
 
 if TYPE_CHECKING:
     from engine.targets.github_team_driver import GitHubTeamDriver
@@ -94,8 +94,11 @@ class GitHubTeamTarget:
 
     @cached_property
     def _driver(self) -> GitHubTeamDriver:
-        from engine.targets.github_team_driver import GitHubTeamDriver
-
+        try:
+            from engine.targets.github_team_driver import GitHubTeamDriver
+        except ImportError as exc:  # found by REQUIRES, yet broken (a partial install)
+            raise TargetError(f"github-team target: cannot load PyGithub ({exc}); reinstall "
+                              "gitjit: pip install --upgrade gitjit") from exc
         return GitHubTeamDriver(self._connection)
 
     # -- protocol -------------------------------------------------------------------------

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING
 
 from engine.core.models import Target
 from engine.targets import schemas as s
-from engine.targets.base import ActionJob, ActionResult, Assignment, Holder, ManagedAssignment
+from engine.targets.base import (
+    ActionJob,
+    ActionResult,
+    Assignment,
+    Holder,
+    ManagedAssignment,
+    TargetError,
+)
 
 if TYPE_CHECKING:
     from engine.targets.postgres_driver import PostgresDriver
@@ -105,8 +112,11 @@ class PostgresTarget:
 
     @cached_property
     def _driver(self) -> PostgresDriver:
-        from engine.targets.postgres_driver import PostgresDriver
-
+        try:
+            from engine.targets.postgres_driver import PostgresDriver
+        except ImportError as exc:  # found by REQUIRES, yet broken (libpq, a partial install)
+            raise TargetError(f"postgres target: cannot load psycopg ({exc}); install it with "
+                              "pip install 'gitjit[postgres]'") from exc
         return PostgresDriver(self._connection)
 
     # -- protocol -------------------------------------------------------------------------
@@ -134,6 +144,4 @@ class PostgresTarget:
 
     def run_action(self, job: ActionJob,
                    started: Callable[[], bool]) -> ActionResult | None:
-        from engine.targets.postgres_driver import run_action
-
-        return run_action(job, started)
+        return self._driver.run_action(job, started)

@@ -110,6 +110,10 @@ class PostgresDriver:
             else:
                 _revoke_login_role(conn, assignment, _role(assignment))
 
+    def run_action(self, job: ActionJob,
+                   started: Callable[[], bool]) -> ActionResult | None:
+        return run_action(job, started)  # on the job's connection
+
     def list_managed(self) -> list[ManagedAssignment]:
         with self._connect(self._connection.get) as conn, conn.transaction():
             out: list[ManagedAssignment] = []

@@ -16,8 +16,10 @@ from engine import __version__
 from engine.core.models import GrantId, Login, PolicyId, Target
 from engine.core.targets import Provider
 from engine.targets import registry
+from engine.targets.aws import AwsTarget
 from engine.targets.base import Assignment, HasHolders, ManagedAssignment, TargetError
 from engine.targets.command import CommandTarget
+from engine.targets.github_team import GitHubTeamTarget
 from engine.targets.postgres import PostgresTarget
 from engine.targets.recording import RecordingTarget
 
@@ -180,6 +182,30 @@ def test_a_built_in_whose_extra_is_missing_names_the_extra(
     assert str(err.value) == ("cannot load target provider 'postgres' from "
                               "engine.targets.postgres:PostgresTarget: ModuleNotFoundError: No "
                               "module named 'psycopg'")
+
+
+@pytest.mark.parametrize(("cls", "driver", "client", "message"), [
+    (PostgresTarget, "engine.targets.postgres_driver", "psycopg",
+     "postgres target: cannot load psycopg (import of psycopg halted; None in sys.modules); "
+     "install it with pip install 'gitjit[postgres]'"),
+    (AwsTarget, "engine.targets.aws.driver", "boto3",
+     "aws target: cannot load boto3 (import of boto3 halted; None in sys.modules); install it "
+     "with pip install 'gitjit[aws]'"),
+    (GitHubTeamTarget, "engine.targets.github_team_driver", "github",
+     "github-team target: cannot load PyGithub (import of github halted; None in sys.modules); "
+     "reinstall gitjit: pip install --upgrade gitjit"),
+])
+def test_a_client_that_fails_to_import_fails_the_operation_saying_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, cls: Any, driver: str, client: str,
+        message: str) -> None:
+    # A plugin made past the registry's REQUIRES check (an installation broken after it, a
+    # client found but unable to load): its first operation loads the driver, and fails.
+    monkeypatch.delitem(sys.modules, driver, raising=False)
+    monkeypatch.setitem(sys.modules, client, None)
+    plugin = cls({"provider": cls.name})
+    with pytest.raises(TargetError) as err:
+        plugin.revoke(assignment({"provider": cls.name}))
+    assert str(err.value) == message
 
 
 class _NeedsHvac(_Plugin):

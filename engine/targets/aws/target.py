@@ -112,8 +112,11 @@ class AwsTarget:
 
     @cached_property
     def _driver(self) -> AwsDriver:
-        from engine.targets.aws.driver import AwsDriver
-
+        try:
+            from engine.targets.aws.driver import AwsDriver
+        except ImportError as exc:  # found by REQUIRES, yet broken (a partial install)
+            raise TargetError(f"aws target: cannot load boto3 ({exc}); install it with "
+                              "pip install 'gitjit[aws]'") from exc
         return AwsDriver(self._connection)
 
     # -- protocol -------------------------------------------------------------------------
