@@ -61,7 +61,7 @@ FIRST_PARTY: Mapping[str, str] = {
     "github-team": "pip install --upgrade gitjit",
 }
 """gitjit's own providers and how to install each: the hint for one that is missing here (not
-registered, or registered but without the optional extra its plugin imports)."""
+registered, or registered but without the optional extra its plugin REQUIRES or imports)."""
 
 _PROTOCOL = ("native_expiry", "apply", "revoke", "list_managed")
 
