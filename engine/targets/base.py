@@ -123,9 +123,15 @@ class TargetPlugin(Protocol):
     - ``CONNECTION_SCHEMA``: a JSON Schema for a settings connection without ``provider``;
     - ``EXPIRY``: ``"target"`` when the target itself always ends access at the grant's end,
       ``"gitjit"`` when only a gitjit job does, ``"depends"`` when it depends on settings
-      (``native_expiry`` says per assignment).
+      (``native_expiry`` says per assignment);
 
-    and may implement ``holders(target)`` (see ``HasHolders``): everyone who holds the
+    and may declare ``REQUIRES``, the modules the plugin imports when it works (top-level
+    names, e.g. ``("psycopg",)``): the registry looks them up without importing them, and one
+    that is missing makes the provider unusable, as a failed import of the class would. It lets
+    the class's module import its SDK only where it works, and still be reported unusable
+    before merge where the SDK is not installed.
+
+    A plugin may implement ``holders(target)`` (see ``HasHolders``): everyone who holds the
     privilege a policy's target names, however they got it, so reconcile can report access
     that no live grant backs (drift).
 """

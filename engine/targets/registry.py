@@ -8,7 +8,11 @@ A third-party package adds a target by declaring an entry point in its pyproject
 The entry point names a factory: a callable (usually the class) taking the settings connection.
 The factory's class attributes ``TARGET_SCHEMA``, ``CONNECTION_SCHEMA`` and ``EXPIRY`` (see
 ``engine.targets.base.TargetPlugin``) are read without making a plugin: ``catalog()`` hands
-them to ``gitjit check``, the verdict and ``gitjit targets``.
+them to ``gitjit check``, the verdict and ``gitjit targets``. A factory may also declare
+``REQUIRES``, the modules its plugin imports when it works: they are looked up without being
+imported, and one that is missing counts as a failed import (the hint names the extra), so a
+plugin can keep its client library out of the checks and still be reported as unusable where
+that library is not installed.
 
 Only what is installed in the running Python environment counts: nothing in an access
 repository (or a pull request) can add a provider or change its schemas.
@@ -16,6 +20,8 @@ repository (or a pull request) can add a provider or change its schemas.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -55,7 +61,7 @@ FIRST_PARTY: Mapping[str, str] = {
     "github-team": "pip install --upgrade gitjit",
 }
 """gitjit's own providers and how to install each: the hint for one that is missing here (not
-registered, or registered but without the optional extra its plugin imports)."""
+registered, or registered but without the optional extra its plugin REQUIRES or imports)."""
 
 _PROTOCOL = ("native_expiry", "apply", "revoke", "list_managed")
 
@@ -107,7 +113,7 @@ def load_factory(provider: str) -> TargetFactory:
             f"(it registers an entry point in the {GROUP!r} group)"
         )
     try:
-        factory = ep.load()
+        factory = _load(ep)
     except Exception as exc:  # a broken third-party plugin must not look like our bug
         raise TargetError(
             f"cannot load target provider {provider!r} from {ep.value}: "
@@ -143,7 +149,7 @@ def describe(name: str, ep: EntryPoint) -> Provider:
     """What the entry point's factory declares, read from its attributes without calling it."""
     source = _source(ep)
     try:
-        factory = ep.load()
+        factory = _load(ep)
     except ImportError as exc:
         dist = _dist_name(ep)
         own = ep.value == _BUILTINS.get(name) or dist == "gitjit"
@@ -155,6 +161,39 @@ def describe(name: str, ep: EntryPoint) -> Provider:
         return Provider(name, source, problem=f"cannot load {ep.value} ({type(exc).__name__}: "
                         f"{exc})", fix="reinstall the package, or report it to its authors")
     return declared(name, source, factory)
+
+
+def _load(ep: EntryPoint) -> Any:
+    """The entry point's factory, and a ModuleNotFoundError, as its import would raise, when
+    a module it ``REQUIRES`` is not installed."""
+    factory = ep.load()
+    for module in _requires(factory) or ():
+        if not _installed(module):
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+    return factory
+
+
+def _requires(factory: object) -> tuple[str, ...] | None:
+    """The factory's ``REQUIRES`` (``()`` if it declares none), or None if it is unusable."""
+    value = getattr(factory, "REQUIRES", ())
+    if not isinstance(value, tuple | list) or not all(
+            isinstance(m, str) and all(part.isidentifier() for part in m.split("."))
+            for m in value):
+        return None
+    return tuple(value)
+
+
+def _installed(module: str) -> bool:
+    """Whether ``import module`` would find it, asked without importing it (for a dotted name
+    importlib imports the parent packages, so plugins name top-level modules)."""
+    if module in sys.modules:
+        # Imported already; or None, an import blocked on purpose, which fails as missing.
+        # (find_spec would raise ValueError for a module there without a __spec__.)
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package that is missing, or is not a package
+        return False
 
 
 def declared(name: str, source: str, factory: object) -> Provider:
@@ -178,6 +217,9 @@ def declared(name: str, source: str, factory: object) -> Provider:
         if problem:
             return broken(f"its {attribute} {problem}")
         schemas[attribute] = value
+    if _requires(factory) is None:
+        return broken(f"its REQUIRES is {getattr(factory, 'REQUIRES', None)!r}; it must be a "
+                      "tuple of module names, e.g. ('psycopg',)")
     expiry = getattr(factory, "EXPIRY", None)
     if expiry is not None and expiry not in EXPIRY_KINDS:
         return broken(f"its EXPIRY is {expiry!r}; it must be one of "

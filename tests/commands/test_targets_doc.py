@@ -1,6 +1,7 @@
 """docs/targets.md cannot drift: its JSON example of ``gitjit targets`` has the fields the
 command prints, each documented, and its example plugin (the pattern a third party copies)
-declares what gitjit checks, imports without its SDK, and catches a typo in a policy."""
+declares what gitjit checks, imports without its SDK, catches a typo in a policy, and is
+unusable where its SDK is not installed."""
 
 from __future__ import annotations
 
@@ -69,23 +70,32 @@ def test_the_example_plugin_declares_what_gitjit_checks_without_its_sdk(
     assert '[project.entry-points."gitjit.targets"]\nvault = "gitjit_vault:VaultTarget"' in DOC
 
 
-def test_the_example_plugin_catches_a_typo_before_merge(
-        tmp_path: Path, small_repo: GitRepoBuilder, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def vault_repo(tmp_path: Path, repo: GitRepoBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example plugin registered, and a policy of it with a typo (``grup``)."""
     example_plugin(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "gitjit_vault", raising=False)
     real = list(entry_points(group=registry.GROUP))
     vault = EntryPoint("vault", "gitjit_vault:VaultTarget", registry.GROUP)
     monkeypatch.setattr(registry, "entry_points", lambda group: [*real, vault])
-    small_repo.write("policies/settings.yaml", "apiVersion: gitjit/v1\nkind: Settings\n"
-                     "connections:\n  vault-prod:\n    provider: vault\n"
-                     "    url: https://vault.example.com\n    token_env: VAULT_TOKEN\n")
-    small_repo.write("policies/reports-read.yaml", POLICY.replace(
+    repo.write("policies/settings.yaml", "apiVersion: gitjit/v1\nkind: Settings\n"
+               "connections:\n  vault-prod:\n    provider: vault\n"
+               "    url: https://vault.example.com\n    token_env: VAULT_TOKEN\n")
+    repo.write("policies/reports-read.yaml", POLICY.replace(
         "{provider: postgres, connection: reports, role: reports_read}",
         "{provider: vault, connection: vault-prod, grup: admins}"))
 
+
+def test_the_example_plugin_catches_a_typo_before_merge(
+        tmp_path: Path, small_repo: GitRepoBuilder, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    vault_repo(tmp_path, small_repo, monkeypatch)
+    # Where the plugin's SDK is installed: the check looks hvac up (REQUIRES), never imports
+    # it, so an empty module stands for it.
+    (tmp_path / "hvac.py").write_text("", encoding="utf-8")
+
     assert run(["check", "--repo", str(small_repo.path)]) == 1
+    assert "hvac" not in sys.modules
     assert capsys.readouterr().out.splitlines()[:2] == [
         "policies/reports-read.yaml:5: target.invalid: vault target: $.target: missing "
         "required key 'group'; see the parameters a vault target takes with 'gitjit targets "
@@ -93,3 +103,21 @@ def test_the_example_plugin_catches_a_typo_before_merge(
         "policies/reports-read.yaml:5: target.invalid: vault target: $.target: unexpected key "
         "'grup'; did you mean 'group'? allowed keys: group; see the parameters a vault target "
         "takes with 'gitjit targets vault'"]
+
+
+def test_the_example_plugin_without_its_sdk_is_unavailable_before_merge(
+        tmp_path: Path, small_repo: GitRepoBuilder, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    vault_repo(tmp_path, small_repo, monkeypatch)
+    assert importlib.util.find_spec("hvac") is None
+
+    assert run(["check", "--repo", str(small_repo.path)]) == 1
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "policies/reports-read.yaml:5: target.unavailable: target provider 'vault' "
+        "(gitjit_vault:VaultTarget (package unknown)) is installed but cannot be used: cannot "
+        "import gitjit_vault:VaultTarget (No module named 'hvac'); reinstall the package that "
+        "provides it, with its dependencies",
+        "policies/settings.yaml:5: target.unavailable: target provider 'vault' "
+        "(gitjit_vault:VaultTarget (package unknown)) is installed but cannot be used: cannot "
+        "import gitjit_vault:VaultTarget (No module named 'hvac'); reinstall the package that "
+        "provides it, with its dependencies"]

@@ -1,5 +1,5 @@
-"""What plugins declare (TARGET_SCHEMA, CONNECTION_SCHEMA, EXPIRY, holders), read by the
-registry without making a plugin, and the check at apply that backs the check before merge."""
+"""What plugins declare (TARGET_SCHEMA, CONNECTION_SCHEMA, EXPIRY, REQUIRES, holders), read by
+the registry without making a plugin, and the check at apply that backs the check before merge."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from engine import __version__
 from engine.core.models import GrantId, Login, PolicyId, Target
 from engine.core.targets import Provider
 from engine.targets import registry
+from engine.targets.aws import AwsTarget
 from engine.targets.base import Assignment, HasHolders, ManagedAssignment, TargetError
 from engine.targets.command import CommandTarget
+from engine.targets.github_team import GitHubTeamTarget
 from engine.targets.postgres import PostgresTarget
 from engine.targets.recording import RecordingTarget
 
@@ -167,10 +169,78 @@ def test_holders_pass_through_exactly_when_the_plugin_has_them(
 
 def test_a_built_in_whose_extra_is_missing_names_the_extra(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # As without 'pip install gitjit[postgres]': psycopg cannot be imported.
+    # As without 'pip install gitjit[postgres]': psycopg cannot be imported. The declarations
+    # import no psycopg, so its absence is found from PostgresTarget.REQUIRES.
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    monkeypatch.delitem(sys.modules, "engine.targets.postgres")
     provider = registry.catalog().providers["postgres"]
-    assert provider.problem == ("cannot import engine.targets.postgres:PostgresTarget (import of "
-                                "psycopg halted; None in sys.modules)")
+    assert provider.problem == ("cannot import engine.targets.postgres:PostgresTarget (No module "
+                                "named 'psycopg')")
     assert provider.fix == "install what it needs: pip install 'gitjit[postgres]'"
+    # Where a grant is applied, the plugin is not made at all, as when its import failed.
+    with pytest.raises(TargetError) as err:
+        registry.create_target({"provider": "postgres", "dsn_env": "PG_DSN"})
+    assert str(err.value) == ("cannot load target provider 'postgres' from "
+                              "engine.targets.postgres:PostgresTarget: ModuleNotFoundError: No "
+                              "module named 'psycopg'")
+
+
+@pytest.mark.parametrize(("cls", "driver", "client", "message"), [
+    (PostgresTarget, "engine.targets.postgres_driver", "psycopg",
+     "postgres target: cannot load psycopg (import of psycopg halted; None in sys.modules); "
+     "install it with pip install 'gitjit[postgres]'"),
+    (AwsTarget, "engine.targets.aws.driver", "boto3",
+     "aws target: cannot load boto3 (import of boto3 halted; None in sys.modules); install it "
+     "with pip install 'gitjit[aws]'"),
+    (GitHubTeamTarget, "engine.targets.github_team_driver", "github",
+     "github-team target: cannot load PyGithub (import of github halted; None in sys.modules); "
+     "reinstall gitjit: pip install --upgrade gitjit"),
+])
+def test_a_client_that_fails_to_import_fails_the_operation_saying_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, cls: Any, driver: str, client: str,
+        message: str) -> None:
+    # A plugin made past the registry's REQUIRES check (an installation broken after it, a
+    # client found but unable to load): its first operation loads the driver, and fails.
+    monkeypatch.delitem(sys.modules, driver, raising=False)
+    monkeypatch.setitem(sys.modules, client, None)
+    plugin = cls({"provider": cls.name})
+    with pytest.raises(TargetError) as err:
+        plugin.revoke(assignment({"provider": cls.name}))
+    assert str(err.value) == message
+
+
+class _NeedsHvac(_Plugin):
+    REQUIRES = ("json", "gitjit_no_such_module_hvac")
+
+
+class _NeedsAPackagesPart(_Plugin):
+    REQUIRES = ("gitjit_no_such_package.client",)
+
+
+class _NeedsWhatIsHere(_Plugin):
+    REQUIRES = ["json", "email.message"]
+
+
+class _RequiresText(_Plugin):
+    REQUIRES = "hvac"
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("_NeedsWhatIsHere", ""),
+    ("_NeedsHvac", "cannot import {ep} (No module named 'gitjit_no_such_module_hvac')"),
+    ("_NeedsAPackagesPart", "cannot import {ep} (No module named "
+                            "'gitjit_no_such_package.client')"),
+    ("_RequiresText", "its REQUIRES is 'hvac'; it must be a tuple of module names, e.g. "
+                      "('psycopg',)"),
+])
+def test_a_third_party_plugin_may_declare_what_it_requires(
+        monkeypatch: pytest.MonkeyPatch, value: str, problem: str) -> None:
+    ep = f"{__name__}:{value}"
+    _with(monkeypatch, EntryPoint("vault", ep, registry.GROUP))
+    provider = registry.catalog().providers["vault"]
+    assert provider.problem == problem.format(ep=ep)
+    assert not any(m.startswith("gitjit_no_such") for m in sys.modules)
+    if problem.startswith("cannot import"):
+        assert provider.fix == "reinstall the package that provides it, with its dependencies"
+        with pytest.raises(TargetError, match="^cannot load target provider 'vault' from "
+                                              f"{ep}: ModuleNotFoundError: No module named"):
+            registry.create_target({"provider": "vault"})
