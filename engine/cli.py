@@ -60,7 +60,7 @@ def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> fr
     return frozenset(LoginType().convert(name, param, ctx) for name in names)
 
 
-class _LazyChoice(click.Choice):  # type: ignore[type-arg]
+class _LazyChoice(click.Choice):  # type: ignore[type-arg,unused-ignore]
     """A choice among a command module's constants, read when the option is first used:
     defining the command line must not import every command (gitjit --help would load
     PyGithub, the ledger, the lifecycle ...)."""
@@ -69,7 +69,9 @@ class _LazyChoice(click.Choice):  # type: ignore[type-arg]
         self._source = (module, name)
         super().__init__(())
 
-    @property
+    # click 8.4 types the attribute Sequence[Any], 8.5 tuple[Any, ...]; a property cannot
+    # match both, and the value is the same tuple of strings under either.
+    @property  # type: ignore[override,unused-ignore]
     def choices(self) -> tuple[str, ...]:
         module, name = self._source
         values: tuple[str, ...] = getattr(importlib.import_module(f"engine.commands.{module}"),
