@@ -46,7 +46,7 @@ from engine.lifecycle.verification import (
     Refusal,
     Unverifiable,
     judge_merge,
-    landing_pull_request,
+    landed_alone,
     why,
 )
 from engine.targets.base import ActionJob, ActionResult, RunsActions
@@ -114,17 +114,9 @@ def verify_action(life: Lifecycle, path: str, mode: str,
                   stamp: CommitStamp | None) -> VerifiedAction:
     """Re-verify the action request at ``path`` that landed in ``stamp``; Refusal or
     Unverifiable when it cannot run (now)."""
-    unusable = file_finding(path, mode)
-    if unusable is not None:
-        raise Refusal(f"{unusable.message}; it was pushed without passing gitjit's check")
-    if stamp is None:
-        raise Refusal("no commit on the default branch's first-parent line adds it")
-    pr = landing_pull_request(life, stamp.sha)
-    if pr is None:
-        raise Refusal(f"landed in {stamp.sha[:12]} without a pull request (a direct push)",
-                      merge_sha=stamp.sha)
+    pr, first_parent = landed_alone(life, path, file_finding(path, mode), stamp)
+    assert stamp is not None  # landed_alone refuses a file no commit brought
     judged = judge_merge(life, pr, stamp)
-    _brings_only(life, path, judged.first_parent, stamp.sha, pr)
     decision = judged.verdict.decision
     verdict = decision.action
     if decision.outcome is not Outcome.APPROVED or decision.kind is not Kind.ACTION \
@@ -133,20 +125,7 @@ def verify_action(life: Lifecycle, path: str, mode: str,
     config = judged.verdict.config.result.config
     assert config is not None  # an approved action was judged by a working configuration
     return VerifiedAction(verdict.request, verdict.plan, config.policies[verdict.request.policy],
-                          pr, stamp, judged.first_parent, judged.verdict)
-
-
-def _brings_only(life: Lifecycle, path: str, first_parent: str, merge: str,
-                 pr: PullRequestInfo) -> None:
-    """The landing commit adds exactly this file, with the content of the reviewed head."""
-    others = [c.path for c in life.repo.changes(first_parent, merge) if c.path != path]
-    if others:
-        raise Refusal(f"the merge {merge[:12]} also changes {', '.join(others[:3])}", pr, merge)
-    landed = {e.path: e.blob for e in life.repo.tree(merge).entries(path)}
-    reviewed = {e.path: e.blob for e in life.repo.tree(pr.head_sha).entries(path)}
-    if landed.get(path) is None or landed.get(path) != reviewed.get(path):
-        raise Refusal(f"the file that landed differs from the one in pull request #{pr.number}'s"
-                      f" head {pr.head_sha[:12]}", pr, merge)
+                          pr, stamp, first_parent, judged.verdict)
 
 
 def _run_one(life: Lifecycle, targets: Targets, verified: VerifiedAction, notifier: Notifier,

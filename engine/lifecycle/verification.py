@@ -16,6 +16,7 @@ from datetime import datetime
 from engine.adapters.git import CommitStamp
 from engine.commands.verdict import Verdict, judge
 from engine.core.decision import Decision, Kind, Outcome
+from engine.core.findings import Finding
 from engine.core.forge import PullRequestInfo
 from engine.core.grants import file_finding
 from engine.core.models import Grant, Policy, Review
@@ -117,18 +118,8 @@ def _ensure_head(life: Lifecycle, pr: PullRequestInfo) -> None:
 def verify_merged(life: Lifecycle, path: str, mode: str, stamp: CommitStamp | None) -> Verified:
     """Re-verify the grant file at ``path`` that landed in ``stamp``; Refusal or
     Unverifiable when it cannot be activated (now)."""
-    unusable = file_finding(path, mode)
-    if unusable is not None:
-        raise Refusal(f"{unusable.message}; it was pushed without passing gitjit's check")
-    if stamp is None:
-        raise Refusal("no commit on the default branch's first-parent line adds it")
-    pr = landing_pull_request(life, stamp.sha)
-    if pr is None:
-        raise Refusal(f"landed in {stamp.sha[:12]} without a pull request (a direct push)",
-                      merge_sha=stamp.sha)
-    _ensure_head(life, pr)
-    first_parent = life.repo.resolve(f"{stamp.sha}^1")
-    _check_merge_brings_only(life, path, first_parent, stamp.sha, pr)
+    pr, first_parent = landed_alone(life, path, file_finding(path, mode), stamp)
+    assert stamp is not None  # landed_alone refuses a file no commit brought
     judged = judge_merge(life, pr, stamp)
     decision = judged.verdict.decision
     if decision.outcome is not Outcome.APPROVED or decision.kind is not Kind.REQUEST \
@@ -141,18 +132,32 @@ def verify_merged(life: Lifecycle, path: str, mode: str, stamp: CommitStamp | No
                     judged.verdict)
 
 
-def _check_merge_brings_only(life: Lifecycle, path: str, first_parent: str, merge: str,
-                             pr: PullRequestInfo) -> None:
-    """The landing commit must add exactly this grant, with the content the PR's head has."""
-    changes = life.repo.changes(first_parent, merge)
-    others = [c.path for c in changes if c.path != path]
+def landed_alone(life: Lifecycle, path: str, unusable: Finding | None,
+                 stamp: CommitStamp | None) -> tuple[PullRequestInfo, str]:
+    """The merged pull request that brought ``path`` (a grant or an action request) to the
+    default branch in ``stamp``, and the merge's first parent. Refusal for a file that was
+    pushed past gitjit's check (``unusable``), one that no commit or a direct push brought,
+    and a merge that brings anything else or other content than the reviewed head."""
+    if unusable is not None:
+        raise Refusal(f"{unusable.message}; it was pushed without passing gitjit's check")
+    if stamp is None:
+        raise Refusal("no commit on the default branch's first-parent line adds it")
+    pr = landing_pull_request(life, stamp.sha)
+    if pr is None:
+        raise Refusal(f"landed in {stamp.sha[:12]} without a pull request (a direct push)",
+                      merge_sha=stamp.sha)
+    _ensure_head(life, pr)
+    first_parent = life.repo.resolve(f"{stamp.sha}^1")
+    others = [c.path for c in life.repo.changes(first_parent, stamp.sha) if c.path != path]
     if others:
-        raise Refusal(f"the merge {merge[:12]} also changes {', '.join(others[:3])}", pr, merge)
-    landed = {e.path: e.blob for e in life.repo.tree(merge).entries(path)}
+        raise Refusal(f"the merge {stamp.sha[:12]} also changes {', '.join(others[:3])}", pr,
+                      stamp.sha)
+    landed = {e.path: e.blob for e in life.repo.tree(stamp.sha).entries(path)}
     reviewed = {e.path: e.blob for e in life.repo.tree(pr.head_sha).entries(path)}
     if landed.get(path) is None or landed.get(path) != reviewed.get(path):
         raise Refusal(f"the file that landed differs from the one in pull request #{pr.number}'s"
-                      f" head {pr.head_sha[:12]}", pr, merge)
+                      f" head {pr.head_sha[:12]}", pr, stamp.sha)
+    return pr, first_parent
 
 
 def why(decision: Decision) -> str:
