@@ -15,7 +15,7 @@ from engine.actions.model import ActionRequest, ActionVerdict, Plan
 from engine.actions.plan import build_plan
 from engine.actions.request import load_action
 from engine.core import approvals
-from engine.core.decide import describe_hours, within
+from engine.core.decide import author_id_mismatch, describe_hours, within
 from engine.core.decision import Decision, Kind, Outcome, PullRequest
 from engine.core.findings import Finding, Severity
 from engine.core.models import Config, Policy
@@ -90,12 +90,9 @@ def _request_findings(request: ActionRequest, policy: Policy | None, pr: PullReq
         deny("requester", "action.requester-not-author", f"requester {request.requester!r} is "
              f"not the pull request's author {pr.author!r}; an action is opened by the person "
              "who asks for it")
-    pinned = config.groups.ids.get(pr.author)
-    if pinned is not None and pr.author_id is not None and pr.author_id != pinned:
-        deny("requester", "identity.author-id", f"the pull request's author {pr.author} is "
-             f"GitHub account id {pr.author_id}, but {config.groups.path} pins {pr.author} to "
-             f"id {pinned}: the login was renamed and claimed by someone else, or the pin is "
-             "out of date; a policy admin must confirm who it is")
+    renamed = author_id_mismatch(pr, config)
+    if renamed is not None:
+        deny("requester", "identity.author-id", renamed)
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         deny("policy", "action.unknown-policy", f"unknown policy {request.policy!r}; known "

@@ -206,12 +206,9 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
         deny("requester", "grant.requester-not-author", f"requester {grant.requester!r} is not "
              f"the pull request's author {pr.author!r}; a request must be opened by the person "
              "it grants access to")
-    pinned = config.groups.ids.get(pr.author)
-    if pinned is not None and pr.author_id is not None and pr.author_id != pinned:
-        deny("requester", "identity.author-id", f"the pull request's author {pr.author} is "
-             f"GitHub account id {pr.author_id}, but {config.groups.path} pins {pr.author} to "
-             f"id {pinned}: the login was renamed and claimed by someone else, or the pin is "
-             "out of date; a policy admin must confirm who it is")
+    renamed = author_id_mismatch(pr, config)
+    if renamed is not None:
+        deny("requester", "identity.author-id", renamed)
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; known "
@@ -263,6 +260,18 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
              f"{policy.id!r} ({describe_hours(hours)})")
     findings += _existing_findings(grant, policy, pr, config, schemas, now)
     return findings
+
+
+def author_id_mismatch(pr: PullRequest, config: Config) -> str | None:
+    """Why the pull request's author is not the account groups.yaml pins that login to, or
+    None: a login freed by a rename can be claimed by someone else."""
+    pinned = config.groups.ids.get(pr.author)
+    if pinned is None or pr.author_id is None or pr.author_id == pinned:
+        return None
+    return (f"the pull request's author {pr.author} is GitHub account id {pr.author_id}, but "
+            f"{config.groups.path} pins {pr.author} to id {pinned}: the login was renamed and "
+            "claimed by someone else, or the pin is out of date; a policy admin must confirm "
+            "who it is")
 
 
 def _used_findings(path: str, pr: PullRequest, now: datetime) -> list[Finding]:
