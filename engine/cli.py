@@ -631,6 +631,59 @@ def codeowners_command(repo: Path, write: bool) -> int:
     return codeowners.run(codeowners.CodeownersOptions(repo, write))
 
 
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--branch", default=None,
+              help="The default branch the workflows watch (default: the repository's "
+                   "current branch, or main in a new repository).")
+@click.option("--release-lock", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="A folder with the release's locks (gitjit.txt, gitjit-release.txt), for a "
+                   "gitjit installed from source; a release carries its own.")
+@click.option("--local-key", is_flag=True,
+              help="Also make a lifecycle signing key for offline trials (in .git/gitjit, never "
+                   "committed) and list it in policies/allowed_signers.")
+def init_command(directory: Path, branch: str | None, release_lock: Path | None,
+                 local_key: bool) -> int:
+    """Create an access repository in DIRECTORY (default: here) and commit it.
+
+    Writes an example policy with comments and its policy tests, groups, settings, the JSON
+    Schemas with editor settings that attach them (.vscode/), CODEOWNERS, and the GitHub
+    workflows, which install this gitjit release pinned by hash (requirements/), never
+    anything of the repository itself. DIRECTORY may be a new or empty folder, or the top of
+    a git repository without an access configuration; no file is ever overwritten.
+
+    \b
+    Exit codes: 0 created, 2 a file exists already or no release lock.
+
+    \b
+    Example:
+      gitjit init access && cd access
+      gitjit check && gitjit test
+    """
+    from engine.commands import init
+
+    return init.run(init.InitOptions(directory, branch, release_lock, local_key))
+
+
+@cli.command("schemas")
+@click.option("--write", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Write the schemas into DIR instead of listing them.")
+def schemas_command(write: Path | None) -> int:
+    """The JSON Schemas of every file kind, for editors and other tools.
+
+    Lists the schema files packaged with this gitjit, or writes them into DIR (an access
+    repository's schemas/ folder, which then judges its files: refresh it after an upgrade).
+
+    \b
+    Example:
+      gitjit schemas --write schemas
+    """
+    from engine.commands import init
+
+    return init.run_schemas(init.SchemasOptions(write))
+
+
 @cli.command("doctor")
 @click.option("--branch", help="The default branch (default: the repository's).")
 @click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID, else "
