@@ -46,3 +46,14 @@ def build_sdist(source: Path, out: Path) -> Path:
     assert result.returncode == 0, f"hatchling build failed:\n{result.stdout}{result.stderr}"
     (sdist,) = out.glob("gitjit-*.tar.gz")
     return sdist
+
+
+def release_locks(out: Path) -> Path:
+    """The locks of a release of this checkout, made the way docs/installation.md says (an
+    sdist built by hatchling, hashed by engine.release): what 'gitjit init --release-lock'
+    takes when gitjit runs from a source checkout."""
+    from engine.release import write_locks
+
+    sdist = build_sdist(PROJECT, out / "dist")
+    write_locks(sdist, PROJECT / "requirements" / "gitjit.txt", out / "lock")
+    return out / "lock"

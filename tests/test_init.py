@@ -27,7 +27,7 @@ import engine
 from engine.cli import run
 from engine.core import starter
 from engine.release import write_locks
-from tests.packaging import build_sdist, build_wheel, copy_sources
+from tests.packaging import build_sdist, build_wheel, copy_sources, release_locks
 from tests.targets.pg import PgServer, create_role, is_member
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -41,10 +41,7 @@ RELEASE_INSTALL = (
 @pytest.fixture(scope="module")
 def release_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The locks of a release of this checkout, made the way docs/installation.md says."""
-    out = tmp_path_factory.mktemp("release")
-    sdist = build_sdist(PROJECT, out / "dist")
-    write_locks(sdist, PROJECT / "requirements" / "gitjit.txt", out / "lock")
-    return out / "lock"
+    return release_locks(tmp_path_factory.mktemp("release"))
 
 
 def flat(script: str) -> str:
