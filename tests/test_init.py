@@ -275,3 +275,71 @@ def test_a_release_wheel_carries_its_locks_and_init_needs_nothing_else(tmp_path:
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
     pinned = (tmp_path / "access" / "requirements" / "gitjit-release.txt").read_text("utf-8")
     assert f"gitjit=={engine.__version__} \\\n    --hash=sha256:{digest}\n" in pinned
+
+
+def _release_install_line(access: Path) -> list[str]:
+    """The workflows' second install command (the gitjit release, by hash), as words."""
+    text = (access / ".github" / "workflows" / "activate.yml").read_text("utf-8")
+    (line,) = {flat(m) for m in re.findall(r"python -m pip install [^\n]*\\\n[^\n]*"
+                                           r"gitjit-release\.txt", text)}
+    words = line.split()
+    assert words[:4] == ["python", "-m", "pip", "install"] and "--require-hashes" in words
+    return words[4:]
+
+
+def test_a_tampered_release_archive_is_refused_by_the_workflows_install(
+    tmp_path: Path, release_lock: Path,
+) -> None:
+    """The supply-chain attack on an access repository: whoever controls the index (or the
+    release's hosting) serves another archive under the pinned version. The workflows'
+    own install command builds the genuine archive and refuses the tampered one."""
+    access = tmp_path / "access"
+    assert run(["init", str(access), "--release-lock", str(release_lock)]) == 0
+    args = _release_install_line(access)
+    (genuine,) = (release_lock.parent / "dist").glob("gitjit-*.tar.gz")
+    index = tmp_path / "index"
+    index.mkdir()
+    shutil.copy(genuine, index / genuine.name)
+    # The index is a local folder, as a mirror would serve it; everything else is the
+    # workflow's command as written.
+    local = ["--no-index", "--find-links", str(index)]
+
+    def install(into: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pip", "install", *args, *local, "--target",
+             str(tmp_path / into)], cwd=access, capture_output=True, text=True, check=False,
+            timeout=300)
+
+    result = install("genuine")
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}"
+    assert (tmp_path / "genuine" / "engine" / "cli.py").is_file()
+
+    # The attacker's archive: the same name and version, one line of code more.
+    with tarfile.open(genuine) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    top = tmp_path / "unpacked" / genuine.name.removesuffix(".tar.gz")
+    with (top / "engine" / "cli.py").open("a", encoding="utf-8") as cli:
+        cli.write("\nimport os  # exfiltrate GITJIT_SIGNING_KEY here\n")
+    (index / genuine.name).unlink()
+    with tarfile.open(index / genuine.name, "w:gz") as archive:
+        archive.add(top, arcname=top.name)
+    result = install("tampered")
+    assert result.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, result.stderr
+    assert not (tmp_path / "tampered" / "engine").exists()
+
+
+def test_init_refuses_a_release_lock_of_another_version(
+    tmp_path: Path, release_lock: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A lock that pins another release would have the workflows run a gitjit other than the
+    one that wrote the repository's files (schemas, workflows): refused, nothing written."""
+    other = tmp_path / "lock"
+    shutil.copytree(release_lock, other)
+    pinned = (other / "gitjit-release.txt").read_text("utf-8")
+    (other / "gitjit-release.txt").write_text(
+        pinned.replace(f"gitjit=={engine.__version__} ", "gitjit==0.0.1 "), encoding="utf-8")
+    assert run(["init", str(tmp_path / "access"), "--release-lock", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"pins gitjit 0.0.1, but this is gitjit {engine.__version__}" in err
+    assert not (tmp_path / "access").exists()
