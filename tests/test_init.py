@@ -55,7 +55,7 @@ def git(repo: Path, *args: str) -> str:
 
 def run_tool(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which(command[0]) is None:
-        pytest.fail(f"{command[0]} is not installed; .ci/run installs it")
+        pytest.fail(f"{command[0]} is not installed; the dev extra (.ci/test) installs it")
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False,
                           timeout=120)
 
