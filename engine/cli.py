@@ -149,6 +149,12 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
     \b
     Exit codes: 0 ok or approved, 1 findings or denied, 2 usage or
     configuration error, 3 internal error, 4 pending (check-pr).
+
+    \b
+    Example:
+      gitjit init access && cd access
+      gitjit check && gitjit test
+      gitjit explain db-admin
     """
     ctx.obj = show_traceback
 
@@ -242,6 +248,11 @@ def test_command(path: Path, verbose: bool) -> int:
 
     PATH is the access repository, or a test file or folder inside it to run only those.
     Each case gives a grant, an author, reviews, a time and the expected decision.
+
+    \b
+    Example:
+      gitjit test
+      gitjit test policies/tests/break-glass-prod.yaml
     """
     repo, only = _split_repo(path)
     from engine.commands import policy_test
@@ -255,7 +266,12 @@ def test_command(path: Path, verbose: bool) -> int:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def explain_command(policy: str, repo: Path, fmt: str) -> int:
-    """Say in plain words who may request POLICY, who must approve, and the limits."""
+    """Say in plain words who may request POLICY, who must approve, and the limits.
+
+    \b
+    Example:
+      gitjit explain prod-db-admin
+    """
     from engine.commands import explain
 
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
@@ -295,6 +311,11 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
 
     \b
     Exit codes: 0 done, 1 some grant failed (the others went ahead), 2 usage error.
+
+    \b
+    Example:
+      gitjit activate --dry-run
+      gitjit activate --forge github
     """
     from engine.commands import lifecycle_run
 
@@ -317,6 +338,11 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
 
     \b
     Exit codes: 0 done, 1 something failed (see the report), 2 usage error.
+
+    \b
+    Example:
+      gitjit reconcile --dry-run
+      gitjit reconcile --forge github
     """
     from engine.commands import lifecycle_run
 
@@ -359,6 +385,11 @@ def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> i
     ledger's verdicts: active, scheduled, expired awaiting removal, awaiting activation (no
     verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
     whether the target or gitjit enforces the expiry.
+
+    \b
+    Example:
+      gitjit status
+      gitjit status --format json
     """
     from engine.commands import status
 
@@ -383,6 +414,11 @@ def audit_group(ctx: click.Context, repo: Path, branch: str, since: datetime | N
 
     \b
     'gitjit audit verify' checks the ledger for tampering instead.
+
+    \b
+    Example:
+      git fetch origin gitjit/ledger
+      gitjit audit --since 2026-11-01 --format csv > audit.csv
     """
     if ctx.invoked_subcommand is not None:
         return None
@@ -403,6 +439,11 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
 
     \b
     Exit codes: 0 intact, 1 findings, 2 usage error or no ledger.
+
+    \b
+    Example:
+      git fetch origin gitjit/ledger
+      gitjit audit verify
     """
     # 'gitjit audit --repo X verify' means the same as 'gitjit audit verify --repo X'.
     parent = ctx.parent.params if ctx.parent else {}
@@ -488,6 +529,11 @@ def recertify_command(repo: Path, branch: str, now: datetime | None, forge: str,
 
     \b
     Exit codes: 0 done (or nothing to remove), 2 usage error.
+
+    \b
+    Example:
+      gitjit recertify --forge local
+      gitjit local list
     """
     from engine.commands import recertify
 
@@ -512,6 +558,11 @@ def simulate_command(scenario: Path, workdir: Path | None, fmt: str) -> int:
     \b
     Exit codes: 0 every expectation holds, 1 one failed, 2 the scenario
     file is invalid (findings with file and line) or a step cannot run.
+
+    \b
+    Example:
+      gitjit simulate docs/scenarios/happy-path.yaml
+      gitjit simulate my-scenario.yaml --workdir /tmp/sim --format json
     """
     from engine.commands import simulate
 
@@ -526,6 +577,11 @@ def demo_command(workdir: Path | None) -> int:
 
     Runs a bundled scenario against the example configuration in a temporary repository,
     with a local forge and a recording target: no account, network or database needed.
+
+    \b
+    Example:
+      gitjit demo
+      gitjit demo --workdir /tmp/gitjit-demo
     """
     from engine.commands import simulate
 
@@ -627,10 +683,67 @@ def codeowners_command(repo: Path, write: bool) -> int:
     grants/POLICY/ is owned by the policy's approvers (every step), everything else by the
     policy admins named in policies/settings.yaml (admins: [@org/team]). 'gitjit check'
     warns when the file drifts from the policies.
+
+    \b
+    Example:
+      gitjit codeowners --write && git add .github/CODEOWNERS
     """
     from engine.commands import codeowners
 
     return codeowners.run(codeowners.CodeownersOptions(repo, write))
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--branch", default=None,
+              help="The default branch the workflows watch (default: the repository's "
+                   "current branch, or main in a new repository).")
+@click.option("--release-lock", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="A folder with the release's locks (gitjit.txt, gitjit-release.txt), for a "
+                   "gitjit installed from source; a release carries its own.")
+@click.option("--local-key", is_flag=True,
+              help="Also make a lifecycle signing key for offline trials (in .git/gitjit, never "
+                   "committed) and list it in policies/allowed_signers.")
+def init_command(directory: Path, branch: str | None, release_lock: Path | None,
+                 local_key: bool) -> int:
+    """Create an access repository in DIRECTORY (default: here) and commit it.
+
+    Writes an example policy with comments and its policy tests, groups, settings, the JSON
+    Schemas with editor settings that attach them (.vscode/), CODEOWNERS, and the GitHub
+    workflows, which install this gitjit release pinned by hash (requirements/), never
+    anything of the repository itself. DIRECTORY may be a new or empty folder, or the top of
+    a git repository without an access configuration; no file is ever overwritten.
+
+    \b
+    Exit codes: 0 created, 2 a file exists already or no release lock.
+
+    \b
+    Example:
+      gitjit init access && cd access
+      gitjit check && gitjit test
+    """
+    from engine.commands import init
+
+    return init.run(init.InitOptions(directory, branch, release_lock, local_key))
+
+
+@cli.command("schemas")
+@click.option("--write", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Write the schemas into DIR instead of listing them.")
+def schemas_command(write: Path | None) -> int:
+    """The JSON Schemas of every file kind, for editors and other tools.
+
+    Lists the schema files packaged with this gitjit, or writes them into DIR (an access
+    repository's schemas/ folder, which then judges its files: refresh it after an upgrade).
+
+    \b
+    Example:
+      gitjit schemas --write schemas
+    """
+    from engine.commands import init
+
+    return init.run_schemas(init.SchemasOptions(write))
 
 
 @cli.command("doctor")
@@ -656,6 +769,11 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
 
     \b
     Exit codes: 0 all met, 1 something to fix, 2 usage error.
+
+    \b
+    Example:
+      export GITHUB_REPOSITORY=acme/access GITHUB_TOKEN="$(gh auth token)"
+      gitjit doctor --app-id 123456
     """
     from engine.commands import doctor
 
@@ -685,6 +803,10 @@ def watchdog_command(repo: Path, branch: str, forge: str, app_id: int | None,
 
     \b
     Exit codes: 0 reconcile is on time, 1 it is stalled (or telling failed), 2 usage error.
+
+    \b
+    Example:
+      gitjit watchdog --forge github
     """
     from engine.commands import watchdog
 

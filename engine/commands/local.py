@@ -284,7 +284,12 @@ def merge_command(number: int, repo: Path, login: Login, admin: bool,
 @REPO
 @NOW
 def close_command(number: int, repo: Path, now: datetime | None) -> int:
-    """Close pull request NUMBER without merging it."""
+    """Close pull request NUMBER without merging it.
+
+    \b
+    Example:
+      gitjit local close 1
+    """
     _, forge = _forge(repo)
     forge.close(number, at=now or clock.now())
     click.echo(f"closed pull request #{number}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +15,7 @@ from engine.adapters.schemas import load_schemas, packaged_schemas
 from engine.core.changes import REGULAR_FILE, TreeEntry
 from engine.core.schema import KINDS
 from engine.errors import ConfigurationError, GitjitError
-from tests.packaging import build_wheel
+from tests.packaging import build_wheel, copy_sources
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = {
@@ -103,15 +102,7 @@ def test_a_broken_schema_names_the_file(raw: bytes, message: str) -> None:
 
 def test_the_wheel_ships_the_schemas(tmp_path: Path) -> None:
     # Build from a copy so the test never writes into the working tree.
-    source = tmp_path / "src"
-    source.mkdir()
-    shutil.copy(PROJECT / "pyproject.toml", source)
-    shutil.copytree(PROJECT / "engine", source / "engine",
-                    ignore=shutil.ignore_patterns("__pycache__", "schemas", "examples"))
-    shutil.copytree(PROJECT / "schemas", source / "schemas")
-    shutil.copytree(PROJECT / "policies", source / "policies")
-    readme = PROJECT / "README.md"
-    (source / "README.md").write_bytes(readme.read_bytes() if readme.exists() else b"gitjit\n")
+    source = copy_sources(tmp_path / "src")
     out = tmp_path / "wheel"
     wheel = build_wheel(source, out)
     with zipfile.ZipFile(wheel) as archive:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import run
-from tests.packaging import build_wheel
+from tests.packaging import build_wheel, copy_sources
 
 PROJECT = Path(__file__).resolve().parents[2]
 DOC_SCENARIOS = sorted((PROJECT / "docs" / "scenarios").glob("*.yaml"))
@@ -168,14 +167,7 @@ def test_workdir_must_be_new_or_empty(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_the_wheel_ships_the_demo_and_its_configuration(tmp_path: Path) -> None:
     # Build from a copy so the test never writes into the working tree.
-    source = tmp_path / "src"
-    source.mkdir()
-    shutil.copy(PROJECT / "pyproject.toml", source)
-    shutil.copytree(PROJECT / "engine", source / "engine",
-                    ignore=shutil.ignore_patterns("__pycache__", "schemas", "examples"))
-    for folder in ("schemas", "policies"):
-        shutil.copytree(PROJECT / folder, source / folder)
-    (source / "README.md").write_bytes((PROJECT / "README.md").read_bytes())
+    source = copy_sources(tmp_path / "src")
     out = tmp_path / "wheel"
     wheel = build_wheel(source, out)
     with zipfile.ZipFile(wheel) as archive:
