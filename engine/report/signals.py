@@ -484,8 +484,9 @@ def break_glass_reviews(facts: Facts, t: Thresholds) -> list[Signal]:
                             times=(activation.activated_at, due), records=(activation.seq,))
         if reviewed is None and due < until:
             if facts.pulls is None:
-                why = ("no forge was given, so no review can be seen: run the report with "
-                       "--forge to check")
+                why = ("no forge was given (or the local forge holds no pull requests), so "
+                       "no review can be seen: run the report with the forge that holds the pull "
+                       "requests (--forge local or github) to check")
             else:
                 why = f"no approver has reviewed {_pr(lifecycle.pull_request)} since"
             found.append(_signal(

@@ -61,7 +61,7 @@ def test_without_a_forge_the_branch_is_prepared(
         access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
     code = run(["request", "prod-db-admin", "--as", "alice", "--ticket", "CHG-7",
                 "--justification", "Planned index rebuild on the orders table",
-                "--repo", str(access.path), "--now", NOW])
+                "--repo", str(access.path), "--now", NOW, "--forge", "none"])
     assert code == 0
     out = capsys.readouterr().out
     assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out
