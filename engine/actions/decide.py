@@ -126,7 +126,7 @@ def _request_findings(request: ActionRequest, policy: Policy | None, pr: PullReq
         deny("ticket", "action.ticket-pattern", f"ticket {request.ticket!r} does not match "
              f"{rule.pattern} (policy {policy.id!r})")
     hours = policy.active_hours
-    if hours is not None and not within(hours, now):
+    if hours and not within(hours, now):
         deny("policy", "action.outside-active-hours", f"{now:%a %Y-%m-%d %H:%M} UTC is outside "
              f"the active hours of policy {policy.id!r} ({describe_hours(hours)}); an action "
              "is judged when it is approved and again when it is merged")

@@ -296,16 +296,29 @@ def _principals(out: _Findings, *keys: str | int) -> tuple[Principal, ...]:
     return tuple(p for p in parsed if p is not None)
 
 
-def _active_hours(out: _Findings) -> ActiveHours | None:
+def _active_hours(out: _Findings) -> tuple[ActiveHours, ...]:
+    """One window (a mapping) or several (a list of them); a window in error is reported and
+    the policy is not built, so no window is ever silently dropped."""
     data = _get(out.doc.data, ("active_hours",))
-    if not isinstance(data, dict):
-        return None
+    if isinstance(data, dict):
+        window = _hours_window(out, data, ("active_hours",))
+        return () if window is None else (window,)
+    if not isinstance(data, list):
+        return ()
+    windows = [_hours_window(out, item, ("active_hours", index))
+               for index, item in enumerate(data) if isinstance(item, dict)]
+    return tuple(w for w in windows if w is not None)
+
+
+def _hours_window(out: _Findings, data: dict[str, Any],
+                  keys: tuple[str | int, ...]) -> ActiveHours | None:
+    where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
     try:
         zone = data["timezone"]
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, KeyError):
         out.add("value.timezone", f"unknown time zone {data.get('timezone')!r}; use an IANA "
-                "name such as Europe/Berlin or UTC", "active_hours", "timezone")
+                "name such as Europe/Berlin or UTC", *keys, "timezone")
         return None
     match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])",
                          data.get("between", "00:00-24:00"))
@@ -314,10 +327,10 @@ def _active_hours(out: _Findings) -> ActiveHours | None:
         start = time(int(match[1]), int(match[2]))
         end_h, end_m = int(match[3]), int(match[4])
         end = time.max if (end_h, end_m) == (24, 0) else time(end_h % 24, end_m)
-    if start is None or end is None or end_h * 60 + end_m > 24 * 60 or start >= end:
-        out.add("value.time-range", f"active_hours.between {data.get('between')!r} must be "
-                "'HH:MM-HH:MM' with the start before the end (e.g. 07:00-19:00)",
-                "active_hours", "between")
+    if start is None or end is None or end_h * 60 + end_m > 24 * 60 or start == end:
+        out.add("value.time-range", f"{where}.between {data.get('between')!r} must be "
+                "'HH:MM-HH:MM' with different start and end (e.g. 07:00-19:00, or 22:00-06:00 "
+                "across midnight; 00:00-24:00 for the whole day)", *keys, "between")
         return None
     days = frozenset(DAYS[d] for d in data.get("days", list(DAYS)))
     return ActiveHours(days=days, start=start, end=end, timezone=zone)

@@ -57,8 +57,8 @@ break_glass: {max_duration: 1h, review_within: 1d}
     assert policy.duration.max == timedelta(hours=4)
     assert (policy.justification_min_length, policy.ticket.required, policy.ticket.pattern) == (
         20, True, "^INC-[0-9]+$")
-    assert policy.active_hours == ActiveHours(frozenset({0, 4}), time(7), time.max,
-                                              "Europe/Berlin")
+    assert policy.active_hours == (ActiveHours(frozenset({0, 4}), time(7), time.max,
+                                              "Europe/Berlin"),)
     assert policy.max_active_per_requester == 2
     assert policy.auto_approve is not None and policy.auto_approve.requesters == (
         Principal("user", "carol"),)
@@ -201,7 +201,10 @@ def test_no_policy() -> None:
     ('ticket: {required: "false", pattern: "(INC"}', "schema.invalid"),
     ('active_hours: {days: [mon], between: "07:00-19:00", timezone: Mars/Olympus}',
      "value.timezone"),
-    ('active_hours: {days: [mon], between: "19:00-07:00", timezone: UTC}', "value.time-range"),
+    ('active_hours: {days: [mon], between: "07:00-07:00", timezone: UTC}', "value.time-range"),
+    ('active_hours: [{days: [mon], between: "07:00-19:00", timezone: UTC}, '
+     '{days: [sat], between: "10:00-12:00", timezone: Mars/Olympus}]', "value.timezone"),
+    ('active_hours: []', "schema.invalid"),
     ('active_hours: {days: [mon], between: "07:00-24:01", timezone: UTC}', "schema.invalid"),
     ("auto_approve: {max_duration: 0m, requesters: [user:bob]}", "value.duration"),
 ])

@@ -268,6 +268,18 @@ CASES: list[tuple[str, Document, list[str]]] = [
         ],
     ),
     (
+        "policy: one of several windows of active hours is wrong",
+        numbered("policies/prod-db-admin.yaml", policy(active_hours=[
+            {"days": ["mon"], "between": "07:00-19:00", "timezone": "UTC"},
+            {"days": ["sat"], "between": "22-06", "timezone": "UTC", "tz": "UTC"}])),
+        [
+            "policies/prod-db-admin.yaml:27: schema.invalid: $.active_hours[1].between: "
+            "'22-06' is not a time range; write HH:MM-HH:MM such as 07:00-19:00",
+            "policies/prod-db-admin.yaml:29: schema.invalid: $.active_hours[1]: unexpected key "
+            "'tz'; allowed keys: between, days, timezone",
+        ],
+    ),
+    (
         "policy: a ticket pattern that is not a regular expression",
         numbered("policies/prod-db-admin.yaml", policy(ticket={
             "required": "true", "pattern": "^(INC"})),
