@@ -247,15 +247,42 @@ def test_command(path: Path, verbose: bool) -> int:
 
 
 @cli.command("explain")
-@click.argument("policy", shell_complete=complete_policy)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @REPO
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def explain_command(policy: str, repo: Path, fmt: str) -> int:
-    """Say in plain words who may request POLICY, who must approve, and the limits."""
+              show_default=True, help="'json' gives the policy as data (docs/json-output.md).")
+def explain_command(policy: str | None, repo: Path, fmt: str) -> int:
+    """Say in plain words who may request POLICY, who must approve, and the limits; without
+    POLICY, list the policies.
+
+    \b
+    Example:
+      gitjit explain
+      gitjit explain prod-db-admin --format json
+    """
     from engine.commands import explain
 
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
+
+
+@cli.command("policies")
+@REPO
+@click.option("--for", "login", type=LoginType(),
+              help="Only what LOGIN may request, with the conditions and who would approve.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def policies_command(repo: Path, login: Login | None, fmt: str) -> int:
+    """List the policies, or what one person may request: under which conditions (duration,
+    ticket, active hours, break-glass) and who would approve it.
+
+    \b
+    Example:
+      gitjit policies --for alice
+      gitjit policies --for alice --format json
+    """
+    from engine.commands import policies
+
+    return policies.run(policies.PoliciesOptions(repo, login, fmt))
 
 
 LIFECYCLE_OPTIONS = [
@@ -332,17 +359,32 @@ BRANCH = click.option("--branch", default="main", show_default=True,
 @NOW
 @click.option("--format", "fmt", type=_choices("status", "FORMATS"), default="text",
               show_default=True)
-def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> int:
+@click.option("--requester", type=LoginType(),
+              help="Only this person's grants and actions, and their open requests.")
+@click.option("--mine", is_flag=True,
+              help="--requester yourself: $GITJIT_LOGIN, else 'git config github.user'.")
+def status_command(repo: Path, branch: str, now: datetime | None, fmt: str,
+                   requester: Login | None, mine: bool) -> int:
     """Where every grant on the default branch stands now.
 
     Reads the grant files at the tip of BRANCH through git (not the working tree) and the
     ledger's verdicts: active, scheduled, expired awaiting removal, awaiting activation (no
     verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
-    whether the target or gitjit enforces the expiry.
+    whether the target or gitjit enforces the expiry. With --mine or --requester, one
+    person's grants, actions and open requests (pull requests of the local forge).
+
+    \b
+    Example:
+      gitjit status --mine
+      gitjit status --requester alice --format json
     """
     from engine.commands import status
 
-    return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt))
+    if mine:
+        if requester is not None:
+            raise click.UsageError("--mine and --requester both say whose status; give one")
+        requester = status.my_login(repo)
+    return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt, requester))
 
 
 @cli.group("audit", invoke_without_command=True)
