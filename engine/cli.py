@@ -234,16 +234,24 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
 @cli.command("test")
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @click.option("-v", "--verbose", is_flag=True, help="Also list the cases that pass.")
-def test_command(path: Path, verbose: bool) -> int:
+@click.option("--format", "fmt", type=_choices("policy_test", "FORMATS"), default="text",
+              show_default=True, help="'junit' is JUnit XML for CI test reports.")
+def test_command(path: Path, verbose: bool, fmt: str) -> int:
     """Run the policy tests (kind PolicyTest under policies/tests/).
 
     PATH is the access repository, or a test file or folder inside it to run only those.
-    Each case gives a grant, an author, reviews, a time and the expected decision.
+    Each case gives a grant, an author, reviews, a time and the expected decision. A
+    repository without policy tests passes (and says so); a PATH that holds none fails.
+
+    \b
+    Example:
+      gitjit test
+      gitjit test --format junit > policy-tests.xml
     """
     repo, only = _split_repo(path)
     from engine.commands import policy_test
 
-    return policy_test.run(policy_test.TestOptions(repo, only, verbose))
+    return policy_test.run(policy_test.TestOptions(repo, only, verbose, fmt))
 
 
 @cli.command("explain")
