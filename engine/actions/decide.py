@@ -21,6 +21,7 @@ from engine.core.findings import Finding, Severity
 from engine.core.models import Config, Policy
 from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 
 
 def decide_action(pr: PullRequest, config: Config, schemas: SchemaSet,
@@ -98,8 +99,8 @@ def _request_findings(request: ActionRequest, policy: Policy | None, pr: PullReq
              "out of date; a policy admin must confirm who it is")
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
-        deny("policy", "action.unknown-policy", f"unknown policy {request.policy!r}; known "
-             f"policies: {known}")
+        deny("policy", "action.unknown-policy", f"unknown policy {request.policy!r}; "
+             f"{did_you_mean(request.policy, config.policies)}known policies: {known}")
         return findings
     requesters = expand(policy.requesters, config.groups)
     gap = unresolved(requesters)

@@ -14,6 +14,7 @@ from engine.core.lifecycle import State, window
 from engine.core.models import Config, Grant, Login, PolicyId, Principal
 from engine.core.principals import Expansion, expand
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 from engine.core.values import format_duration
 
 
@@ -67,7 +68,8 @@ def against_policy(grant: Grant, config: Config,
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         return [Finding(grant.path, grant.lines.get("policy", 0), "grant.unknown-policy",
-                        f"unknown policy {grant.policy!r}; known policies: {known}")]
+                        f"unknown policy {grant.policy!r}; "
+                        f"{did_you_mean(grant.policy, config.policies)}known policies: {known}")]
     findings = []
     if eligible is None:
         eligible = {}

@@ -28,6 +28,7 @@ from engine.core.lifecycle import State, window
 from engine.core.models import ActiveHours, ApprovalStep, Config, Grant, Policy
 from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 from engine.core.values import format_duration
 
 MAX_START_AHEAD = timedelta(days=30)
@@ -214,8 +215,8 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
              "out of date; a policy admin must confirm who it is")
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
-        deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; known "
-             f"policies: {known}")
+        deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; "
+             f"{did_you_mean(grant.policy, config.policies)}known policies: {known}")
         return findings
     where = f"({policy.path})"
     if not policy.grants:

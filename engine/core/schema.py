@@ -290,7 +290,7 @@ def problems(instance: object, schema: Mapping[str, Any], prefix: KeyPath = (),
 
 def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
     return [Finding(doc.path, doc.line(*p.path), "schema.invalid", p.message)
-            for p in _problems_for(error)]
+            for p in _problems_for(error, suggest=True)]
 
 
 def _root_kind_findings(

@@ -53,7 +53,8 @@ CASES = [
         lambda r: r.write("policies/reports-read.yaml",
                           POLICY.replace("[group:leads]", "[group:lead]")),
         "config.unknown-group", "policies/reports-read.yaml", 8,
-        "unknown group 'lead' in approval step 1: define it in policies/groups.yaml",
+        "unknown group 'lead' in approval step 1: did you mean 'leads'? define it in "
+        "policies/groups.yaml",
         "0 policies, 1 grants, 1 errors, 0 warnings",
     ),
     BadFile(
@@ -61,7 +62,8 @@ CASES = [
         lambda r: r.write("grants/reports-write/ana-20261130T0900Z.yaml",
                           GRANT.replace("policy: reports-read", "policy: reports-write")),
         "grant.unknown-policy", "grants/reports-write/ana-20261130T0900Z.yaml", 3,
-        "unknown policy 'reports-write'; known policies: reports-read",
+        "unknown policy 'reports-write'; did you mean 'reports-read'? known policies: "
+        "reports-read",
         "1 policies, 2 grants, 1 errors, 0 warnings",
     ),
     BadFile(

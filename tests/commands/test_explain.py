@@ -119,8 +119,8 @@ def test_explain_an_unknown_policy(small_repo: GitRepoBuilder,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = gitjit(["explain", "reports-write", "--repo", str(small_repo.path)], capsys)
     assert (code, out) == (2, "")
-    assert err == ("gitjit: error: unknown policy 'reports-write'; known policies: "
-                   "reports-read\n")
+    assert err == ("gitjit: error: unknown policy 'reports-write'; did you mean "
+                   "'reports-read'? known policies: reports-read\n")
 
 
 def test_explain_with_a_broken_configuration(small_repo: GitRepoBuilder,

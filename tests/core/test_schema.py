@@ -109,7 +109,7 @@ CASES: list[tuple[str, Document, list[str]]] = [
         numbered(GRANT_PATH, grant(durration="2h")),
         [
             f"{GRANT_PATH}:8: schema.invalid: $: unexpected key 'durration'; "
-            f"allowed keys: {GRANT_KEYS}"
+            f"did you mean 'duration'? allowed keys: {GRANT_KEYS}"
         ],
     ),
     (
@@ -335,7 +335,7 @@ CASES: list[tuple[str, Document, list[str]]] = [
             "policies/settings.yaml:4: schema.invalid: $.notify['sre-teams']: missing "
             "required key 'url_env'",
             "policies/settings.yaml:5: schema.invalid: $.notify['sre-teams']: unexpected key "
-            "'url'; allowed keys: description, url_env",
+            "'url'; did you mean 'url_env'? allowed keys: description, url_env",
         ],
     ),
     (
