@@ -78,6 +78,12 @@ class ConfigResult:
     findings: tuple[Finding, ...]
     tests: tuple[Document, ...] = field(default=())
     """The PolicyTest documents, loaded and schema-valid."""
+    checkable: Config | None = None
+    """With errors, what could still be read, for more findings in the same run (the grants
+    of the policies that built): never judge, apply or decide anything with it. None when
+    groups or settings are broken (every grant would be wrong against them)."""
+    broken: frozenset[str] = frozenset()
+    """The configuration files that failed to parse or fit their schema."""
 
 
 class _Findings:
@@ -222,7 +228,9 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
     findings.sort()
     config = Config(policies, groups, settings, signers)
     has_errors = any(f.severity.value == "error" for f in findings)
-    return ConfigResult(None if has_errors else config, tuple(findings), tests)
+    checkable = None if GROUPS_PATH in broken or SETTINGS_PATH in broken else config
+    return ConfigResult(None if has_errors else config, tuple(findings), tests,
+                        checkable=checkable, broken=frozenset(broken))
 
 
 def _signers(file: ConfigFile) -> tuple[AllowedSigners | None, list[Finding]]:

@@ -154,6 +154,29 @@ def test_findings_from_several_files_are_sorted_by_place(
     ]
 
 
+def test_a_broken_policy_does_not_hide_the_other_grants_findings(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    """One run shows the schema error of one policy, and still what is wrong with the grants
+    of the others; the grants of the broken policy itself are not called unknown."""
+    small_repo.write("policies/reports-admin.yaml", POLICY.replace(
+        "id: reports-read", "id: reports-admin").replace("max: 2h", "max: 2 hours"))
+    small_repo.write("grants/reports-admin/lea-20261130T0900Z.yaml", GRANT.replace(
+        "reports-read", "reports-admin").replace("ana", "lea"))
+    small_repo.write("grants/reports-read/lea-20261130T0900Z.yaml", GRANT.replace(
+        "ana", "lea").replace("duration: 1h", "duration: 3h"))
+    code, out, _ = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        "warning: grants/reports-read/lea-20261130T0900Z.yaml:4: grant.requester-not-eligible:"
+        " lea may no longer request policy 'reports-read'",
+        "warning: grants/reports-read/lea-20261130T0900Z.yaml:5: grant.duration-exceeds-max: "
+        "duration '3h' exceeds today's maximum '2h' (policies/reports-read.yaml)",
+        "policies/reports-admin.yaml:9: schema.invalid: $.duration.max: '2 hours' is not a "
+        "duration; write a duration such as 30m, 2h, 1h30m, 1d or PT2H (no months or years)",
+        "0 policies, 3 grants, 1 errors, 2 warnings",
+    ]
+
+
 def test_a_missing_repository_folder_is_a_usage_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "no-such-repo"
