@@ -105,3 +105,14 @@ def test_a_misspelt_policy_is_suggested(access: GitRepoBuilder,
                 "--repo", str(access.path), "--now", NOW]) == 2
     assert "unknown policy 'prod-db-admn'; did you mean 'prod-db-admin'?" in \
         capsys.readouterr().err
+
+
+def test_the_old_base_spelling_still_works_and_warns(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["request", "prod-db-admin", "--as", "alice", "--ticket", "CHG-7",
+                "--justification", "Planned index rebuild on the orders table",
+                "--repo", str(access.path), "--now", NOW, "--forge", "none", "--base", "main"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err == "gitjit: warning: --base is deprecated; use --branch\n"
+    assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out
