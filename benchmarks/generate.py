@@ -113,7 +113,7 @@ class Generated:
 
     def check_pr_args(self) -> list[str]:
         return ["check-pr", "--repo", str(self.repo), "--base", self.base, "--head", self.head,
-                "--author", self.author, "--reviews", str(self.reviews), "--now", self.now]
+                "--as", self.author, "--reviews", str(self.reviews), "--now", self.now]
 
 
 def policy_id(index: int) -> str:

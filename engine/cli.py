@@ -21,38 +21,26 @@ import click
 
 from engine import __version__
 from engine.adapters import clock
+from engine.cli_types import (
+    DEFAULT_FORGE,
+    FORGE_ORDER,
+    FORMAT_ORDER,
+    Day,
+    Duration,
+    LoginType,
+    Timestamp,
+    aliased,
+    complete_policy,
+    deprecated_alias,
+    ordered,
+)
 from engine.commands import forges
 from engine.core.models import Login
-from engine.core.values import parse_login, parse_timestamp
 from engine.errors import GitjitError
 from engine.reporters import CHECK_FORMATS, PR_FORMATS
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
-
-
-class Timestamp(click.ParamType):  # type: ignore[type-arg]  # generic only in new click
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_timestamp(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class LoginType(click.ParamType):  # type: ignore[type-arg]
-    name = "LOGIN"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Login:
-        try:
-            return parse_login(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _logins(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[Login]:
@@ -65,26 +53,27 @@ class _LazyChoice(click.Choice):  # type: ignore[type-arg,unused-ignore]
     defining the command line must not import every command (gitjit --help would load
     PyGithub, the ledger, the lifecycle ...)."""
 
-    def __init__(self, module: str, name: str) -> None:
+    def __init__(self, module: str, name: str, order: tuple[str, ...]) -> None:
         self._source = (module, name)
+        self._order = order
         super().__init__(())
 
-    # click 8.4 types the attribute Sequence[Any], 8.5 tuple[Any, ...]; a property cannot
-    # match both, and the value is the same tuple of strings under either.
-    @property  # type: ignore[override,unused-ignore]
-    def choices(self) -> tuple[str, ...]:
+    # Any: click 8.4 declares Sequence[Any], 8.5 tuple[...]; the value is a tuple of str.
+    @property
+    def choices(self) -> Any:
         module, name = self._source
         values: tuple[str, ...] = getattr(importlib.import_module(f"engine.commands.{module}"),
                                           name)
-        return values
+        return ordered(values, self._order)
 
     @choices.setter
     def choices(self, _value: Any) -> None:
         pass
 
 
-def _choices(module: str, name: str) -> click.Choice:  # type: ignore[type-arg]
-    return _LazyChoice(module, name)
+def _choices(module: str, name: str,
+             order: tuple[str, ...] = FORMAT_ORDER) -> click.Choice:  # type: ignore[type-arg]
+    return _LazyChoice(module, name, order)
 
 
 class _LazyGroup(click.Group):
@@ -136,7 +125,7 @@ NOW = click.option("--now", type=Timestamp(), default=None,
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="gitjit")
+@click.version_option(__version__, "-V", "--version", prog_name="gitjit")
 @click.option("--traceback", "show_traceback", is_flag=True,
               help="Show the Python traceback of an error.")
 @click.pass_context
@@ -164,13 +153,14 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
 @click.option("--now", type=Timestamp(), default=None,
               help="Also report committed grants whose time is up at this time (RFC 3339 with "
                    "offset) and that await removal, as notices.")
-@click.option("--format", "fmt", type=click.Choice(sorted(CHECK_FORMATS)), default="text",
+@click.option("--format", "fmt", type=click.Choice(ordered(CHECK_FORMATS)), default="text",
               show_default=True, help="Output format; 'github' prints workflow annotations.")
-@click.option("--forge", type=click.Choice(["none", "github"]), default="none",
+@click.option("--forge", type=click.Choice(FORGE_ORDER), default=DEFAULT_FORGE,
               show_default=True,
               help="'github': also look every login the configuration names up on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN) and warn where one no longer resolves or "
-                   "is another account than the id pinned in policies/groups.yaml.")
+                   "is another account than the id pinned in policies/groups.yaml; 'local' and "
+                   "'none' look nothing up (the local forge has no accounts).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Check grants in this many processes (default: one per 1,000 grants, up "
                    "to the number of cores).")
@@ -195,19 +185,22 @@ def check_command(repo: Path, now: datetime | None, fmt: str, forge: str,
 @REPO
 @click.option("--base", help="The base branch (its tip judges the request).")
 @click.option("--head", help="The pull request's head commit or branch.")
-@click.option("--author", type=LoginType(),
-              help="The pull request's author, as the forge reports it.")
-@click.option("--forge", type=click.Choice(["none", "github"]), default="none",
+@click.option("--as", "author", type=LoginType(),
+              help="The pull request's author, as the forge reports it (the requester).")
+@deprecated_alias("--author", "--as", "author", type=LoginType())
+@click.option("--forge", type=click.Choice(FORGE_ORDER), default=DEFAULT_FORGE,
               show_default=True,
-              help="'github': read pull request --pr from GitHub (GITHUB_REPOSITORY, "
-                   "GITHUB_TOKEN), judge it, and post the verdict check and plan comment.")
-@click.option("--pr", type=click.IntRange(min=1), help="The pull request number (--forge github).")
+              help="With --pr N: read the pull request from the local forge, or from GitHub "
+                   "(GITHUB_REPOSITORY, GITHUB_TOKEN; the verdict check and plan comment are "
+                   "posted). Without --pr: --base, --head and --as say what to judge.")
+@click.option("--pr", type=click.IntRange(min=1),
+              help="The pull request number, read from the --forge.")
 @click.option("--reviews", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="GitHub's 'list reviews for a pull request' JSON (all pages).")
 @click.option("--pushers", callback=_logins, default="", metavar="LOGIN,...",
               help="People who pushed or authored commits on the pull request.")
 @NOW
-@click.option("--format", "fmt", type=click.Choice(sorted(PR_FORMATS)), default="text",
+@click.option("--format", "fmt", type=click.Choice(ordered(PR_FORMATS)), default="text",
               show_default=True, help="Output format; 'markdown' is the pull-request comment.")
 def check_pr_command(repo: Path, base: str | None, head: str | None, author: Login | None,
                      forge: str, pr: int | None, reviews: Path | None,
@@ -218,7 +211,9 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
     relinquish, housekeeping, revoke, modify, control plane, mixed), reads grant files at
     HEAD as data only, and judges them with the configuration at the tip of BASE.
 
-    With --forge github --pr N, base, head, author, reviews and pushers come from GitHub;
+    With --pr N, base, head, author, reviews and pushers come from the forge: the local
+    forge (the default) judges as 'gitjit local show N' does. With --forge github --pr N,
+    they come from GitHub;
     the head must have been fetched (as data, never checked out), and the verdict is posted
     as the check gitjit/verdict (a check run with a GitHub App token, GITJIT_TOKEN_KIND=app;
     a commit status otherwise) and as the plan comment, updated in place.
@@ -230,11 +225,13 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
     \b
     Example:
       gh api repos/acme/access/pulls/42/reviews --paginate > reviews.json
-      gitjit check-pr --base main --head pr-42 --author bob --reviews reviews.json
+      gitjit check-pr --base main --head pr-42 --as bob --reviews reviews.json
+      gitjit check-pr --pr 1
       gitjit check-pr --forge github --pr 42 --format github
     """
     from engine.commands import check_pr
 
+    author = aliased("author", author)
     options = check_pr.CheckPullRequestOptions(repo, base, head, author, reviews, pushers,
                                                now or clock.now(), fmt, forge, pr)
     return check_pr.run(options)
@@ -243,38 +240,64 @@ def check_pr_command(repo: Path, base: str | None, head: str | None, author: Log
 @cli.command("test")
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @click.option("-v", "--verbose", is_flag=True, help="Also list the cases that pass.")
-def test_command(path: Path, verbose: bool) -> int:
+@click.option("--format", "fmt", type=_choices("policy_test", "FORMATS"), default="text",
+              show_default=True, help="'junit' is JUnit XML for CI test reports.")
+def test_command(path: Path, verbose: bool, fmt: str) -> int:
     """Run the policy tests (kind PolicyTest under policies/tests/).
 
     PATH is the access repository, or a test file or folder inside it to run only those.
-    Each case gives a grant, an author, reviews, a time and the expected decision.
+    Each case gives a grant, an author, reviews, a time and the expected decision. A
+    repository without policy tests passes (and says so); a PATH that holds none fails.
 
     \b
     Example:
       gitjit test
       gitjit test policies/tests/break-glass-prod.yaml
+      gitjit test --format junit > policy-tests.xml
     """
     repo, only = _split_repo(path)
     from engine.commands import policy_test
 
-    return policy_test.run(policy_test.TestOptions(repo, only, verbose))
+    return policy_test.run(policy_test.TestOptions(repo, only, verbose, fmt))
 
 
 @cli.command("explain")
-@click.argument("policy")
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @REPO
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def explain_command(policy: str, repo: Path, fmt: str) -> int:
-    """Say in plain words who may request POLICY, who must approve, and the limits.
+              show_default=True, help="'json' gives the policy as data (docs/json-output.md).")
+def explain_command(policy: str | None, repo: Path, fmt: str) -> int:
+    """Say in plain words who may request POLICY, who must approve, and the limits; without
+    POLICY, list the policies.
 
     \b
     Example:
-      gitjit explain prod-db-admin
+      gitjit explain
+      gitjit explain prod-db-admin --format json
     """
     from engine.commands import explain
 
     return explain.run(explain.ExplainOptions(repo, policy, fmt))
+
+
+@cli.command("policies")
+@REPO
+@click.option("--for", "login", type=LoginType(),
+              help="Only what LOGIN may request, with the conditions and who would approve.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def policies_command(repo: Path, login: Login | None, fmt: str) -> int:
+    """List the policies, or what one person may request: under which conditions (duration,
+    ticket, active hours, break-glass) and who would approve it.
+
+    \b
+    Example:
+      gitjit policies --for alice
+      gitjit policies --for alice --format json
+    """
+    from engine.commands import policies
+
+    return policies.run(policies.PoliciesOptions(repo, login, fmt))
 
 
 LIFECYCLE_OPTIONS = [
@@ -283,7 +306,7 @@ LIFECYCLE_OPTIONS = [
     click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                  show_default=True),
-    click.option("--forge", type=click.Choice(forges.FORGES), default="local",
+    click.option("--forge", type=click.Choice(forges.FORGES), default=DEFAULT_FORGE,
                  show_default=True,
                  help="Where pull requests live: the local forge, or GitHub (from the "
                       "workflow's GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL; writes "
@@ -351,23 +374,6 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     return lifecycle_run.run_reconcile(options)
 
 
-class Since(click.ParamType):  # type: ignore[type-arg]
-    """A day (2026-11-01, midnight UTC) or an RFC 3339 time with an offset."""
-
-    name = "DATE"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        text = str(value)
-        day = text + "T00:00:00Z" if len(text) == 10 else text
-        try:
-            return parse_timestamp(day)
-        except ValueError as exc:
-            self.fail(f"{exc} (or give a day, 2026-11-01)", param, ctx)
-
-
 BRANCH = click.option("--branch", default="main", show_default=True,
                       help="The default branch, where merged grants live.")
 
@@ -378,28 +384,39 @@ BRANCH = click.option("--branch", default="main", show_default=True,
 @NOW
 @click.option("--format", "fmt", type=_choices("status", "FORMATS"), default="text",
               show_default=True)
-def status_command(repo: Path, branch: str, now: datetime | None, fmt: str) -> int:
+@click.option("--requester", type=LoginType(),
+              help="Only this person's grants and actions, and their open requests.")
+@click.option("--mine", is_flag=True,
+              help="--requester yourself: $GITJIT_LOGIN, else 'git config github.user'.")
+def status_command(repo: Path, branch: str, now: datetime | None, fmt: str,
+                   requester: Login | None, mine: bool) -> int:
     """Where every grant on the default branch stands now.
 
     Reads the grant files at the tip of BRANCH through git (not the working tree) and the
     ledger's verdicts: active, scheduled, expired awaiting removal, awaiting activation (no
     verdict yet) or refused awaiting removal, with activation time, expiry, time left, and
-    whether the target or gitjit enforces the expiry.
+    whether the target or gitjit enforces the expiry. With --mine or --requester, one
+    person's grants, actions and open requests (pull requests of the local forge).
 
     \b
     Example:
       gitjit status
-      gitjit status --format json
+      gitjit status --mine
+      gitjit status --requester alice --format json
     """
     from engine.commands import status
 
-    return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt))
+    if mine:
+        if requester is not None:
+            raise click.UsageError("--mine and --requester both say whose status; give one")
+        requester = status.my_login(repo)
+    return status.run(status.StatusOptions(repo, branch, now or clock.now(), fmt, requester))
 
 
 @cli.group("audit", invoke_without_command=True)
 @REPO
 @BRANCH
-@click.option("--since", type=Since(), default=None,
+@click.option("--since", type=Day(), default=None,
               help="Keep only lifecycles with an event at or after this day or time.")
 @click.option("--format", "fmt", type=_choices("audit", "FORMATS"), default="text",
               show_default=True)
@@ -456,22 +473,19 @@ def audit_verify_command(ctx: click.Context, repo: Path, branch: str, fmt: str) 
     return audit.run_verify(audit.VerifyOptions(repo, branch, fmt))
 
 
-class Until(Since):
-    """A day (2026-12-01: up to its start, midnight UTC) or an RFC 3339 time with an offset."""
-
-
 @cli.command("report")
 @REPO
 @BRANCH
-@click.option("--since", type=Since(), default=None,
+@click.option("--since", type=Day(), default=None,
               help="Start of the period (included); default: 30 days before --until.")
-@click.option("--until", type=Until(), default=None,
+@click.option("--until", type=Day(), default=None,
               help="End of the period (excluded); default: now.")
 @click.option("--policy", default=None, help="Review only this policy.")
 @click.option("--format", "fmt", type=_choices("report", "FORMATS"), default="text",
               show_default=True,
               help="'html' is one self-contained file with the charts (use --output).")
-@click.option("--forge", type=_choices("report", "FORGES"), default="none", show_default=True,
+@click.option("--forge", type=_choices("report", "FORGES", FORGE_ORDER), default=DEFAULT_FORGE,
+              show_default=True,
               help="Also read pull requests and all their reviews: from the local forge, or "
                    "GitHub (GITHUB_REPOSITORY, GITHUB_TOKEN); gives denied and abandoned "
                    "requests, reviews that did not approve, and break-glass reviews.")
@@ -511,7 +525,8 @@ def report_command(repo: Path, branch: str, since: datetime | None, until: datet
 @REPO
 @BRANCH
 @NOW
-@click.option("--forge", type=_choices("recertify", "FORGES"), default="none",
+@click.option("--forge", type=_choices("recertify", "FORGES", FORGE_ORDER),
+              default=DEFAULT_FORGE,
               show_default=True,
               help="'local' opens the pull requests in the local forge, 'github' pushes the "
                    "branches and opens them on GitHub; 'none' prepares the branches only.")
@@ -589,13 +604,15 @@ def demo_command(workdir: Path | None) -> int:
 
 
 @cli.command("request")
-@click.argument("policy")
+@click.argument("policy", shell_complete=complete_policy)
 @click.option("--as", "requester", required=True, type=LoginType(),
               help="Your forge login: the pull request's author must be the requester.")
-@click.option("--duration", help="How long, e.g. 30m, 2h, 1h30m (default: the policy's).")
+@click.option("--duration", type=Duration(),
+              help="How long, e.g. 30m, 2h, 1h30m (default: the policy's).")
 @click.option("--justification", required=True, help="Why you need the access.")
 @click.option("--ticket", help="The incident or change reference, if the policy asks.")
-@click.option("--start", type=Timestamp(), help="Start later than the merge (RFC 3339).")
+@click.option("--start", type=Timestamp(),
+              help="Start later than the merge (RFC 3339 with offset).")
 @click.option("--extends", help="The id of your live grant this one extends.")
 @click.option("--break-glass", is_flag=True, help="Emergency access, if the policy allows it.")
 @click.option("--runbook", help="File an action instead: run this runbook of POLICY once "
@@ -605,8 +622,11 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--sql", help="File an action of free-form SQL, where POLICY allows it.")
 @click.option("--max-rows", type=click.IntRange(min=1),
               help="An action's row guard: roll back if more rows change.")
-@click.option("--base", default="main", show_default=True, help="The default branch.")
-@click.option("--forge", type=_choices("request", "FORGES"), default="none", show_default=True,
+@click.option("--branch", "base", default="main", show_default=True,
+              help="The default branch, where merged grants live.")
+@deprecated_alias("--base", "--branch", "base")
+@click.option("--forge", type=_choices("request", "FORGES", FORGE_ORDER), default=DEFAULT_FORGE,
+              show_default=True,
               help="'github' pushes the branch and opens the pull request on GitHub "
                    "(GITHUB_REPOSITORY, GITHUB_TOKEN); 'local' opens it in the local forge; "
                    "'none' prepares the branch and says what to do next.")
@@ -623,7 +643,7 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
     """Request access, or an action: write it on a new branch and open the pull request.
 
     The grant goes to its canonical path, grants/POLICY/LOGIN-STAMP.yaml, committed on the
-    branch access/POLICY/LOGIN-STAMP on top of BASE (your checkout is not touched). gitjit
+    branch access/POLICY/LOGIN-STAMP on top of BRANCH (your checkout is not touched). gitjit
     judges it at once: a request that would be denied is not opened; otherwise it says
     which approvals it needs and who may give them.
 
@@ -640,6 +660,7 @@ def request_command(policy: str, requester: Login, duration: str | None, justifi
     """
     from engine.commands import request
 
+    base = aliased("base", base)
     options = request.RequestOptions(repo, policy, requester, duration, justification, ticket,
                                      start, extends, break_glass, base, forge,
                                      now or clock.now(), fmt, runbook, params, sql, max_rows)
@@ -783,7 +804,8 @@ def doctor_command(branch: str | None, app_id: int | None, now: datetime | None,
 @cli.command("watchdog")
 @REPO
 @BRANCH
-@click.option("--forge", type=click.Choice(forges.FORGES), default="local", show_default=True,
+@click.option("--forge", type=click.Choice(forges.FORGES), default=DEFAULT_FORGE,
+              show_default=True,
               help="Where reconcile's heartbeat is: the local forge, or GitHub (the "
                    "gitjit/heartbeat on the default branch; GITHUB_REPOSITORY, GITHUB_TOKEN).")
 @click.option("--app-id", type=int, help="The gitjit App's id (default: $GITJIT_APP_ID): only "

@@ -131,7 +131,7 @@ def test_an_offline_verdict_imports_no_forge_client(repo: GitRepoBuilder) -> Non
     shutil.copytree(PROJECT / "policies", repo.path / "policies")
     repo.commit("configuration")
     code, modules = loaded_by(["check-pr", "--repo", str(repo.path), "--base", "main",
-                               "--head", "main", "--author", "bob",
+                               "--head", "main", "--as", "bob",
                                "--now", "2026-11-30T09:00:00Z"])
     assert code == 1  # no change at all: denied as empty
     assert heavy(modules) == ["pglast"]  # the configuration's runbook is SQL

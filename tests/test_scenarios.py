@@ -172,7 +172,7 @@ def build(scenario: Scenario, factory: RepoFactory) -> Built:
 def check_pr_args(scenario: Scenario, built: Built, fmt: str) -> list[str]:
     pr = scenario.pr
     args = ["check-pr", "--repo", str(built.repo.path), "--base", "main", "--head", "pr",
-            "--author", pr["author"], "--now", str(pr["now"]), "--format", fmt]
+            "--as", pr["author"], "--now", str(pr["now"]), "--format", fmt]
     if built.reviews is not None:
         args += ["--reviews", str(built.reviews)]
     if pr.get("pushers"):

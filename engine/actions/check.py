@@ -11,6 +11,7 @@ from engine.core.changes import REGULAR_FILE, TreeEntry
 from engine.core.config import ConfigResult
 from engine.core.findings import Finding
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 
 
 def check_actions(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
@@ -33,7 +34,9 @@ def check_actions(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
         if policy is None:
             findings.append(Finding(entry.path, request.lines.get("policy", 0),
                                     "action.unknown-policy", f"unknown policy "
-                                    f"{request.policy!r}; known policies: "
+                                    f"{request.policy!r}; "
+                                    f"{did_you_mean(request.policy, config.config.policies)}"
+                                    "known policies: "
                                     f"{', '.join(sorted(config.config.policies)) or 'none'}"))
         elif policy.actions is None:
             findings.append(Finding(entry.path, request.lines.get("policy", 0),

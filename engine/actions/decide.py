@@ -21,6 +21,7 @@ from engine.core.findings import Finding, Severity
 from engine.core.models import Config, Policy
 from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 
 
 def decide_action(pr: PullRequest, config: Config, schemas: SchemaSet,
@@ -95,8 +96,8 @@ def _request_findings(request: ActionRequest, policy: Policy | None, pr: PullReq
         deny("requester", "identity.author-id", renamed)
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
-        deny("policy", "action.unknown-policy", f"unknown policy {request.policy!r}; known "
-             f"policies: {known}")
+        deny("policy", "action.unknown-policy", f"unknown policy {request.policy!r}; "
+             f"{did_you_mean(request.policy, config.policies)}known policies: {known}")
         return findings
     requesters = expand(policy.requesters, config.groups)
     gap = unresolved(requesters)
@@ -123,7 +124,7 @@ def _request_findings(request: ActionRequest, policy: Policy | None, pr: PullReq
         deny("ticket", "action.ticket-pattern", f"ticket {request.ticket!r} does not match "
              f"{rule.pattern} (policy {policy.id!r})")
     hours = policy.active_hours
-    if hours is not None and not within(hours, now):
+    if hours and not within(hours, now):
         deny("policy", "action.outside-active-hours", f"{now:%a %Y-%m-%d %H:%M} UTC is outside "
              f"the active hours of policy {policy.id!r} ({describe_hours(hours)}); an action "
              "is judged when it is approved and again when it is merged")

@@ -41,7 +41,7 @@ class CheckPullRequestOptions:
     pushers: frozenset[Login]
     now: datetime
     format: str
-    forge: str = "none"
+    forge: str = "local"
     pr: int | None = None
 
 
@@ -49,8 +49,13 @@ def run(options: CheckPullRequestOptions) -> int:
     repo = GitRepository(options.repo)
     if options.forge == "github":
         return _run_github(repo, options)
+    if options.pr is not None:
+        if options.forge != "local":
+            raise UsageError("--pr N reads the pull request from a forge: give --forge local "
+                             "or --forge github")
+        return _run_local(repo, options)
     if options.base is None or options.head is None or options.author is None:
-        raise UsageError("give --base, --head and --author (or --forge github --pr N)")
+        raise UsageError("give --base, --head and --as (or --pr N)")
     reviews = load_reviews(options.reviews) if options.reviews else ()
     result = judge(repo, repo.resolve(options.base), repo.resolve(options.head), options.author,
                    reviews, options.pushers, options.now, targets=catalog())
@@ -61,6 +66,22 @@ def _print(options: CheckPullRequestOptions, result: Verdict, author: Login) -> 
     report = PullRequestReport(result.decision, author, result.base, result.head)
     print(PR_FORMATS[options.format](report), end="")
     return EXIT_CODES[result.decision.outcome.value]
+
+
+def _run_local(repo: GitRepository, options: CheckPullRequestOptions) -> int:
+    """Pull request --pr of the local forge, judged as 'gitjit local show' judges it."""
+    from engine.adapters.localforge import LocalForge
+
+    assert options.pr is not None
+    forge = LocalForge(repo)
+    pr = forge.pull_request(options.pr)
+    if pr.state is not PullRequestState.OPEN:
+        raise UsageError(f"pull request #{pr.number} is {pr.state.value}; only an open one "
+                         "waits for a verdict ('gitjit local show' tells how it ended)")
+    result = judge(repo, repo.resolve(f"refs/heads/{pr.base}"), pr.head_sha, pr.author,
+                   forge.reviews(pr.number), forge.pushers(pr.number), options.now,
+                   targets=catalog())
+    return _print(options, result, pr.author)
 
 
 def _base_tip(repo: GitRepository, branch: str) -> str:

@@ -6,28 +6,29 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.adapters.worktree import WorkTree
-from engine.commands.repository import read_config, require_config, require_policy
-from engine.core.explain import explain
-from engine.errors import UsageError
+from engine.commands.policies import load, print_listing
+from engine.commands.repository import require_policy
+from engine.core.explain import JSON_VERSION, describe, explain
+
+FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
 class ExplainOptions:
     repo: Path
-    policy: str
+    policy: str | None
+    """None: list the policies."""
     format: str
 
 
 def run(options: ExplainOptions) -> int:
-    if not options.repo.is_dir():
-        raise UsageError(f"--repo {options.repo}: no such directory")
-    loaded = read_config(WorkTree(options.repo))
-    config = require_config(loaded)
+    config = load(options.repo)
+    if options.policy is None:
+        print_listing(config, options.format)
+        return 0
     policy = require_policy(config, options.policy)
-    lines = explain(policy, config)
     if options.format == "json":
-        print(json.dumps({"policy": policy.id, "lines": lines}, indent=2))
+        print(json.dumps({"version": JSON_VERSION, **describe(policy, config)}, indent=2))
     else:
-        print("\n".join(lines))
+        print("\n".join(explain(policy, config)))
     return 0

@@ -5,8 +5,8 @@ the forge (list, show). State lives in the repository's git directory, so a sequ
 separate calls works, and ``merge`` is gated by gitjit's verdict the way a branch ruleset
 requiring gitjit's check would gate it on GitHub.
 
-The options are parsed here with callbacks rather than engine.cli's parameter types:
-engine.cli registers this group, so importing it back would be circular.
+The options use engine.cli_types, as engine.cli does (engine.cli registers this group, so
+importing it back would be circular).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from engine.adapters import clock
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge, MergeRefusedError
 from engine.adapters.signing import generate_key, local_key_path
+from engine.cli_types import LoginType, Timestamp
 from engine.core.decision import Outcome
 from engine.core.forge import PullRequestInfo, PullRequestState
 from engine.core.models import Login, ReviewState
 from engine.core.report import PullRequestReport
 from engine.core.signers import SIGNERS_PATH
-from engine.core.values import parse_login, parse_timestamp
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
 from engine.targets.registry import catalog
@@ -40,29 +40,12 @@ EXIT_REFUSED = 1
 JSON_VERSION = 1
 
 
-def _login(ctx: click.Context, param: click.Parameter, value: str) -> Login:
-    try:
-        return parse_login(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
-
-
-def _timestamp(ctx: click.Context, param: click.Parameter,
-               value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
-
-
 REPO = click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
                     show_default=True, help="The access repository (a git working tree).")
-NOW = click.option("--now", callback=_timestamp, metavar="TIME",
+NOW = click.option("--now", type=Timestamp(),
                    help="Act at this time (RFC 3339 with offset, e.g. 2026-11-30T09:00:00Z); "
                         "default: the current time.")
-AS = click.option("--as", "login", required=True, callback=_login, metavar="LOGIN",
+AS = click.option("--as", "login", required=True, type=LoginType(),
                   help="Who acts (a forge login).")
 NUMBER = click.argument("number", type=click.IntRange(min=1))
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

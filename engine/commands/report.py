@@ -25,6 +25,7 @@ from engine.commands.repository import read_config, read_signers, require_config
 from engine.core.audit import build_lifecycles
 from engine.core.ledger import LedgerState
 from engine.core.models import Config, Settings
+from engine.core.suggest import did_you_mean
 from engine.errors import GitError, UsageError
 from engine.report.build import Report, build_report
 from engine.report.html import render_html
@@ -144,7 +145,8 @@ def read_facts(repo: GitRepository, options: ReportOptions) -> tuple[Facts, Thre
     loaded = read_config(repo.tree(tip))
     config = require_config(loaded, options.branch)
     if options.policy is not None and options.policy not in config.policies:
-        raise UsageError(f"unknown policy {options.policy!r}; known policies: "
+        raise UsageError(f"unknown policy {options.policy!r}; "
+                         f"{did_you_mean(options.policy, config.policies)}known policies: "
                          f"{', '.join(sorted(config.policies))}")
     thresholds = thresholds_of(config.settings)
     ledger = Ledger(repo, ref=find_ledger_ref(repo), signers=read_signers(repo.tree(tip)))

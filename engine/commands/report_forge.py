@@ -20,7 +20,8 @@ RECERTIFY_PREFIX = "gitjit/recertify/"
 
 def pull_requests(forge: str, repo: GitRepository, branch: str,
                   since: datetime) -> list[ForgePull] | None:
-    """Pull requests into ``branch`` with any activity since ``since``; None without a forge."""
+    """Pull requests into ``branch`` with any activity since ``since``; None without a forge
+    (or with a local forge this clone has never used)."""
     if forge == "local":
         return _local(repo, branch, since)
     if forge == "github":
@@ -34,8 +35,12 @@ def _recent(pull: ForgePull, since: datetime) -> bool:
     return pull.state == "open" or any(t is not None and t >= since for t in times)
 
 
-def _local(repo: GitRepository, branch: str, since: datetime) -> list[ForgePull]:
+def _local(repo: GitRepository, branch: str, since: datetime) -> list[ForgePull] | None:
     forge = LocalForge(repo)
+    if not forge.path.exists():
+        # The default forge, never used in this clone (its pull requests live elsewhere):
+        # no data, not "no pull requests", or every break-glass review would look missing.
+        return None
     found = []
     for info in forge.pull_requests():
         if info.base != branch:

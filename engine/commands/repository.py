@@ -10,6 +10,7 @@ from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_con
 from engine.core.models import Config, Policy, PolicyId
 from engine.core.schema import SchemaSet
 from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
+from engine.core.suggest import did_you_mean
 from engine.core.targets import Catalog
 from engine.errors import ConfigurationError, UsageError
 from engine.ports import Tree
@@ -39,7 +40,8 @@ def require_config(loaded: LoadedConfig, where: str = "") -> Config:
 def require_policy(config: Config, policy_id: str, hint: str = "") -> Policy:
     policy = config.policies.get(PolicyId(policy_id))
     if policy is None:
-        raise UsageError(f"unknown policy {policy_id!r}; known policies: "
+        raise UsageError(f"unknown policy {policy_id!r}; "
+                         f"{did_you_mean(policy_id, config.policies)}known policies: "
                          f"{', '.join(sorted(config.policies))}{hint}")
     return policy
 

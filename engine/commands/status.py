@@ -8,6 +8,8 @@ ledger. With no ledger in the clone every grant shows as awaiting activation, wi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +21,13 @@ from engine.actions.report import read_stories, status_lines
 from engine.actions.request import action_id
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
+from engine.adapters.localforge import LocalForge
 from engine.commands.repository import read_config, read_signers
 from engine.core.changes import REGULAR_FILE
+from engine.core.forge import PullRequestState
 from engine.core.grants import GRANTS_DIR, grant_id, load_grant
 from engine.core.ledger import END_EVENTS, VERDICT_EVENTS, Record
-from engine.core.models import Settings
+from engine.core.models import Login, Settings
 from engine.core.status import (
     SUMMARY_ORDER,
     GrantFile,
@@ -32,6 +36,7 @@ from engine.core.status import (
     StatusReport,
     build_status,
 )
+from engine.core.values import parse_login
 from engine.errors import UsageError
 
 VERSION = 1
@@ -44,6 +49,18 @@ class StatusOptions:
     branch: str
     now: datetime
     format: str
+    requester: Login | None = None
+    """Only this person's grants and actions, and their open requests (--mine, --requester)."""
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """A pull request of the local forge that waits for its verdict or its merge."""
+
+    number: int
+    head_ref: str
+    title: str
+    opened_at: datetime | None
 
 
 def run(options: StatusOptions) -> int:
@@ -51,8 +68,60 @@ def run(options: StatusOptions) -> int:
         raise UsageError(f"--repo {options.repo}: no such directory")
     repo = GitRepository(options.repo)
     report = read_status(repo, options.branch, options.now)
-    print(render_json(report) if options.format == "json" else render_text(report), end="")
+    who = options.requester
+    if who is None:
+        print(render_json(report) if options.format == "json" else render_text(report), end="")
+        return 0
+    report = replace(report, grants=tuple(g for g in report.grants if g.requester == who),
+                     actions=tuple(a for a in report.actions if a.requester == who))
+    requests = open_requests(repo, options.branch, who)
+    if options.format == "json":
+        document = json.loads(render_json(report))
+        document["requester"] = str(who)
+        document["requests"] = [{"number": r.number, "branch": r.head_ref, "title": r.title,
+                                 "opened_at": format_time(r.opened_at)} for r in requests]
+        print(json.dumps(document, indent=2))
+        return 0
+    text = render_text(report).replace(f"no grants on {report.branch}",
+                                       f"no grants of {who} on {report.branch}")
+    lines = [f"open request #{r.number} ({r.head_ref}, opened {format_time(r.opened_at)}): "
+             f"{r.title}" for r in requests]
+    lines.append(f"{len(requests)} open request(s) of {who} in the local forge "
+                 "('gitjit local show N' for the verdict)")
+    print(text + "\n".join(lines))
     return 0
+
+
+def open_requests(repo: GitRepository, branch: str, who: Login) -> list[OpenRequest]:
+    """``who``'s open pull requests into ``branch`` in the local forge (none when this clone
+    never used it: requests opened on GitHub are listed there)."""
+    forge = LocalForge(repo)
+    if not forge.path.exists():
+        return []
+    return [OpenRequest(pr.number, pr.head_ref, pr.title, forge.opened_at(pr.number))
+            for pr in forge.pull_requests()
+            if pr.author == who and pr.base == branch and pr.state is PullRequestState.OPEN]
+
+
+LOGIN_VARIABLE = "GITJIT_LOGIN"
+
+
+def my_login(repo: Path) -> Login:
+    """Who 'me' is for --mine: $GITJIT_LOGIN, else git's github.user setting (the convention
+    of GitHub's own tools); never guessed from the commit e-mail, which is no forge login."""
+    text = os.environ.get(LOGIN_VARIABLE, "").strip()
+    source = f"${LOGIN_VARIABLE}"
+    if not text:
+        found = subprocess.run(["git", "-C", str(repo), "config", "--get", "github.user"],
+                               capture_output=True, text=True, check=False)
+        text, source = found.stdout.strip(), "git config github.user"
+    if not text:
+        raise UsageError(f"--mine needs your forge login: set {LOGIN_VARIABLE} or 'git config "
+                         "--global github.user LOGIN', or give --requester LOGIN")
+    try:
+        return parse_login(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: {exc}") from None
 
 
 def read_status(repo: GitRepository, branch: str, now: datetime) -> StatusReport:

@@ -14,6 +14,7 @@ from engine.core.lifecycle import State, window
 from engine.core.models import Config, Grant, Login, PolicyId, Principal
 from engine.core.principals import Expansion, expand
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 from engine.core.values import format_duration
 
 
@@ -41,6 +42,9 @@ def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
     count = 0
     max_bytes = config.config.settings.max_grant_bytes if config.config else 64 * 1024
     eligible: dict[PolicyId, Expansion] = {}
+    # With errors in the configuration, grants are still held against the policies that
+    # built, but not those of a broken policy file ("unknown policy" would be noise).
+    against = config.config or config.checkable
     for entry in entries:
         unusable = file_finding(entry.path, entry.mode)
         if unusable is not None:
@@ -52,8 +56,9 @@ def check_grants(entries: Sequence[TreeEntry], contents: Mapping[str, bytes],
             count += 1
             if keep:
                 grants.append(loaded.grant)
-            if config.config is not None:
-                findings += against_policy(loaded.grant, config.config, eligible)
+            policy_file = f"policies/{loaded.grant.policy}.yaml"
+            if against is not None and policy_file not in config.broken:
+                findings += against_policy(loaded.grant, against, eligible)
     return GrantCheck(tuple(findings), tuple(grants), count)
 
 
@@ -67,7 +72,8 @@ def against_policy(grant: Grant, config: Config,
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
         return [Finding(grant.path, grant.lines.get("policy", 0), "grant.unknown-policy",
-                        f"unknown policy {grant.policy!r}; known policies: {known}")]
+                        f"unknown policy {grant.policy!r}; "
+                        f"{did_you_mean(grant.policy, config.policies)}known policies: {known}")]
     findings = []
     if eligible is None:
         eligible = {}

@@ -47,6 +47,7 @@ from engine.core.principals import expand
 from engine.core.reviews import assign
 from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
 from engine.core.strictyaml import Document, Limits, LoadError, load
+from engine.core.suggest import did_you_mean
 from engine.core.targets import Catalog
 from engine.core.targets import check as check_targets
 
@@ -77,6 +78,12 @@ class ConfigResult:
     findings: tuple[Finding, ...]
     tests: tuple[Document, ...] = field(default=())
     """The PolicyTest documents, loaded and schema-valid."""
+    checkable: Config | None = None
+    """With errors, what could still be read, for more findings in the same run (the grants
+    of the policies that built): never judge, apply or decide anything with it. None when
+    groups or settings are broken (every grant would be wrong against them)."""
+    broken: frozenset[str] = frozenset()
+    """The configuration files that failed to parse or fit their schema."""
 
 
 class _Findings:
@@ -148,6 +155,8 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
     stop every revocation)."""
     findings: list[Finding] = []
     docs: dict[str, Document] = {}
+    broken: dict[str, Document | None] = {}
+    """Files in error: the document where it parsed but failed its schema, else None."""
     signers: AllowedSigners | None = None
     for file in sorted(files, key=lambda f: f.path):
         if file.path == SIGNERS_PATH:
@@ -167,9 +176,17 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
                 f"configuration files must be regular files (mode {file.mode}); replace it "
                 "with a plain file"))
             continue
-        doc, problems = load_document(file.path, file.raw, kinds, schemas, CONFIG_LIMITS)
+        try:
+            doc = load(file.raw, file.path, CONFIG_LIMITS)
+        except LoadError as exc:
+            findings.append(exc.finding)
+            broken[file.path] = None
+            continue
+        problems = schema.validate(doc, kinds, schemas)
         findings += problems
-        if doc is not None:
+        if problems:
+            broken[file.path] = doc
+        else:
             docs[file.path] = doc
 
     groups = Groups(members={})
@@ -183,12 +200,23 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
 
     policies: dict[PolicyId, Policy] = {}
     policy_paths = sorted(p for p in docs if expected_kind(p) == frozenset({"Policy"}))
+    # What cannot be known while groups.yaml or settings.yaml is in error is not reported:
+    # every group would be "unknown", every channel too, hiding the one real mistake.
+    unknowable = ((_NEEDS_GROUPS if GROUPS_PATH in broken else frozenset())
+                  | (_NEEDS_SETTINGS if SETTINGS_PATH in broken else frozenset()))
+    cross: list[Finding] = []
     for path in policy_paths:
         policy, problems = _build_policy(docs[path])
         findings += problems
         if policy is not None:
-            findings += _cross_check(policy, docs[path], groups, settings)
+            cross += _cross_check(policy, docs[path], groups, settings)
             policies[policy.id] = policy
+    for path, partial in sorted(broken.items()):
+        # A policy that fails its schema is still read for its references: a typo in its
+        # duration must not hide an unknown group in the same run.
+        if partial is not None and expected_kind(path) == frozenset({"Policy"}):
+            cross += _references(partial, groups, settings)
+    findings += [f for f in cross if f.code not in unknowable]
     if targets is not None:
         findings += check_targets([docs[p] for p in policy_paths], docs.get(SETTINGS_PATH),
                                   targets)
@@ -200,7 +228,9 @@ def build_config(files: list[ConfigFile], schemas: schema.SchemaSet,
     findings.sort()
     config = Config(policies, groups, settings, signers)
     has_errors = any(f.severity.value == "error" for f in findings)
-    return ConfigResult(None if has_errors else config, tuple(findings), tests)
+    checkable = None if GROUPS_PATH in broken or SETTINGS_PATH in broken else config
+    return ConfigResult(None if has_errors else config, tuple(findings), tests,
+                        checkable=checkable, broken=frozenset(broken))
 
 
 def _signers(file: ConfigFile) -> tuple[AllowedSigners | None, list[Finding]]:
@@ -296,16 +326,29 @@ def _principals(out: _Findings, *keys: str | int) -> tuple[Principal, ...]:
     return tuple(p for p in parsed if p is not None)
 
 
-def _active_hours(out: _Findings) -> ActiveHours | None:
+def _active_hours(out: _Findings) -> tuple[ActiveHours, ...]:
+    """One window (a mapping) or several (a list of them); a window in error is reported and
+    the policy is not built, so no window is ever silently dropped."""
     data = _get(out.doc.data, ("active_hours",))
-    if not isinstance(data, dict):
-        return None
+    if isinstance(data, dict):
+        window = _hours_window(out, data, ("active_hours",))
+        return () if window is None else (window,)
+    if not isinstance(data, list):
+        return ()
+    windows = [_hours_window(out, item, ("active_hours", index))
+               for index, item in enumerate(data) if isinstance(item, dict)]
+    return tuple(w for w in windows if w is not None)
+
+
+def _hours_window(out: _Findings, data: dict[str, Any],
+                  keys: tuple[str | int, ...]) -> ActiveHours | None:
+    where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
     try:
         zone = data["timezone"]
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, KeyError):
         out.add("value.timezone", f"unknown time zone {data.get('timezone')!r}; use an IANA "
-                "name such as Europe/Berlin or UTC", "active_hours", "timezone")
+                "name such as Europe/Berlin or UTC", *keys, "timezone")
         return None
     match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])",
                          data.get("between", "00:00-24:00"))
@@ -314,10 +357,10 @@ def _active_hours(out: _Findings) -> ActiveHours | None:
         start = time(int(match[1]), int(match[2]))
         end_h, end_m = int(match[3]), int(match[4])
         end = time.max if (end_h, end_m) == (24, 0) else time(end_h % 24, end_m)
-    if start is None or end is None or end_h * 60 + end_m > 24 * 60 or start >= end:
-        out.add("value.time-range", f"active_hours.between {data.get('between')!r} must be "
-                "'HH:MM-HH:MM' with the start before the end (e.g. 07:00-19:00)",
-                "active_hours", "between")
+    if start is None or end is None or end_h * 60 + end_m > 24 * 60 or start == end:
+        out.add("value.time-range", f"{where}.between {data.get('between')!r} must be "
+                "'HH:MM-HH:MM' with different start and end (e.g. 07:00-19:00, or 22:00-06:00 "
+                "across midnight; 00:00-24:00 for the whole day)", *keys, "between")
         return None
     days = frozenset(DAYS[d] for d in data.get("days", list(DAYS)))
     return ActiveHours(days=days, start=start, end=end, timezone=zone)
@@ -423,6 +466,47 @@ def _pending(out: _Findings, duration: Callable[..., timedelta | None]) -> Pendi
     return PendingRule(expire, tuple(sorted({r for r in remind if r is not None})), escalation)
 
 
+_NEEDS_GROUPS = frozenset({"config.unknown-group", "config.unsatisfiable-step",
+                           "config.auto-approve-not-requester"})
+_NEEDS_SETTINGS = frozenset({"config.unknown-channel", "config.unknown-connection"})
+
+
+def _references(doc: Document, groups: Groups, settings: Settings) -> list[Finding]:
+    """The groups, channels and connection a policy in schema error names, checked as far as
+    its data can be read (anything of the wrong shape is the schema's finding already)."""
+    out = _Findings(doc)
+    data = doc.data if isinstance(doc.data, dict) else {}
+
+    def principals(*keys: str | int) -> None:
+        items = _get(data, keys)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, str) and item.startswith("group:"):
+                name = item.removeprefix("group:")
+                if name not in groups.members:
+                    out.add("config.unknown-group", f"unknown group {name!r}: "
+                            f"{did_you_mean(name, groups.members)}define it in {groups.path}",
+                            *keys, index)
+
+    principals("requesters")
+    steps = data.get("approvals")
+    for index in range(len(steps) if isinstance(steps, list) else 0):
+        principals("approvals", index, "from")
+    principals("auto_approve", "requesters")
+    principals("revokers")
+    channels = data.get("notify")
+    for index, channel in enumerate(channels if isinstance(channels, list) else []):
+        if isinstance(channel, str) and channel not in settings.channels:
+            out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "
+                    f"{did_you_mean(channel, settings.channels)}define it under notify in "
+                    f"{settings.path}", "notify", index)
+    connection = _get(data, ("target", "connection"))
+    if isinstance(connection, str) and connection not in settings.connections:
+        out.add("config.unknown-connection", f"unknown connection {connection!r}: "
+                f"{did_you_mean(connection, settings.connections)}define it under connections "
+                f"in {settings.path}", "target", "connection")
+    return out.items
+
+
 def _cross_check(policy: Policy, doc: Document, groups: Groups,
                  settings: Settings) -> list[Finding]:
     """Rules that need more than the policy file: groups, channels, reachable approvals."""
@@ -432,13 +516,14 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
     # always unresolved, which is valid configuration, so only undefined groups are errors.
     requesters = expand(policy.requesters, groups)
     for name in requesters.undefined_groups:
-        out.add("config.unknown-group", f"unknown group {name!r}: define it in {group_path}",
-                "requesters")
+        out.add("config.unknown-group", f"unknown group {name!r}: "
+                f"{did_you_mean(name, groups.members)}define it in {group_path}", "requesters")
     for index, step in enumerate(policy.approvals):
         approvers = expand(step.approvers, groups)
         for name in approvers.undefined_groups:
             out.add("config.unknown-group", f"unknown group {name!r} in approval step "
-                    f"{index + 1}: define it in {group_path}", "approvals", index, "from")
+                    f"{index + 1}: {did_you_mean(name, groups.members)}define it in "
+                    f"{group_path}", "approvals", index, "from")
         # With an unresolved team the step's size is unknown until a request is judged.
         if not approvers.unknown_groups and len(approvers.logins) < step.count:
             out.add("config.unsatisfiable-step", f"approval step {index + 1} needs "
@@ -465,8 +550,9 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
                     "duration.max", "auto_approve", "max_duration")
         auto_who = expand(auto.requesters, groups)
         for name in auto_who.undefined_groups:
-            out.add("config.unknown-group", f"unknown group {name!r} in auto_approve: define "
-                    f"it in {group_path}", "auto_approve", "requesters")
+            out.add("config.unknown-group", f"unknown group {name!r} in auto_approve: "
+                    f"{did_you_mean(name, groups.members)}define it in {group_path}",
+                    "auto_approve", "requesters")
         outsiders = sorted(auto_who.logins - requesters.logins)
         # Who is in a requesters' team is unknown offline; decide() still checks both lists.
         if outsiders and not requesters.unresolved_teams:
@@ -475,21 +561,24 @@ def _cross_check(policy: Policy, doc: Document, groups: Groups,
                     "only narrows the requesters", "auto_approve", "requesters")
     revokers = expand(policy.revokers, groups)
     for name in revokers.undefined_groups:
-        out.add("config.unknown-group", f"unknown group {name!r} in revokers: define it in "
-                f"{group_path}", "revokers")
+        out.add("config.unknown-group", f"unknown group {name!r} in revokers: "
+                f"{did_you_mean(name, groups.members)}define it in {group_path}", "revokers")
     standing = expand(policy.drift.except_, groups)
     for name in standing.undefined_groups:
-        out.add("config.unknown-group", f"unknown group {name!r} in drift.except: define it "
-                f"in {group_path}", "drift", "except")
+        out.add("config.unknown-group", f"unknown group {name!r} in drift.except: "
+                f"{did_you_mean(name, groups.members)}define it in {group_path}", "drift",
+                "except")
     for index, channel in enumerate(policy.notify):
         if channel not in settings.channels:
             out.add("config.unknown-channel", f"unknown notification channel {channel!r}: "
-                    f"define it under notify in {settings.path}", "notify", index)
+                    f"{did_you_mean(channel, settings.channels)}define it under notify in "
+                    f"{settings.path}", "notify", index)
     out.items += _timer_checks(policy, out.doc, groups, settings)
     connection = policy.target.get("connection")
     if connection is not None and connection not in settings.connections:
-        out.add("config.unknown-connection", f"unknown connection {connection!r}: define it "
-                f"under connections in {settings.path}", "target", "connection")
+        out.add("config.unknown-connection", f"unknown connection {connection!r}: "
+                f"{did_you_mean(connection, settings.connections)}define it under connections "
+                f"in {settings.path}", "target", "connection")
     return out.items
 
 

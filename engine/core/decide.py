@@ -28,6 +28,7 @@ from engine.core.lifecycle import State, window
 from engine.core.models import ActiveHours, ApprovalStep, Config, Grant, Policy
 from engine.core.principals import describe, expand, unresolved
 from engine.core.schema import SchemaSet
+from engine.core.suggest import did_you_mean
 from engine.core.values import format_duration
 
 MAX_START_AHEAD = timedelta(days=30)
@@ -211,8 +212,8 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
         deny("requester", "identity.author-id", renamed)
     if policy is None:
         known = ", ".join(sorted(config.policies)) or "none"
-        deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; known "
-             f"policies: {known}")
+        deny("policy", "grant.unknown-policy", f"unknown policy {grant.policy!r}; "
+             f"{did_you_mean(grant.policy, config.policies)}known policies: {known}")
         return findings
     where = f"({policy.path})"
     if not policy.grants:
@@ -254,7 +255,7 @@ def _request_findings(grant: Grant, policy: Policy | None, pr: PullRequest, conf
              "is more than 30 days ahead; request closer to the time")
     hours = policy.active_hours
     at = max(now, grant.start or now)
-    if hours is not None and not grant.break_glass and not within(hours, at):
+    if hours and not grant.break_glass and not within(hours, at):
         deny("start" if grant.start else "policy", "grant.outside-active-hours",
              f"{at:%a %Y-%m-%d %H:%M} UTC is outside the active hours of policy "
              f"{policy.id!r} ({describe_hours(hours)})")
@@ -307,17 +308,35 @@ def _ticket_findings(grant: Grant, policy: Policy) -> list[Finding]:
     return []
 
 
-def within(hours: ActiveHours, at: datetime) -> bool:
-    """Whether ``at`` falls in the active hours, in the policy's own time zone (end excluded)."""
-    local = at.astimezone(ZoneInfo(hours.timezone))
-    return local.weekday() in hours.days and hours.start <= local.time() < hours.end
+def within(hours: tuple[ActiveHours, ...], at: datetime) -> bool:
+    """Whether ``at`` falls in any window of the active hours, each in its own time zone (end
+    excluded)."""
+    return any(_in_window(window, at) for window in hours)
 
 
-def describe_hours(hours: ActiveHours) -> str:
+def _in_window(window: ActiveHours, at: datetime) -> bool:
+    local = at.astimezone(ZoneInfo(window.timezone))
+    clock = local.time().replace(tzinfo=None)
+    if window.start < window.end:
+        return local.weekday() in window.days and window.start <= clock < window.end
+    # Across midnight: the window opens on a listed day and closes on the next morning, so
+    # the early hours belong to the day before (fri 22:00-06:00 covers Saturday 05:00).
+    if clock >= window.start:
+        return local.weekday() in window.days
+    return clock < window.end and (local.weekday() - 1) % 7 in window.days
+
+
+def describe_hours(hours: tuple[ActiveHours, ...]) -> str:
+    """'mon,fri 07:00-19:00 Europe/Berlin', windows joined with ' or '."""
+    return " or ".join(_describe_window(window) for window in hours)
+
+
+def _describe_window(window: ActiveHours) -> str:
     names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    days = ",".join(names[d] for d in sorted(hours.days))
-    end = "24:00" if hours.end == hours.end.max else f"{hours.end:%H:%M}"
-    return f"{days} {hours.start:%H:%M}-{end} {hours.timezone}"
+    days = ",".join(names[d] for d in sorted(window.days))
+    end = "24:00" if window.end == window.end.max else f"{window.end:%H:%M}"
+    overnight = " (to the next day)" if window.end < window.start else ""
+    return f"{days} {window.start:%H:%M}-{end}{overnight} {window.timezone}"
 
 
 def _live(file: GrantFile, grant: Grant, now: datetime) -> bool:

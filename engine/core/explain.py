@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from engine.actions.plan import describe_param
 from engine.core.decide import describe_hours
-from engine.core.models import Config, Policy, Principal
+from engine.core.models import ActiveHours, Config, Login, Policy, Principal
 from engine.core.principals import expand
 from engine.core.values import format_duration
+
+JSON_VERSION = 1
+"""The version of explain's and policies' JSON documents (docs/json-output.md)."""
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _who(principals: tuple[Principal, ...], config: Config) -> str:
@@ -107,3 +112,76 @@ def explain_actions(policy: Policy) -> list[str]:
         lines.append(f"    free-form SQL (--sql): {allowed}; {'; '.join(extra)}; UPDATE and "
                      "DELETE need a WHERE on a column")
     return lines
+
+
+def _people(principals: tuple[Principal, ...], config: Config,
+            without: Login | None = None) -> dict[str, Any]:
+    expansion = expand(principals, config.groups)
+    return {"principals": [str(p) for p in principals],
+            "logins": sorted(str(login) for login in expansion.logins if login != without),
+            "unresolved": list(expansion.unknown_groups)}
+
+
+def _window(window: ActiveHours) -> dict[str, Any]:
+    end = "24:00" if window.end == window.end.max else f"{window.end:%H:%M}"
+    return {"days": [_DAYS[d] for d in sorted(window.days)],
+            "between": f"{window.start:%H:%M}-{end}", "timezone": window.timezone,
+            "overnight": window.end < window.start}
+
+
+def describe(policy: Policy, config: Config, requester: Login | None = None) -> dict[str, Any]:
+    """The policy as data: what explain says in words, for scripts and for ``policies
+    --for``. With ``requester``, approvers are listed without them (nobody approves their own
+    request)."""
+    auto = policy.auto_approve
+    rules = policy.actions
+    return {
+        "policy": str(policy.id),
+        "description": policy.description,
+        "target": {"provider": policy.target.provider, **dict(policy.target.params)},
+        "requesters": _people(policy.requesters, config),
+        "approvals": [{"step": index, "count": step.count,
+                       **_people(step.approvers, config, requester)}
+                      for index, step in enumerate(policy.approvals, 1)],
+        "approval_max_age": format_duration(policy.approval_max_age),
+        "duration": ({"default": format_duration(policy.duration.default),
+                      "max": format_duration(policy.duration.max)} if policy.grants else None),
+        "justification_min_length": policy.justification_min_length,
+        "ticket": {"required": policy.ticket.required, "pattern": policy.ticket.pattern},
+        "active_hours": [_window(w) for w in policy.active_hours],
+        "max_active_per_requester": policy.max_active_per_requester,
+        "auto_approve": None if auto is None else {
+            "max_duration": format_duration(auto.max_duration),
+            # Only requesters are ever auto-approved: auto-approve narrows, never widens.
+            "logins": sorted(str(x) for x in expand(auto.requesters, config.groups).logins
+                             & expand(policy.requesters, config.groups).logins)},
+        "break_glass": None if policy.break_glass is None else {
+            "max_duration": format_duration(policy.break_glass.max_duration),
+            "review_within": format_duration(policy.break_glass.review_within)},
+        "revokers": _people(policy.revokers, config),
+        "notify": list(policy.notify),
+        "actions": None if rules is None else {
+            "runbooks": sorted(rules.runbooks), "sql": rules.sql is not None},
+        "lines": explain(policy, config),
+    }
+
+
+def may_request(policy: Policy, config: Config, login: Login) -> bool | None:
+    """True if ``login`` may request ``policy``; None when it depends on a GitHub team that
+    is only known online (the verdict looks it up); False otherwise."""
+    expansion = expand(policy.requesters, config.groups)
+    if login in expansion.logins:
+        return True
+    return None if expansion.unresolved_teams else False
+
+
+def requestable(config: Config, login: Login) -> list[tuple[Policy, bool]]:
+    """The policies ``login`` may request, by id, each with whether that is certain (False:
+    through a GitHub team whose members are looked up online)."""
+    found = []
+    for policy_id in sorted(config.policies):
+        policy = config.policies[policy_id]
+        verdict = may_request(policy, config, login)
+        if verdict is not False:
+            found.append((policy, verdict is True))
+    return found

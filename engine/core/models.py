@@ -70,10 +70,14 @@ class TicketRule:
 
 @dataclass(frozen=True)
 class ActiveHours:
+    """One window of a policy's active hours."""
+
     days: frozenset[int]
-    """Weekdays as in ``datetime.weekday()``: Monday is 0."""
+    """Weekdays as in ``datetime.weekday()``: Monday is 0; the days the window starts on."""
     start: time
     end: time
+    """Excluded; ``time.max`` for 24:00. Before ``start``: the window crosses midnight and
+    ends on the next day (22:00-06:00)."""
     timezone: str
     """An IANA time zone name."""
 
@@ -159,7 +163,8 @@ class Policy:
     """Where the policy was read from, for findings."""
     justification_min_length: int = 0
     ticket: TicketRule = TicketRule(required=False)
-    active_hours: ActiveHours | None = None
+    active_hours: tuple[ActiveHours, ...] = ()
+    """When requests may be activated: inside any of these windows; empty: at any time."""
     max_active_per_requester: int | None = None
     auto_approve: AutoApprove | None = None
     break_glass: BreakGlass | None = None

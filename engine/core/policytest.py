@@ -14,6 +14,7 @@ import yaml
 
 from engine.actions.request import canonical_path as action_canonical_path
 from engine.core.changes import NO_FILE, REGULAR_FILE, Change
+from engine.core.codes import CODES
 from engine.core.config import ConfigResult
 from engine.core.decide import decide
 from engine.core.decision import Decision, GrantFile, PullRequest
@@ -22,6 +23,7 @@ from engine.core.grants import canonical_path
 from engine.core.models import Login, Review, ReviewState
 from engine.core.schema import API_VERSION, SchemaSet
 from engine.core.strictyaml import Document
+from engine.core.suggest import did_you_mean
 from engine.core.values import parse_timestamp
 
 HEAD = "1" * 40
@@ -50,6 +52,11 @@ class CaseResult:
                 else "")
         why = (f"expected {self.expected}, got {got}" if got != self.expected else
                f"expected {what}{', '.join(self.missing_codes)} not reported")
+        unknown = [c for c in self.missing_codes if not c.startswith("runs ") and c not in CODES]
+        for code in unknown:
+            # A typo in the expectation fails for ever: say so rather than blame the policy.
+            why += (f"; {code!r} is no finding code ({did_you_mean(code, CODES)}see "
+                    "docs/findings.md)")
         return Finding(self.path, self.line, "test.failed",
                        f"case {self.name!r}: {why} (findings: {codes})")
 

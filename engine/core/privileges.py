@@ -77,5 +77,5 @@ def _policy_changes(old: Policy | None, new: Policy, base: Config,
     if new.break_glass is not None and new.break_glass != old.break_glass:
         yield (f"{pid!r} allows break-glass for up to "
                f"{format_duration(new.break_glass.max_duration)} without review")
-    if old.active_hours is not None and new.active_hours != old.active_hours:
+    if old.active_hours and new.active_hours != old.active_hours:
         yield f"{pid!r} active hours change or are removed"

@@ -158,6 +158,20 @@ def _extra_keys(error: ValidationError) -> list[str]:
     )
 
 
+def _fitting_alternative(error: ValidationError) -> list[ValidationError] | None:
+    """Under an anyOf / oneOf whose alternatives differ in type (one window or a list of
+    windows), the errors of the one alternative of the value's own type, all of them: "found
+    a mapping where a list is expected" would hide what is wrong inside the mapping."""
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        return None
+    by_alternative: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
+    typed = [errors for errors in by_alternative.values()
+             if not any(e.validator == "type" and not e.relative_path for e in errors)]
+    return typed[0] if len(typed) == 1 else None
+
+
 def _leaf_error(error: ValidationError) -> ValidationError:
     """The most telling error under an anyOf / oneOf, so the message names the real cause."""
     while error.context:
@@ -193,6 +207,10 @@ def _problems_for(error: ValidationError, prefix: KeyPath = (),
         where: KeyPath = (*prefix, *error.absolute_path)
         options = " or ".join(" and ".join(map(repr, a["required"])) for a in alternatives)
         return [Problem(where, f"{json_path(where)}: missing {options}")]
+    fitting = _fitting_alternative(error)
+    if fitting is not None:
+        return [p for e in _without_shadowed(fitting)
+                for p in _problems_for(e, prefix, suggest)]
     error = _leaf_error(error)
     path: KeyPath = (*prefix, *error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -272,7 +290,7 @@ def problems(instance: object, schema: Mapping[str, Any], prefix: KeyPath = (),
 
 def _findings_for(doc: Document, error: ValidationError) -> list[Finding]:
     return [Finding(doc.path, doc.line(*p.path), "schema.invalid", p.message)
-            for p in _problems_for(error)]
+            for p in _problems_for(error, suggest=True)]
 
 
 def _root_kind_findings(

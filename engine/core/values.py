@@ -33,6 +33,16 @@ _TIMESTAMP = re.compile(
     r"(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 _TIMESTAMP_EXAMPLE = "e.g. 2026-11-27T09:00:00Z or 2026-11-27T10:00:00+01:00"
+# Every spelling RFC 3339 section 5.6 allows: 't' and 'z' in lower case too, and a space
+# between date and time (its note on readability). Only the command line takes these: files
+# keep one spelling, so that every reader of a file (the schema, the parser, a person) agrees.
+_ANY_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_ANY_TIMESTAMP_EXAMPLE = ("e.g. 2026-11-27T09:00:00Z, 2026-11-27t09:00:00.5z or "
+                          "2026-11-27 10:00:00+01:00")
 
 _LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}")
 _LOGIN_MAX = 39
@@ -122,13 +132,46 @@ def parse_timestamp(text: str) -> datetime:
             f"invalid timestamp '{_show(text)}': write RFC 3339 with an upper-case T and a UTC "
             f"offset, {_TIMESTAMP_EXAMPLE}"
         )
+    return _timestamp(text, match, _TIMESTAMP_EXAMPLE)
+
+
+def parse_any_timestamp(text: str) -> datetime:
+    """Every form RFC 3339 allows, for the command line: 'T' or 't' or a space between date
+    and time, 'Z' or 'z' or an offset, fractional seconds; returns an aware datetime in UTC.
+    As in files, an offset is required: a time without one means a different moment in
+    every time zone."""
+    match = _ANY_TIMESTAMP.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"invalid time '{_show(text)}': write RFC 3339 with a UTC offset, "
+            f"{_ANY_TIMESTAMP_EXAMPLE}"
+        )
+    return _timestamp(text, match, _ANY_TIMESTAMP_EXAMPLE)
+
+
+def parse_day_or_timestamp(text: str) -> datetime:
+    """A day ('2026-11-01', its start: midnight UTC) or any RFC 3339 time with an offset."""
+    day = _DAY.fullmatch(text.strip())
+    if day is None:
+        try:
+            return parse_any_timestamp(text)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (or give a day, 2026-11-01)") from None
+    try:
+        return datetime(int(day[1]), int(day[2]), int(day[3]), tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"'{_show(text)}' is not a real day (check the month and the "
+                         "day)") from None
+
+
+def _timestamp(text: str, match: re.Match[str], example: str) -> datetime:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     if offset is None:
         raise ValueError(f"timestamp '{_show(text)}' has no UTC offset; add Z or +HH:MM")
     # Sub-microsecond digits are dropped, not rounded: rounding could carry into the second.
     micro = int((fraction or "")[:6].ljust(6, "0"))
     try:
-        if offset == "Z":
+        if offset in ("Z", "z"):
             zone = UTC
         else:
             sign = -1 if offset[0] == "-" else 1
@@ -143,7 +186,7 @@ def parse_timestamp(text: str) -> datetime:
     except (ValueError, OverflowError):
         raise ValueError(
             f"timestamp '{_show(text)}' is not a real date and time (check the day, the hour "
-            f"and the offset; leap seconds are not supported), {_TIMESTAMP_EXAMPLE}"
+            f"and the offset; leap seconds are not supported), {example}"
         ) from None
 
 

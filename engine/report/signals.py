@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.core.audit import Lifecycle
+from engine.core.decide import describe_hours, within
 from engine.core.ledger import Event, Record
 from engine.core.models import Config, Policy, PolicyId, Principal, ReviewState
 from engine.core.principals import expand
@@ -484,8 +485,9 @@ def break_glass_reviews(facts: Facts, t: Thresholds) -> list[Signal]:
                             times=(activation.activated_at, due), records=(activation.seq,))
         if reviewed is None and due < until:
             if facts.pulls is None:
-                why = ("no forge was given, so no review can be seen: run the report with "
-                       "--forge to check")
+                why = ("no forge was given (or the local forge holds no pull requests), so "
+                       "no review can be seen: run the report with the forge that holds the pull "
+                       "requests (--forge local or github) to check")
             else:
                 why = f"no approver has reviewed {_pr(lifecycle.pull_request)} since"
             found.append(_signal(
@@ -528,38 +530,22 @@ def outside_active_hours(facts: Facts, t: Thresholds) -> list[Signal]:
     outside: dict[tuple[str, str], list[Lifecycle]] = defaultdict(list)
     for lifecycle in activations(facts):
         policy = facts.config.policies.get(PolicyId(lifecycle.policy))
-        if policy is None or policy.active_hours is None or lifecycle.break_glass:
+        if policy is None or not policy.active_hours or lifecycle.break_glass:
             continue
-        rule = policy.active_hours
-        at = _activated_at(lifecycle).astimezone(ZoneInfo(rule.timezone))
-        if at.weekday() not in rule.days or not rule.start <= at.time() < rule.end:
+        if not within(policy.active_hours, _activated_at(lifecycle)):
             outside[(lifecycle.requester, lifecycle.policy)].append(lifecycle)
     found = []
     for (person, policy_id), items in sorted(outside.items()):
         hours = facts.config.policies[PolicyId(policy_id)].active_hours
-        assert hours is not None
-        zone = ZoneInfo(hours.timezone)
+        zone = ZoneInfo(hours[0].timezone)
         local = [_activated_at(lc).astimezone(zone).strftime("%a %H:%M") for lc in items]
         found.append(_signal(
             "report.outside-active-hours", policy_id, person,
             f"{person} had {len(items)} activation(s) of {policy_id} outside its active hours "
-            f"({_days(hours.days)} {hours.start:%H:%M}-{_end(hours.end)} {hours.timezone}): "
-            f"{', '.join(local)}",
+            f"({describe_hours(hours)}): {', '.join(local)}",
             Evidence(grants=tuple(lc.grant_id for lc in items), pull_requests=_numbers(items),
                      people=(person,), times=tuple(_activated_at(lc) for lc in items))))
     return found
-
-
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _days(days: frozenset[int]) -> str:
-    return ",".join(_DAY_NAMES[d] for d in sorted(days))
-
-
-def _end(end: object) -> str:
-    text = f"{end:%H:%M}"
-    return "24:00" if text == "23:59" else text
 
 
 def unusual_hours(facts: Facts, t: Thresholds) -> list[Signal]:

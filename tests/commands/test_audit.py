@@ -165,7 +165,7 @@ def test_since_keeps_lifecycles_with_a_later_event(
 def test_bad_since_is_a_usage_error(history: GitRepoBuilder,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["audit", "--repo", str(history.path), "--since", "yesterday"]) == 2
-    assert "invalid timestamp 'yesterday'" in capsys.readouterr().err
+    assert "invalid time 'yesterday'" in capsys.readouterr().err
 
 
 def test_no_ledger(small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:

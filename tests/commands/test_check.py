@@ -53,7 +53,8 @@ CASES = [
         lambda r: r.write("policies/reports-read.yaml",
                           POLICY.replace("[group:leads]", "[group:lead]")),
         "config.unknown-group", "policies/reports-read.yaml", 8,
-        "unknown group 'lead' in approval step 1: define it in policies/groups.yaml",
+        "unknown group 'lead' in approval step 1: did you mean 'leads'? define it in "
+        "policies/groups.yaml",
         "0 policies, 1 grants, 1 errors, 0 warnings",
     ),
     BadFile(
@@ -61,7 +62,8 @@ CASES = [
         lambda r: r.write("grants/reports-write/ana-20261130T0900Z.yaml",
                           GRANT.replace("policy: reports-read", "policy: reports-write")),
         "grant.unknown-policy", "grants/reports-write/ana-20261130T0900Z.yaml", 3,
-        "unknown policy 'reports-write'; known policies: reports-read",
+        "unknown policy 'reports-write'; did you mean 'reports-read'? known policies: "
+        "reports-read",
         "1 policies, 2 grants, 1 errors, 0 warnings",
     ),
     BadFile(
@@ -149,6 +151,29 @@ def test_findings_from_several_files_are_sorted_by_place(
         "grants/reports-read/ben-20261130T0900Z.yaml",
         "grants/reports-write/ana-20261130T0900Z.yaml:3",
         "1 policies, 2 grants, 2 errors, 0 warnings",
+    ]
+
+
+def test_a_broken_policy_does_not_hide_the_other_grants_findings(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    """One run shows the schema error of one policy, and still what is wrong with the grants
+    of the others; the grants of the broken policy itself are not called unknown."""
+    small_repo.write("policies/reports-admin.yaml", POLICY.replace(
+        "id: reports-read", "id: reports-admin").replace("max: 2h", "max: 2 hours"))
+    small_repo.write("grants/reports-admin/lea-20261130T0900Z.yaml", GRANT.replace(
+        "reports-read", "reports-admin").replace("ana", "lea"))
+    small_repo.write("grants/reports-read/lea-20261130T0900Z.yaml", GRANT.replace(
+        "ana", "lea").replace("duration: 1h", "duration: 3h"))
+    code, out, _ = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+    assert code == 1
+    assert out.splitlines() == [
+        "warning: grants/reports-read/lea-20261130T0900Z.yaml:4: grant.requester-not-eligible:"
+        " lea may no longer request policy 'reports-read'",
+        "warning: grants/reports-read/lea-20261130T0900Z.yaml:5: grant.duration-exceeds-max: "
+        "duration '3h' exceeds today's maximum '2h' (policies/reports-read.yaml)",
+        "policies/reports-admin.yaml:9: schema.invalid: $.duration.max: '2 hours' is not a "
+        "duration; write a duration such as 30m, 2h, 1h30m, 1d or PT2H (no months or years)",
+        "0 policies, 3 grants, 1 errors, 2 warnings",
     ]
 
 

@@ -43,7 +43,7 @@ def _request(small_repo: GitRepoBuilder) -> GitRepoBuilder:
 
 def check_pr(repo: GitRepoBuilder, *extra: str) -> list[str]:
     args = ["check-pr", "--repo", str(repo.path), "--base", "main", "--head", "pr",
-            "--author", "ana", "--now", "2026-12-01T09:00:00Z"]
+            "--as", "ana", "--now", "2026-12-01T09:00:00Z"]
     for index in range(0, len(extra), 2):
         if extra[index] in args:
             args[args.index(extra[index]) + 1] = extra[index + 1]
@@ -62,7 +62,7 @@ def test_approved_with_logins_in_any_case(pull_request: GitRepoBuilder, tmp_path
                                           capsys: pytest.CaptureFixture[str]) -> None:
     reviews = tmp_path / "reviews.json"
     reviews.write_text(REVIEW % pull_request.sha("pr"), encoding="utf-8")
-    code, out, err = gitjit(check_pr(pull_request, "--author", "Ana", "--reviews",
+    code, out, err = gitjit(check_pr(pull_request, "--as", "Ana", "--reviews",
                                      str(reviews)), capsys)
     assert (code, err) == (0, "")
     assert out == ("APPROVED: request: ana asks for reports-read for 1h\n"
@@ -89,7 +89,7 @@ def test_an_unknown_head(pull_request: GitRepoBuilder,
 def test_a_folder_that_is_no_repository(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = gitjit(["check-pr", "--repo", str(tmp_path / "missing"), "--base", "main",
-                             "--head", "pr", "--author", "ana"], capsys)
+                             "--head", "pr", "--as", "ana"], capsys)
     assert (code, out) == (2, "")
     assert err == (f"gitjit: error: {tmp_path / 'missing'} is not a directory; give the path "
                    "of a git repository\n")
@@ -119,7 +119,7 @@ def test_a_review_that_is_not_a_review(pull_request: GitRepoBuilder, tmp_path: P
     ("--now", "2026-12-01T09:00:00",
      "Invalid value for '--now': timestamp '2026-12-01T09:00:00' has no UTC offset; add Z or "
      "+HH:MM"),
-    ("--author", "ana@example.com", "Invalid value for '--author': invalid login"),
+    ("--as", "ana@example.com", "Invalid value for '--as': invalid login"),
     ("--pushers", "ana,not a login", "Invalid value for '--pushers': invalid login"),
     ("--format", "html", "Invalid value for '--format': 'html' is not one of"),
 ])
@@ -182,3 +182,44 @@ def test_a_verdict_starts_a_handful_of_git_processes(
                                               "for 1h")
     assert sorted(args[1] for args in started) == [
         "cat-file", "diff", "log", "log", "rev-parse", "rev-parse", "rev-parse"]
+
+
+def test_the_old_author_spelling_still_works_and_warns(
+        pull_request: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    args = check_pr(pull_request)
+    args[args.index("--as")] = "--author"
+    code, out, err = gitjit(args, capsys)
+    assert code == 4
+    assert out.startswith("PENDING: request: ana asks for reports-read for 1h\n")
+    assert err == "gitjit: warning: --author is deprecated; use --as\n"
+    assert "--author" not in gitjit(["check-pr", "--help"], capsys)[1]
+
+
+def test_the_old_and_the_new_spelling_at_once_is_a_usage_error(
+        pull_request: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitjit(check_pr(pull_request, "--author", "ben"), capsys)
+    assert (code, out) == (2, "")
+    assert "Error: --author and --as are the same option; give --as only" in err
+
+
+def test_a_pull_request_of_the_local_forge_by_number(
+        pull_request: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    """--pr N reads base, head, author, reviews and pushers from the default (local) forge."""
+    repo = str(pull_request.path)
+    pull_request.checkout("main")
+    assert run(["local", "open", "--repo", repo, "--as", "ana", "--head", "pr",
+                "--now", "2026-12-01T08:00:00Z"]) == 0
+    capsys.readouterr()
+    command = ["check-pr", "--repo", repo, "--pr", "1", "--now", "2026-12-01T09:00:00Z"]
+    code, out, err = gitjit(command, capsys)
+    assert (code, err) == (4, "")
+    assert out.startswith("PENDING: request: ana asks for reports-read for 1h\n")
+    assert run(["local", "review", "1", "--repo", repo, "--as", "lea", "--approve",
+                "--now", "2026-12-01T08:30:00Z"]) == 0
+    capsys.readouterr()
+    assert gitjit(command, capsys)[:2] == (
+        0, "APPROVED: request: ana asks for reports-read for 1h\n"
+           "  counted: lea for reports-read step 1\n")
+    code, out, err = gitjit([*command, "--forge", "none"], capsys)
+    assert (code, out) == (2, "")
+    assert "--pr N reads the pull request from a forge" in err

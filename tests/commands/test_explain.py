@@ -23,6 +23,20 @@ EXPLAINED = [
 ]
 
 
+POLICY_ADMIN = """\
+apiVersion: gitjit/v1
+kind: Policy
+id: reports-admin
+description: Owner of the reports database
+target: {provider: postgres, connection: reports, role: reports_owner}
+requesters: [user:lea, team:acme/dba]
+approvals:
+  - {from: [group:analysts], count: 1}
+duration: {default: 30m, max: 1h}
+ticket: {required: true}
+"""
+
+
 def gitjit(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = run(args)
     out, err = capsys.readouterr()
@@ -41,15 +55,72 @@ def test_explain_in_json(small_repo: GitRepoBuilder,
     code, out, err = gitjit(["explain", "reports-read", "--repo", str(small_repo.path),
                              "--format", "json"], capsys)
     assert (code, err) == (0, "")
-    assert json.loads(out) == {"policy": "reports-read", "lines": EXPLAINED}
+    assert json.loads(out) == {
+        "version": 1, "policy": "reports-read",
+        "description": "Read access to the reports database",
+        "target": {"provider": "postgres", "connection": "reports", "role": "reports_read"},
+        "requesters": {"principals": ["group:analysts"], "logins": ["ana", "ben"],
+                       "unresolved": []},
+        "approvals": [{"step": 1, "count": 1, "principals": ["group:leads"], "logins": ["lea"],
+                       "unresolved": []}],
+        "approval_max_age": "1d",
+        "duration": {"default": "1h", "max": "2h"},
+        "justification_min_length": 0,
+        "ticket": {"required": False, "pattern": None},
+        "active_hours": [],
+        "max_active_per_requester": None,
+        "auto_approve": None,
+        "break_glass": None,
+        "revokers": {"principals": [], "logins": [], "unresolved": []},
+        "notify": [],
+        "actions": None,
+        "lines": EXPLAINED,
+    }
+
+
+def test_explain_gives_active_hours_as_data(small_repo: GitRepoBuilder,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    policy = small_repo.file("policies/reports-read.yaml")
+    policy.write_text(policy.read_text("utf-8") + "active_hours:\n"
+                      "  - {days: [mon, fri], between: \"08:00-18:00\", timezone: UTC}\n"
+                      "  - {days: [sat], between: \"22:00-02:00\", timezone: Europe/Berlin}\n",
+                      encoding="utf-8")
+    code, out, _ = gitjit(["explain", "reports-read", "--repo", str(small_repo.path),
+                           "--format", "json"], capsys)
+    assert code == 0
+    document = json.loads(out)
+    assert document["active_hours"] == [
+        {"days": ["mon", "fri"], "between": "08:00-18:00", "timezone": "UTC",
+         "overnight": False},
+        {"days": ["sat"], "between": "22:00-02:00", "timezone": "Europe/Berlin",
+         "overnight": True}]
+    assert ("  active hours: mon,fri 08:00-18:00 UTC or sat 22:00-02:00 (to the next day) "
+            "Europe/Berlin") in document["lines"]
+
+
+def test_explain_without_a_policy_lists_them(small_repo: GitRepoBuilder,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    small_repo.write("policies/reports-admin.yaml", POLICY_ADMIN)
+    code, out, err = gitjit(["explain", "--repo", str(small_repo.path)], capsys)
+    assert (code, err) == (0, "")
+    assert out == (
+        "reports-admin  Owner of the reports database\n"
+        "reports-read   Read access to the reports database\n"
+        "2 policies; 'gitjit explain POLICY' says more, 'gitjit policies --for LOGIN' what "
+        "one person may request\n")
+    code, out, _ = gitjit(["explain", "--repo", str(small_repo.path), "--format", "json"],
+                          capsys)
+    assert json.loads(out) == {"version": 1, "policies": [
+        {"policy": "reports-admin", "description": "Owner of the reports database"},
+        {"policy": "reports-read", "description": "Read access to the reports database"}]}
 
 
 def test_explain_an_unknown_policy(small_repo: GitRepoBuilder,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = gitjit(["explain", "reports-write", "--repo", str(small_repo.path)], capsys)
     assert (code, out) == (2, "")
-    assert err == ("gitjit: error: unknown policy 'reports-write'; known policies: "
-                   "reports-read\n")
+    assert err == ("gitjit: error: unknown policy 'reports-write'; did you mean "
+                   "'reports-read'? known policies: reports-read\n")
 
 
 def test_explain_with_a_broken_configuration(small_repo: GitRepoBuilder,

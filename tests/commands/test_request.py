@@ -61,7 +61,7 @@ def test_without_a_forge_the_branch_is_prepared(
         access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
     code = run(["request", "prod-db-admin", "--as", "alice", "--ticket", "CHG-7",
                 "--justification", "Planned index rebuild on the orders table",
-                "--repo", str(access.path), "--now", NOW])
+                "--repo", str(access.path), "--now", NOW, "--forge", "none"])
     assert code == 0
     out = capsys.readouterr().out
     assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out
@@ -74,3 +74,45 @@ def test_unknown_policy_is_a_usage_error(access: GitRepoBuilder,
     assert run(["request", "nope", "--as", "bob", "--justification", "x" * 30,
                 "--repo", str(access.path), "--now", NOW]) == 2
     assert "unknown policy 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--duration", "2 hours", "Invalid value for '--duration': invalid duration '2 hours'"),
+    ("--duration", "0m", "Invalid value for '--duration': "),
+    ("--start", "2026-12-01 09:00", "Invalid value for '--start': invalid time "
+                                    "'2026-12-01 09:00'"),
+    ("--start", "2026-12-01T09:00:00", "Invalid value for '--start': timestamp "
+                                       "'2026-12-01T09:00:00' has no UTC offset"),
+])
+def test_a_malformed_duration_or_start_writes_nothing(
+        access: GitRepoBuilder, option: str, value: str, message: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage error (exit 2) while the command line is read: no branch, no pull request."""
+    refs = access.git("for-each-ref", "--format=%(refname)")
+    code = run(["request", "prod-db-admin", "--as", "bob", "--ticket", "INC-1",
+                "--justification", "Replication lag on the orders primary",
+                "--repo", str(access.path), "--now", NOW, option, value])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert message in err
+    assert access.git("for-each-ref", "--format=%(refname)") == refs
+    assert not (access.path / ".git" / "gitjit" / "forge.json").exists()
+
+
+def test_a_misspelt_policy_is_suggested(access: GitRepoBuilder,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["request", "prod-db-admn", "--as", "bob", "--justification", "x" * 30,
+                "--repo", str(access.path), "--now", NOW]) == 2
+    assert "unknown policy 'prod-db-admn'; did you mean 'prod-db-admin'?" in \
+        capsys.readouterr().err
+
+
+def test_the_old_base_spelling_still_works_and_warns(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["request", "prod-db-admin", "--as", "alice", "--ticket", "CHG-7",
+                "--justification", "Planned index rebuild on the orders table",
+                "--repo", str(access.path), "--now", NOW, "--forge", "none", "--base", "main"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err == "gitjit: warning: --base is deprecated; use --branch\n"
+    assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out

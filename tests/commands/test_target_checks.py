@@ -230,7 +230,7 @@ def test_check_pr_denies_while_the_base_configuration_names_an_unknown_provider(
     small_repo.commit("a typo lands on main (pushed past the verdict)")
     _request(small_repo)
     code, out, err = gitjit(["check-pr", "--repo", str(small_repo.path), "--base", "main",
-                             "--head", "pr", "--author", "ana", "--now",
+                             "--head", "pr", "--as", "ana", "--now",
                              "2026-12-01T09:00:00Z"], capsys)
     assert (code, err) == (1, "")
     assert out.splitlines() == [
@@ -249,7 +249,7 @@ def test_check_pr_denies_a_configuration_change_that_brings_a_typo(
     CASES[1].setup(small_repo)
     small_repo.commit("rename the role")
     code, out, _ = gitjit(["check-pr", "--repo", str(small_repo.path), "--base", "main",
-                           "--head", "pr", "--author", "ana", "--now",
+                           "--head", "pr", "--as", "ana", "--now",
                            "2026-12-01T09:00:00Z"], capsys)
     assert code == 1
     assert out.splitlines()[0] == "DENIED: control-plane"
@@ -292,7 +292,7 @@ def test_a_pull_request_cannot_bring_its_own_target_plugin(small_repo: GitRepoBu
     assert shutil.which(str(script)), "the gitjit console script is not installed"
 
     result = subprocess.run(
-        [str(script), "check-pr", "--repo", ".", "--base", "main", "--head", "pr", "--author",
+        [str(script), "check-pr", "--repo", ".", "--base", "main", "--head", "pr", "--as",
          "ana", "--now", "2026-12-01T09:00:00Z"],
         capture_output=True, text=True, check=False, cwd=small_repo.path)
 

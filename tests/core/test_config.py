@@ -57,8 +57,8 @@ break_glass: {max_duration: 1h, review_within: 1d}
     assert policy.duration.max == timedelta(hours=4)
     assert (policy.justification_min_length, policy.ticket.required, policy.ticket.pattern) == (
         20, True, "^INC-[0-9]+$")
-    assert policy.active_hours == ActiveHours(frozenset({0, 4}), time(7), time.max,
-                                              "Europe/Berlin")
+    assert policy.active_hours == (ActiveHours(frozenset({0, 4}), time(7), time.max,
+                                              "Europe/Berlin"),)
     assert policy.max_active_per_requester == 2
     assert policy.auto_approve is not None and policy.auto_approve.requesters == (
         Principal("user", "carol"),)
@@ -75,9 +75,9 @@ def test_unknown_group() -> None:
         "policies/db.yaml:6: config.unknown-group: unknown group 'ops': define it in "
         "policies/groups.yaml",
         "policies/db.yaml:8: config.unknown-group: unknown group 'dbas' in approval step 1: "
-        "define it in policies/groups.yaml",
+        "did you mean 'dba'? define it in policies/groups.yaml",
         "policies/db.yaml:10: config.unknown-group: unknown group 'oncal' in auto_approve: "
-        "define it in policies/groups.yaml",
+        "did you mean 'oncall'? define it in policies/groups.yaml",
     ]
 
 
@@ -105,7 +105,7 @@ def test_unknown_connection() -> None:
     bad = good.replace("orders-prod}", "orders-test}")
     assert rendered(policy_files(bad, settings=SETTINGS)) == [
         "policies/db.yaml:5: config.unknown-connection: unknown connection 'orders-test': "
-        "define it under connections in policies/settings.yaml"]
+        "did you mean 'orders-prod'? define it under connections in policies/settings.yaml"]
 
 
 def test_policy_id_equals_file_name() -> None:
@@ -201,7 +201,10 @@ def test_no_policy() -> None:
     ('ticket: {required: "false", pattern: "(INC"}', "schema.invalid"),
     ('active_hours: {days: [mon], between: "07:00-19:00", timezone: Mars/Olympus}',
      "value.timezone"),
-    ('active_hours: {days: [mon], between: "19:00-07:00", timezone: UTC}', "value.time-range"),
+    ('active_hours: {days: [mon], between: "07:00-07:00", timezone: UTC}', "value.time-range"),
+    ('active_hours: [{days: [mon], between: "07:00-19:00", timezone: UTC}, '
+     '{days: [sat], between: "10:00-12:00", timezone: Mars/Olympus}]', "value.timezone"),
+    ('active_hours: []', "schema.invalid"),
     ('active_hours: {days: [mon], between: "07:00-24:01", timezone: UTC}', "schema.invalid"),
     ("auto_approve: {max_duration: 0m, requesters: [user:bob]}", "value.duration"),
 ])
@@ -241,3 +244,43 @@ def test_wrong_kind_at_a_path() -> None:
     files["policies/groups.yaml"] = doc("Policy", POLICY)
     codes = [f.code for f in build(files).findings]
     assert "schema.kind" in codes
+
+
+# --- every layer of a broken configuration in one run (issue 13) ----------------------------
+
+
+def test_a_schema_error_does_not_hide_an_unknown_group_in_the_same_policy() -> None:
+    text = POLICY.replace("max: 4h", "max: 4 hours").replace("[group:dba]", "[group:dbas]")
+    text += "notify: [sre-team]\n"
+    assert rendered(policy_files(text, settings=SETTINGS)) == [
+        "policies/db.yaml:8: config.unknown-group: unknown group 'dbas': did you mean 'dba'? "
+        "define it in policies/groups.yaml",
+        "policies/db.yaml:9: schema.invalid: $.duration.max: '4 hours' is not a duration; "
+        "write a duration such as 30m, 2h, 1h30m, 1d or PT2H (no months or years)",
+        "policies/db.yaml:10: config.unknown-channel: unknown notification channel "
+        "'sre-team': did you mean 'sre-teams'? define it under notify in "
+        "policies/settings.yaml",
+    ]
+
+
+def test_broken_groups_give_no_unknown_groups_elsewhere() -> None:
+    """Every policy's groups would be 'unknown': only the groups file's own error counts."""
+    files = policy_files(POLICY, POLICY.replace("id: db", "id: db2"), settings=SETTINGS)
+    files["policies/groups.yaml"] = doc("Groups", "groupz:\n  sre: [bob]\n")
+    assert rendered(files) == [
+        "policies/groups.yaml:1: schema.invalid: $: missing required key 'groups'",
+        "policies/groups.yaml:3: schema.invalid: $: unexpected key 'groupz'; did you mean "
+        "'groups'? allowed keys: apiVersion, groups, kind",
+    ]
+
+
+@pytest.mark.parametrize("settings", [
+    "notify: {sre-teams: {url_env: X}}\nnotify: {}\n",  # fails to parse: a duplicate key
+    "notify: {sre-teams: {url: https://example.com}}\n",  # fails its schema
+])
+def test_broken_settings_give_no_unknown_channels_or_connections_elsewhere(
+        settings: str) -> None:
+    text = POLICY.replace("{provider: command, role: admin}",
+                          "{provider: command, role: admin, connection: orders-prod}")
+    found = rendered(policy_files(text + "notify: [sre-teams]\n", settings=settings))
+    assert found and all(line.startswith("policies/settings.yaml:") for line in found), found

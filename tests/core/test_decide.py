@@ -765,6 +765,47 @@ def test_active_hours_are_judged_at_the_start() -> None:
     assert decision.findings[0].line == 7  # the grant's start line
 
 
+NIGHT = with_line(POLICY, "active_hours: {days: [fri], between: \"22:00-06:00\", "
+                          "timezone: UTC}")
+
+
+@pytest.mark.parametrize(("now", "inside"), [
+    ("2026-11-27T21:59:00Z", False),  # Friday, before the window opens
+    ("2026-11-27T22:00:00Z", True),   # Friday 22:00: opens
+    ("2026-11-28T05:59:00Z", True),   # Saturday morning: still Friday's night
+    ("2026-11-28T06:00:00Z", False),  # closes (the end is excluded)
+    ("2026-11-28T22:30:00Z", False),  # Saturday night: Saturday is not listed
+    ("2026-11-27T05:00:00Z", False),  # Friday morning belongs to Thursday's night
+])
+def test_active_hours_across_midnight(now: str, inside: bool) -> None:
+    decision = judge(request(reviews=approvals("dave")), configure(NIGHT),
+                     now=datetime.fromisoformat(now))
+    assert codes(decision) == ([] if inside else ["grant.outside-active-hours"])
+
+
+def test_several_windows_any_of_which_admits() -> None:
+    """Office hours on weekdays, or a Saturday maintenance window in another time zone."""
+    windows = with_line(POLICY, "active_hours:\n"
+                        "  - {days: [mon, tue, wed, thu, fri], between: \"07:00-19:00\", "
+                        "timezone: Europe/Berlin}\n"
+                        "  - {days: [sat], between: \"20:00-02:00\", timezone: UTC}")
+    base = configure(windows)
+    for now, inside in (("2026-11-30T10:00:00Z", True),   # Monday office hours
+                        ("2026-11-28T21:00:00Z", True),   # Saturday's window
+                        ("2026-11-29T01:59:00Z", True),   # ... until Sunday 02:00
+                        ("2026-11-29T10:00:00Z", False),  # Sunday
+                        ("2026-11-28T10:00:00Z", False)):  # Saturday morning
+        decision = judge(request(reviews=approvals("dave")), base,
+                         now=datetime.fromisoformat(now))
+        assert codes(decision) == ([] if inside else ["grant.outside-active-hours"]), now
+    sunday = judge(request(reviews=approvals("dave")), base,
+                   now=datetime(2026, 11, 29, 10, tzinfo=UTC))
+    assert sunday.findings[0].message == (
+        "Sun 2026-11-29 10:00 UTC is outside the active hours of policy 'db' "
+        "(mon,tue,wed,thu,fri 07:00-19:00 Europe/Berlin or sat 20:00-02:00 (to the next day) "
+        "UTC)")
+
+
 # --- policy rules ---------------------------------------------------------------------------
 
 

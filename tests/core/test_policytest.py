@@ -62,6 +62,15 @@ def test_passing_and_failing_cases() -> None:
         "finding(s) approval.stale not reported (findings: approval.missing)")
 
 
+def test_an_expected_code_that_does_not_exist_is_named_as_a_typo() -> None:
+    [result] = run(cases(case("misspelt code", "{decision: pending, findings: "
+                                               "[approval.mising]}")))
+    assert result.failure().message == (
+        "case 'misspelt code': expected finding(s) approval.mising not reported; "
+        "'approval.mising' is no finding code (did you mean 'approval.missing'? see "
+        "docs/findings.md) (findings: approval.missing)")
+
+
 def test_reviews_map_to_forge_reviews() -> None:
     approve = "    reviews:\n      - {reviewer: dave, state: APPROVED"
     results = run(cases(

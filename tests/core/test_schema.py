@@ -109,7 +109,7 @@ CASES: list[tuple[str, Document, list[str]]] = [
         numbered(GRANT_PATH, grant(durration="2h")),
         [
             f"{GRANT_PATH}:8: schema.invalid: $: unexpected key 'durration'; "
-            f"allowed keys: {GRANT_KEYS}"
+            f"did you mean 'duration'? allowed keys: {GRANT_KEYS}"
         ],
     ),
     (
@@ -268,6 +268,18 @@ CASES: list[tuple[str, Document, list[str]]] = [
         ],
     ),
     (
+        "policy: one of several windows of active hours is wrong",
+        numbered("policies/prod-db-admin.yaml", policy(active_hours=[
+            {"days": ["mon"], "between": "07:00-19:00", "timezone": "UTC"},
+            {"days": ["sat"], "between": "22-06", "timezone": "UTC", "tz": "UTC"}])),
+        [
+            "policies/prod-db-admin.yaml:27: schema.invalid: $.active_hours[1].between: "
+            "'22-06' is not a time range; write HH:MM-HH:MM such as 07:00-19:00",
+            "policies/prod-db-admin.yaml:29: schema.invalid: $.active_hours[1]: unexpected key "
+            "'tz'; allowed keys: between, days, timezone",
+        ],
+    ),
+    (
         "policy: a ticket pattern that is not a regular expression",
         numbered("policies/prod-db-admin.yaml", policy(ticket={
             "required": "true", "pattern": "^(INC"})),
@@ -323,7 +335,7 @@ CASES: list[tuple[str, Document, list[str]]] = [
             "policies/settings.yaml:4: schema.invalid: $.notify['sre-teams']: missing "
             "required key 'url_env'",
             "policies/settings.yaml:5: schema.invalid: $.notify['sre-teams']: unexpected key "
-            "'url'; allowed keys: description, url_env",
+            "'url'; did you mean 'url_env'? allowed keys: description, url_env",
         ],
     ),
     (

@@ -12,6 +12,8 @@ from engine.core.models import Principal
 from engine.core.values import (
     MAX_DURATION,
     format_duration,
+    parse_any_timestamp,
+    parse_day_or_timestamp,
     parse_duration,
     parse_login,
     parse_principal,
@@ -263,6 +265,77 @@ def test_parse_timestamp_raises_only_value_error(text: str) -> None:
 
 
 # --- logins and principals -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-27T09:00:00Z", datetime(2026, 11, 27, 9, tzinfo=UTC)),
+    ("2026-11-27t09:00:00z", datetime(2026, 11, 27, 9, tzinfo=UTC)),
+    ("2026-11-27 10:00:00+01:00", datetime(2026, 11, 27, 9, tzinfo=UTC)),
+    ("2026-11-27T04:30:00.250-04:30", datetime(2026, 11, 27, 9, 0, 0, 250000, tzinfo=UTC)),
+    ("2026-11-27T09:00:00.1234567Z", datetime(2026, 11, 27, 9, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-11-27T09:00:00-00:00", datetime(2026, 11, 27, 9, tzinfo=UTC)),
+])
+def test_the_command_line_takes_every_rfc_3339_spelling(text: str, expected: datetime) -> None:
+    parsed = parse_any_timestamp(text)
+    assert parsed == expected
+    assert parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("2026-11-27 09:00:00", "timestamp '2026-11-27 09:00:00' has no UTC offset; add Z or "
+                            "+HH:MM"),
+    ("tomorrow", "invalid time 'tomorrow': write RFC 3339 with a UTC offset, e.g. "
+                 "2026-11-27T09:00:00Z, 2026-11-27t09:00:00.5z or 2026-11-27 10:00:00+01:00"),
+    ("2026-11-27T09:00Z", "invalid time '2026-11-27T09:00Z': write RFC 3339 with a UTC "
+                          "offset, e.g. 2026-11-27T09:00:00Z, 2026-11-27t09:00:00.5z or "
+                          "2026-11-27 10:00:00+01:00"),
+    ("2026-02-30 09:00:00Z", "timestamp '2026-02-30 09:00:00Z' is not a real date and time "
+                             "(check the day, the hour and the offset; leap seconds are not "
+                             "supported), e.g. 2026-11-27T09:00:00Z, 2026-11-27t09:00:00.5z or "
+                             "2026-11-27 10:00:00+01:00"),
+])
+def test_the_command_line_rejects_what_rfc_3339_does_not_allow(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        parse_any_timestamp(text)
+    assert str(error.value) == message
+
+
+def test_files_keep_their_one_spelling() -> None:
+    """A grant's or a test's time has one spelling, so that the schema, the parser and a
+    person reading the file agree; the looser forms are for the command line only."""
+    for text in ("2026-11-27t09:00:00z", "2026-11-27 09:00:00Z"):
+        with pytest.raises(ValueError):
+            parse_timestamp(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+    ("2026-11-01T12:00:00+02:00", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+    ("2026-11-01 12:00:00z", datetime(2026, 11, 1, 12, tzinfo=UTC)),
+])
+def test_a_day_or_a_time(text: str, expected: datetime) -> None:
+    assert parse_day_or_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("2026-02-30", "'2026-02-30' is not a real day (check the month and the day)"),
+    ("yesterday", "invalid time 'yesterday': write RFC 3339 with a UTC offset, e.g. "
+                  "2026-11-27T09:00:00Z, 2026-11-27t09:00:00.5z or 2026-11-27 10:00:00+01:00 "
+                  "(or give a day, 2026-11-01)"),
+])
+def test_not_a_day_nor_a_time(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        parse_day_or_timestamp(text)
+    assert str(error.value) == message
+
+
+@given(st.text(max_size=40))
+def test_the_command_line_parsers_raise_only_value_error(text: str) -> None:
+    for parse in (parse_any_timestamp, parse_day_or_timestamp):
+        try:
+            parse(text)
+        except ValueError:
+            pass
 
 
 @pytest.mark.parametrize(

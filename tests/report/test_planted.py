@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,10 +39,24 @@ def test_an_ordinary_history_offline_raises_no_finding_but_says_what_it_cannot_s
         ordinary: History, capsys: pytest.CaptureFixture[str]) -> None:
     """Without a forge, the break-glass grant's review cannot be seen: it was reviewed in
     time, yet offline the report can only say it does not know."""
-    report = _json(ordinary, capsys)
+    report = _json(ordinary, capsys, "--forge", "none")
     assert [(f["code"], f["subject"]) for f in report["findings"]] == [
         ("report.break-glass-unreviewed", "db/carol-20261111T1500Z")]
     assert "no forge was given" in report["findings"][0]["message"]
+
+
+def test_a_clone_whose_local_forge_was_never_used_is_read_as_offline(
+        ordinary: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default forge is the local one; in a clone it holds nothing (the pull requests
+    lived elsewhere). That is no data, not "no reviews": the break-glass review is unknown,
+    not missing."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ordinary.path), str(clone)], check=True)
+    report = _json(History(clone), capsys)
+    assert [(f["code"], f["subject"]) for f in report["findings"]] == [
+        ("report.break-glass-unreviewed", "db/carol-20261111T1500Z")]
+    assert "the local forge holds no pull requests" in report["findings"][0]["message"]
+    assert report["summary"]["pull_requests"] is None
 
 
 EXPECTED = [
