@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.generate import APPROVERS, Generated, generate
@@ -32,13 +32,20 @@ from engine.adapters.git import GitRepository, scrubbed_env
 from engine.adapters.signing import CommitSigner, generate_key
 from engine.core.grants import grant_id
 from engine.core.ledger import (
+    INDEX_PATH,
+    KEYS_DIR,
+    RECORDS_DIR,
     AppliedTarget,
     CountedReview,
     Event,
     ExpiryEnforcer,
     Record,
+    build_index,
     chain,
     commit_message,
+    index_json,
+    key_path,
+    record_key,
     record_path,
     to_json,
 )
@@ -49,6 +56,27 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     result = subprocess.run(["git", *args], cwd=repo, env=scrubbed_env(), input=stdin,
                             capture_output=True, check=True)
     return result.stdout
+
+
+def _hash_objects(repo: Path, folder: Path, contents: Sequence[bytes]) -> list[str]:
+    """Write each content as a blob with one git process; their ids, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for number, content in enumerate(contents):
+        name = folder / f"{number}"
+        name.write_bytes(content)
+        names.append(str(name))
+    out = _git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths",
+               stdin="".join(f"{name}\n" for name in names).encode())
+    for name in names:
+        Path(name).unlink()
+    return out.decode("ascii").split()
+
+
+def _mktree(repo: Path, entries: Sequence[tuple[str, str, str]]) -> str:
+    """A tree of (mode and type, object id, name) entries."""
+    listing = "".join(f"{kind} {sha}\t{name}\0" for kind, sha, name in entries)
+    return _git(repo, "mktree", "-z", stdin=listing.encode()).decode("ascii").strip()
 
 
 def add_ledger(made: Generated, key_dir: Path) -> int:
@@ -67,8 +95,6 @@ def add_ledger(made: Generated, key_dir: Path) -> int:
         else:
             sha, raw = line.split()
             stamp = int(raw)
-    from datetime import UTC, datetime
-
     records: list[Record] = []
     previous: Record | None = None
     for number, (path, commit, stamp) in enumerate(landed, 1):
@@ -92,14 +118,26 @@ def add_ledger(made: Generated, key_dir: Path) -> int:
                        ended_at=at + timedelta(hours=1))
         previous = chain(ended, previous)
         records.append(previous)
-    listing = []
-    for record in records:
-        blob = _git(made.repo, "hash-object", "-w", "--stdin", stdin=to_json(record))
-        name = record_path(record).removeprefix("records/")
-        listing.append(f"100644 blob {blob.decode().strip()}\t{name}\0")
-    folder = _git(made.repo, "mktree", "-z", stdin="".join(listing).encode()).decode().strip()
-    tree = _git(made.repo, "mktree", "-z",
-                stdin=f"040000 tree {folder}\trecords\0".encode()).decode().strip()
+    paths = [record_path(record) for record in records]
+    blobs = _hash_objects(made.repo, key_dir / "objects",
+                          [to_json(record) for record in records]
+                          + [path.encode() for path in paths])
+    record_blobs, key_blobs = blobs[:len(records)], blobs[len(records):]
+    folder = _mktree(made.repo, [("100644 blob", blob, path.removeprefix(RECORDS_DIR))
+                                 for blob, path in zip(record_blobs, paths, strict=True)])
+    # keys/<2 hex>/<sha256 of the idempotency key> holds each record's path, as Ledger.append
+    # writes it; index.json the newest record's number and hash and the open grants.
+    shards: dict[str, list[tuple[str, str, str]]] = {}
+    for record, blob in zip(records, key_blobs, strict=True):
+        shard, name = key_path(record_key(record)).removeprefix(KEYS_DIR).split("/")
+        shards.setdefault(shard, []).append(("100644 blob", blob, name))
+    keys = _mktree(made.repo, [("040000 tree", _mktree(made.repo, entries), shard)
+                               for shard, entries in shards.items()])
+    index = _hash_objects(made.repo, key_dir / "objects",
+                          [index_json(build_index(records))])[0]
+    tree = _mktree(made.repo, [("040000 tree", folder, RECORDS_DIR.rstrip("/")),
+                               ("040000 tree", keys, KEYS_DIR.rstrip("/")),
+                               ("100644 blob", index, INDEX_PATH)])
     key = key_dir / "lifecycle"
     signers_line = generate_key(key)
     signer = CommitSigner(key)
