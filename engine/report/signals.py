@@ -310,25 +310,26 @@ def unused_eligibility(facts: Facts, t: Thresholds) -> tuple[list[Signal], list[
         return [], []
     start = facts.period.until - t.unused_after
     window = range_check(start, facts.period.until)
-    used: set[tuple[str, str, str]] = set()
+    used: dict[tuple[str, str], set[str]] = defaultdict(set)
+    """(policy, role) -> who used it in the window."""
     for lifecycle in facts.lifecycles:
         when = _requested_at(lifecycle)
         if when is not None and window(when):
-            used.add((lifecycle.requester, lifecycle.policy, "requester"))
+            used[(lifecycle.policy, "requester")].add(lifecycle.requester)
         for review in lifecycle.approvals:
             at = review.submitted_at or when
             if at is not None and window(at):
-                used.add((review.reviewer, lifecycle.policy, "approver"))
+                used[(lifecycle.policy, "approver")].add(review.reviewer)
     if facts.pulls is not None:
         by_number = _grants_by_pull(facts)
         for pull in facts.pulls:
             matched = by_number.get(pull.number)
             pull_policy = matched.policy if matched else _policy_of_branch(pull.head_ref)
             if pull.opened_at is not None and window(pull.opened_at):
-                used.add((pull.author, pull_policy, "requester"))
+                used[(pull_policy, "requester")].add(pull.author)
             for forge_review in pull.reviews:
                 if forge_review.submitted_at is not None and window(forge_review.submitted_at):
-                    used.add((forge_review.reviewer, pull_policy, "approver"))
+                    used[(pull_policy, "approver")].add(forge_review.reviewer)
     unused: list[Unused] = []
     now_expanded: dict[str, list[str]] = {}
     then_expanded: dict[str, list[str]] = {}
@@ -338,12 +339,13 @@ def unused_eligibility(facts: Facts, t: Thresholds) -> tuple[list[Signal], list[
             continue
         for role in ("requester", "approver"):
             now = _eligible(policy, role, facts.config, now_expanded)
-            # The configuration unchanged since (config_before returns the same object).
-            then = now if old is policy and before is facts.config else _eligible(
-                old, role, before, then_expanded)
-            for login, via in now.items():
-                if login in then and (login, policy_id, role) not in used:
-                    unused.append(Unused(login, policy_id, role, via))
+            # The configuration unchanged since (config_before returns the same object):
+            # everyone eligible now was eligible then.
+            unchanged = old is policy and before is facts.config
+            then = now if unchanged else _eligible(old, role, before, then_expanded)
+            taken = used.get((policy_id, role), set())
+            unused += [Unused(login, policy_id, role, via) for login, via in now.items()
+                       if login not in taken and (unchanged or login in then)]
     by_login: dict[str, list[Unused]] = defaultdict(list)
     for item in unused:
         by_login[item.login].append(item)
