@@ -11,6 +11,7 @@ into ``LedgerCommit`` values and hands them here; the verdicts are findings.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -702,19 +703,31 @@ def _enum(kind: type[_E], doc: Mapping[str, Any], key: str) -> _E:
 
 def _required_time(doc: Mapping[str, Any], key: str) -> datetime:
     text = _text(doc, key)
-    match = _TIME.fullmatch(text)
-    if match is None:
+    try:
+        when = _time_of(text)
+    except ValueError as exc:
+        raise ValueError(f"field {key!r}: {text!r} is not a real time ({exc})") from None
+    if when is None:
         raise ValueError(
             f"field {key!r} must be a UTC timestamp such as {_TIME_EXAMPLE}, got {text!r}"
         )
+    return when
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_of(text: str) -> datetime | None:
+    """The time ``text`` writes; None when it is not written as a record's time, ValueError
+    when it is but names no real time. Kept for the last few thousand texts: a record says
+    the same time in several fields (at and activated_at, the reviews of one push), and the
+    next record often says it again (an expiry, then its end)."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        return None
     year, month, day, hour, minute, second, fraction = match.groups()
-    try:
-        return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second),
-            int(fraction or 0), tzinfo=UTC,
-        )
-    except ValueError as exc:
-        raise ValueError(f"field {key!r}: {text!r} is not a real time ({exc})") from None
+    return datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second),
+        int(fraction or 0), tzinfo=UTC,
+    )
 
 
 def _optional_time(doc: Mapping[str, Any], key: str) -> datetime | None:
