@@ -181,7 +181,8 @@ def render_json(report: Report) -> str:
 def indented_json(value: Any) -> str:
     """``json.dumps(value, indent=2)``, character for character, for plain data (dicts with
     text keys, lists, text, whole numbers, booleans, None; anything else is handed to json).
-    Several times faster on a large report: json uses its C encoder only without indent."""
+    json uses its C encoder only without indent, and its Python one takes about a third
+    longer than this on a large report."""
     out: list[str] = []
     _write(value, "\n", out)
     return "".join(out)
