@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from benchmarks.generate import AUTHOR, Generated, generate
+from benchmarks.report import add_ledger
+from engine.adapters.git import GitRepository
+from engine.adapters.ledger import LEDGER_REF, Ledger
 from engine.cli import run
+from engine.commands.repository import read_signers
+from engine.core.ledger import record_key
 
 
 def _json(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, Any]:
@@ -84,3 +89,19 @@ def test_the_bundled_configuration_passes_check_and_approves(
     code, verdict = _json(capsys, made.check_pr_args())
     assert (code, verdict["decision"], verdict["author"]) == (0, "approved", "bob")
     assert [c["reviewer"] for c in verdict["counted"]] == ["dave", "sam"]
+
+
+def test_the_report_benchmark_ledger_is_one_gitjit_reads_as_its_own(tmp_path: Path) -> None:
+    # benchmarks/report.py times the report over this ledger: it must be trusted, indexed as
+    # gitjit indexes (or every read would rebuild the index from all records) and complete.
+    made = generate(tmp_path / "repo", grants=12, policies=3, commits=12)
+    count = add_ledger(made, tmp_path / "keys")
+    repo = GitRepository(made.repo)
+    ledger = Ledger(repo, ref=LEDGER_REF, signers=read_signers(repo.tree(repo.resolve("main"))))
+    state = ledger.state()
+    assert (state.problem, state.forged, state.unreadable) == ("", (), ())
+    assert state.trusted == state.tip
+    assert state.index is not None and state.index.seq == count == 24
+    assert [f.code for f in ledger.verify("main") if f.code == "ledger.index"] == []
+    records = ledger.records()
+    assert ledger.find([record_key(r) for r in records]) == {record_key(r): r for r in records}

@@ -28,7 +28,6 @@ from engine.core.models import Config, Settings
 from engine.core.suggest import did_you_mean
 from engine.errors import GitError, UsageError
 from engine.report.build import Report, build_report
-from engine.report.html import render_html
 from engine.report.model import Facts, Period, Thresholds
 from engine.report.render import FORMATS as FORMATS
 from engine.report.render import (
@@ -107,6 +106,8 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(report)
     if fmt == "html":
+        from engine.report.html import render_html  # jinja2: only for the HTML report
+
         return render_html(report)
     if fmt == "text":
         return render_text(report)

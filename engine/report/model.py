@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from engine.core.audit import Lifecycle
 from engine.core.ledger import Record
@@ -153,6 +154,11 @@ class Facts:
     recertifications: tuple[Recertification, ...] = ()
     policy: str | None = None
     """Only this policy (``--policy``); None for all."""
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
+    """What the signals and the charts work out from the fields above and read more than once
+    (the activations in order, the approvals), kept here the first time: never given, never
+    copied (``dataclasses.replace`` starts a new one)."""
 
 
 @dataclass(frozen=True)

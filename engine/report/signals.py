@@ -7,6 +7,7 @@ evidence: grants, pull requests, people, times and ledger records.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -138,11 +139,16 @@ def in_scope(facts: Facts, policy: str) -> bool:
 
 def activations(facts: Facts, *, everything: bool = False) -> list[Lifecycle]:
     """Lifecycles activated in the period (or ever, with ``everything``), oldest first."""
-    found = [lc for lc in facts.lifecycles
+    ever: tuple[Lifecycle, ...] | None = facts.derived.get("activations")
+    if ever is None:
+        ever = facts.derived["activations"] = tuple(sorted(
+            (lc for lc in facts.lifecycles
              if lc.activation is not None and lc.activation.activated_at is not None
-             and in_scope(facts, lc.policy)
-             and (everything or lc.activation.activated_at in facts.period)]
-    return sorted(found, key=_activated_at)
+             and in_scope(facts, lc.policy)),
+            key=_activated_at))
+    # Sorting is stable, so the period's share of the sorted whole is in the order sorting
+    # the share alone would give.
+    return list(ever) if everything else [lc for lc in ever if _activated_at(lc) in facts.period]
 
 
 def _activated_at(lifecycle: Lifecycle) -> datetime:
@@ -182,6 +188,13 @@ class Approval:
 def approvals(facts: Facts) -> list[Approval]:
     """Every approval given in the period: from the forge when given (every approval,
     counted or not), else the counted ones of the ledger's activated records."""
+    found: tuple[Approval, ...] | None = facts.derived.get("approvals")
+    if found is None:
+        found = facts.derived["approvals"] = tuple(_approvals(facts))
+    return list(found)
+
+
+def _approvals(facts: Facts) -> list[Approval]:
     found: list[Approval] = []
     if facts.pulls is not None:
         by_number = _grants_by_pull(facts)
@@ -260,24 +273,34 @@ def _numbers(lifecycles: Iterable[Lifecycle]) -> tuple[int, ...]:
     return tuple(lc.pull_request for lc in lifecycles if lc.pull_request is not None)
 
 
-def _eligible(policy: Policy, role: str, config: Config) -> dict[str, str]:
-    """login -> the principal that makes them eligible (a direct 'user:' entry first)."""
+def _eligible(policy: Policy, role: str, config: Config,
+              expanded: dict[str, list[str]] | None = None) -> dict[str, str]:
+    """login -> the principal that makes them eligible (a direct 'user:' entry first).
+    ``expanded``: principal -> its sorted logins under ``config``, filled as it goes, for a
+    caller that asks about many policies (a group named by 200 policies is expanded once)."""
     principals: list[Principal] = (
         list(policy.requesters) if role == "requester"
         else [p for step in policy.approvals for p in step.approvers])
     found: dict[str, str] = {}
     for principal in sorted(principals, key=lambda p: (p.kind != "user", str(p))):
-        for login in sorted(expand([principal], config.groups).logins):
-            found.setdefault(login, str(principal))
+        name = str(principal)
+        logins = expanded.get(name) if expanded is not None else None
+        if logins is None:
+            logins = sorted(expand([principal], config.groups).logins)
+            if expanded is not None:
+                expanded[name] = logins
+        for login in logins:
+            found.setdefault(login, name)
     return found
 
 
 def eligibility(config: Config) -> set[tuple[str, str, str]]:
     """Every (login, policy, role) the configuration makes eligible."""
+    expanded: dict[str, list[str]] = {}
     return {(login, str(policy_id), role)
             for policy_id, policy in config.policies.items()
             for role in ("requester", "approver")
-            for login in _eligible(policy, role, config)}
+            for login in _eligible(policy, role, config, expanded)}
 
 
 def unused_eligibility(facts: Facts, t: Thresholds) -> tuple[list[Signal], list[Unused]]:
@@ -288,35 +311,42 @@ def unused_eligibility(facts: Facts, t: Thresholds) -> tuple[list[Signal], list[
         return [], []
     start = facts.period.until - t.unused_after
     window = range_check(start, facts.period.until)
-    used: set[tuple[str, str, str]] = set()
+    used: dict[tuple[str, str], set[str]] = defaultdict(set)
+    """(policy, role) -> who used it in the window."""
     for lifecycle in facts.lifecycles:
         when = _requested_at(lifecycle)
         if when is not None and window(when):
-            used.add((lifecycle.requester, lifecycle.policy, "requester"))
+            used[(lifecycle.policy, "requester")].add(lifecycle.requester)
         for review in lifecycle.approvals:
             at = review.submitted_at or when
             if at is not None and window(at):
-                used.add((review.reviewer, lifecycle.policy, "approver"))
+                used[(lifecycle.policy, "approver")].add(review.reviewer)
     if facts.pulls is not None:
         by_number = _grants_by_pull(facts)
         for pull in facts.pulls:
             matched = by_number.get(pull.number)
             pull_policy = matched.policy if matched else _policy_of_branch(pull.head_ref)
             if pull.opened_at is not None and window(pull.opened_at):
-                used.add((pull.author, pull_policy, "requester"))
+                used[(pull_policy, "requester")].add(pull.author)
             for forge_review in pull.reviews:
                 if forge_review.submitted_at is not None and window(forge_review.submitted_at):
-                    used.add((forge_review.reviewer, pull_policy, "approver"))
+                    used[(pull_policy, "approver")].add(forge_review.reviewer)
     unused: list[Unused] = []
+    now_expanded: dict[str, list[str]] = {}
+    then_expanded: dict[str, list[str]] = {}
     for policy_id, policy in sorted(facts.config.policies.items()):
         old = before.policies.get(PolicyId(policy_id))
         if old is None or not in_scope(facts, policy_id):
             continue
         for role in ("requester", "approver"):
-            then = _eligible(old, role, before)
-            for login, via in _eligible(policy, role, facts.config).items():
-                if login in then and (login, policy_id, role) not in used:
-                    unused.append(Unused(login, policy_id, role, via))
+            now = _eligible(policy, role, facts.config, now_expanded)
+            # The configuration unchanged since (config_before returns the same object):
+            # everyone eligible now was eligible then.
+            unchanged = old is policy and before is facts.config
+            then = now if unchanged else _eligible(old, role, before, then_expanded)
+            taken = used.get((policy_id, role), set())
+            unused += [Unused(login, policy_id, role, via) for login, via in now.items()
+                       if login not in taken and (unchanged or login in then)]
     by_login: dict[str, list[Unused]] = defaultdict(list)
     for item in unused:
         by_login[item.login].append(item)
@@ -549,18 +579,18 @@ def outside_active_hours(facts: Facts, t: Thresholds) -> list[Signal]:
 
 
 def unusual_hours(facts: Facts, t: Thresholds) -> list[Signal]:
-    history: dict[str, list[datetime]] = defaultdict(list)
+    history: dict[str, list[int]] = defaultdict(list)
+    """Per person, the minute of the day (UTC) of each earlier activation, sorted."""
     unusual: dict[str, list[tuple[Lifecycle, int]]] = defaultdict(list)
     limit = t.unusual_distance.total_seconds() / 60
     for lifecycle in activations(facts, everything=True):
         when = _activated_at(lifecycle)
         earlier = history[lifecycle.requester]
+        minute = when.hour * 60 + when.minute
         if when in facts.period and len(earlier) >= t.unusual_history:
-            minute = when.hour * 60 + when.minute
-            nearest = min(_circular(minute, e.hour * 60 + e.minute) for e in earlier)
-            if nearest > limit:
+            if _nearest(earlier, minute) > limit:
                 unusual[lifecycle.requester].append((lifecycle, len(earlier)))
-        earlier.append(when)
+        bisect.insort(earlier, minute)
     found = []
     for person, items in sorted(unusual.items()):
         lifecycles = [lc for lc, _n in items]
@@ -574,6 +604,14 @@ def unusual_hours(facts: Facts, t: Thresholds) -> list[Signal]:
                      pull_requests=_numbers(lifecycles), people=(person,),
                      times=tuple(_activated_at(lc) for lc in lifecycles))))
     return found
+
+
+def _nearest(minutes: list[int], minute: int) -> int:
+    """The distance around the clock from ``minute`` to the nearest of ``minutes`` (sorted, not
+    empty): that of its neighbour on one side or the other, wrapping past midnight."""
+    after = bisect.bisect_left(minutes, minute)
+    return min(_circular(minute, minutes[after % len(minutes)]),
+               _circular(minute, minutes[after - 1]))
 
 
 def _circular(a: int, b: int) -> int:
@@ -608,12 +646,15 @@ def justifications(facts: Facts, t: Thresholds) -> list[Signal]:
     for lifecycle in facts.lifecycles:
         if lifecycle.grant is not None:
             lengths[lifecycle.policy].append(len(lifecycle.grant.justification.strip()))
+    medians: dict[str, float] = {}
     for lifecycle in period:
         assert lifecycle.grant is not None
         baseline = lengths[lifecycle.policy]
         if len(baseline) < t.justification_baseline:
             continue
-        median = statistics.median(baseline)
+        median = medians.get(lifecycle.policy)
+        if median is None:
+            median = medians[lifecycle.policy] = statistics.median(baseline)
         size = len(lifecycle.grant.justification.strip())
         if size * 100 < t.justification_short_percent * median:
             found.append(_signal(

@@ -239,6 +239,31 @@ def test_invalid_records_are_refused_with_the_field_named(
     assert str(info.value) == f"r.json: {message}"
 
 
+def test_a_valid_record_with_a_key_twice_is_refused_as_a_duplicate() -> None:
+    # parse_record reads canonical bytes without json's hooks first (a ledger has thousands
+    # of records); bytes that say one field twice must still meet the duplicate-key check.
+    raw = to_json(chain(draft(Event.EXPIRED), None)).replace(
+        b'"requester":"bob"', b'"requester":"eve","requester":"bob"')
+    with pytest.raises(RecordError) as info:
+        parse_record(raw, source="r.json")
+    assert str(info.value) == "r.json: not a JSON document (duplicate key 'requester')"
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 1, 5, 9, 30, 7, tzinfo=UTC),
+    datetime(2026, 1, 5, 9, 30, 7, 1, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(999, 1, 1, tzinfo=UTC),
+])
+def test_record_times_print_as_strftime_prints_them(when: datetime) -> None:
+    # _time takes a shortcut through isoformat; the bytes of every record depend on it.
+    expected = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if when.microsecond
+                             else "%Y-%m-%dT%H:%M:%SZ")
+    record = chain(draft(Event.EXPIRED, at=when), None)
+    assert json.loads(to_json(record))["at"] == expected
+
+
 def test_a_record_not_in_canonical_form_is_refused() -> None:
     raw = to_json(chain(draft(Event.EXPIRED), None)).replace(b'"seq":1', b'"seq": 1')
     with pytest.raises(RecordError) as info:
