@@ -214,3 +214,20 @@ def test_state_survives_separate_processes(local: Local) -> None:
     [pull] = json.loads(out)["pull_requests"]
     assert (pull["state"], pull["merged_at"], pull["reviews"][0]["reviewer"]) == (
         "merged", "2026-12-01T09:02:00Z", "lea")
+
+
+def test_a_hand_edited_forge_file_is_an_error_with_file_and_field_not_a_traceback(
+        local: Local) -> None:
+    local.opened()
+    state_path = local.repo.path / ".git" / "gitjit" / "forge.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    del state["pull_requests"]["1"]["reviews"]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+
+    for args in (["list"], ["show", "1"], ["review", "1", "--as", "lea", "--approve"]):
+        code, out, err = local(*args)
+        assert (code, out) == (2, "")
+        assert err == (f"gitjit: error: the local forge's state {state_path} is damaged: "
+                       'pull_requests["1"]: lacks reviews; fix that entry (docs/local-forge.md '
+                       "describes the file) or delete the file to start with no pull "
+                       "requests\n")
