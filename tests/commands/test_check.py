@@ -266,3 +266,17 @@ def test_check_in_several_processes_finds_what_one_finds(small_repo: GitRepoBuil
         in text
     assert text.endswith("1 policies, 121 grants, 5 errors, 1 warnings\n")
     assert dict(outputs)[("--now", "2026-12-01T00:00:00Z")].count("grant.expired") == 121
+
+
+def test_an_oversized_policy_file_gets_configuration_advice_with_its_whole_size(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    small_repo.write("policies/huge.yaml", "# padding\n" * 300_000)
+    small_repo.commit("a three-megabyte policy file")
+
+    code, out, err = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+
+    assert (code, err) == (1, "")
+    assert out.splitlines()[0] == (
+        "policies/huge.yaml: yaml.too-large: file is 3000000 bytes, over the cap of 524288 "
+        "bytes; trim it (a policy file holds one policy; split a long groups file or move "
+        "test cases into several files under policies/tests/)")
