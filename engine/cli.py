@@ -26,6 +26,7 @@ from engine.core.models import Login
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import GitjitError
 from engine.reporters import CHECK_FORMATS, PR_FORMATS
+from engine.reporters.terminal import StyledGroup
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -133,7 +134,8 @@ NOW = click.option("--now", type=Timestamp(), default=None,
                         " default: the current time.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=StyledGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gitjit")
 @click.option("--traceback", "show_traceback", is_flag=True,
               help="Show the Python traceback of an error.")

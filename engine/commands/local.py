@@ -30,6 +30,7 @@ from engine.core.signers import SIGNERS_PATH
 from engine.core.values import parse_login, parse_timestamp
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
+from engine.reporters.terminal import StyledGroup
 from engine.targets.registry import catalog
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-@click.group("local")
+@click.group("local", cls=StyledGroup)
 def group() -> None:
     """A forge in your repository: pull requests, reviews and merges, offline.
 
@@ -191,12 +192,18 @@ def review_command(number: int, repo: Path, login: Login, approve: bool,
     if len(picked) != 1:
         raise UsageError("give exactly one of --approve, --request-changes, --comment, "
                          f"--dismiss (got {len(picked)})")
-    _, forge = _forge(repo)
-    review = forge.submit_review(number, login, _REVIEW_FLAGS[picked[0]], at=now or clock.now(),
+    git, forge = _forge(repo)
+    at = now or clock.now()
+    review = forge.submit_review(number, login, _REVIEW_FLAGS[picked[0]], at=at,
                                  commit=commit, is_bot=bot, body=body)
     who = f"{review.reviewer} (bot)" if review.is_bot else review.reviewer
     click.echo(f"review {review.id} on pull request #{number}: {who} {review.state.value} "
                f"on {review.commit[:12]}")
+    # What the review changed is the question a reviewer has next: the verdict it leads to.
+    info = forge.pull_request(number)
+    verdict = _verdict(git, forge, info, at)
+    if verdict is not None:
+        click.echo(text.pull_request(_report(verdict, info)), nl=False)
     return EXIT_OK
 
 

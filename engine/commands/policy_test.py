@@ -10,6 +10,7 @@ from engine.commands.repository import read_config
 from engine.core import policytest
 from engine.core.findings import Severity
 from engine.core.report import CheckReport
+from engine.core.values import plural
 from engine.reporters import CHECK_FORMATS
 from engine.targets.registry import catalog
 
@@ -38,8 +39,8 @@ def run(options: TestOptions) -> int:
             print(f"PASS {result.path}:{result.line}: {result.name}")
     failed = sum(1 for r in results if not r.passed)
     files = len({r.path for r in results})
-    print(f"{len(results)} tests in {files} files, {len(results) - failed} passed, "
-          f"{failed} failed")
+    print(f"{plural(len(results), 'test')} in {plural(files, 'file')}, "
+          f"{len(results) - failed} passed, {failed} failed")
     if not results:
         print("no policy tests found: add PolicyTest files under policies/tests/")
         return 1

@@ -12,7 +12,7 @@ from engine.actions.model import ACTIONS_DIR
 from engine.adapters.git import GitRepository, GitTree
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import LoadedConfig, read_config, read_signers
-from engine.core.changes import REGULAR_FILE, Change
+from engine.core.changes import REGULAR_FILE, Change, Oversized
 from engine.core.decide import classify, decide
 from engine.core.decision import Decision, GrantFile, Kind, PullRequest
 from engine.core.forge import Pushers
@@ -157,6 +157,8 @@ def _policies_named(file: GrantFile) -> set[str]:
     parts = parse_path(file.path)
     if parts is not None:
         named.add(parts.policy)
+    if isinstance(file.raw, Oversized):
+        return named  # too large to judge: the request is denied by its size
     try:
         data = load(file.raw, file.path, Limits(max_bytes=len(file.raw))).data
     except LoadError:

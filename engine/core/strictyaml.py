@@ -125,13 +125,16 @@ def load(raw: bytes, path: str, limits: Limits = Limits(), *, libyaml: bool = Tr
     def fail(line: int, code: str, message: str) -> LoadError:
         return LoadError(Finding(path=path, line=line, code=code, message=message))
 
-    if len(raw) > limits.max_bytes:
+    if len(raw) > limits.max_bytes or isinstance(raw, Oversized):
+        # An Oversized start is never parsed as if it were the whole file, even where the
+        # reader's cap (its length - 1) was lower than this one.
         size = raw.size if isinstance(raw, Oversized) else len(raw)
+        cap = min(limits.max_bytes, len(raw) - 1) if isinstance(raw, Oversized) \
+            else limits.max_bytes
         raise fail(
             0,
             "yaml.too-large",
-            f"file is {size} bytes, over the cap of {limits.max_bytes} bytes; "
-            f"trim it ({limits.advice})",
+            f"file is {size} bytes, over the cap of {cap} bytes; trim it ({limits.advice})",
         )
     text = _decode(raw, fail)
     match = _RAW_FORBIDDEN.search(text)

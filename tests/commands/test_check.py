@@ -46,7 +46,7 @@ CASES = [
                             "ana-20261130T0900Z.yaml"),
         "grant.not-regular-file", "grants/reports-read/ben-20261130T0900Z.yaml", 0,
         "a symlink under grants/; only regular files (mode 100644) can be grants",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "unknown-group",
@@ -54,7 +54,7 @@ CASES = [
                           POLICY.replace("[group:leads]", "[group:lead]")),
         "config.unknown-group", "policies/reports-read.yaml", 8,
         "unknown group 'lead' in approval step 1: define it in policies/groups.yaml",
-        "0 policies, 1 grants, 1 errors, 0 warnings",
+        "0 policies, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "unknown-policy",
@@ -62,14 +62,14 @@ CASES = [
                           GRANT.replace("policy: reports-read", "policy: reports-write")),
         "grant.unknown-policy", "grants/reports-write/ana-20261130T0900Z.yaml", 3,
         "unknown policy 'reports-write'; known policies: reports-read",
-        "1 policies, 2 grants, 1 errors, 0 warnings",
+        "1 policy, 2 grants, 1 error, 0 warnings",
     ),
     BadFile(
         "path-mismatch",
         lambda r: r.write("grants/reports-read/ben-20261130T0900Z.yaml", GRANT),
         "grant.path-mismatch", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "requester 'ana' disagrees with the file name, which names 'ben'",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "anchor",
@@ -79,7 +79,7 @@ CASES = [
                               "justification: *who")),
         "yaml.anchor", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "anchor '&who' is not allowed; remove it and write values out in full",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "tag",
@@ -87,7 +87,7 @@ CASES = [
                           _grant("requester: !!str ben\n")),
         "yaml.tag", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "tag '!!str' is not allowed; remove it, every value is plain text typed by the schema",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
 ]
 
@@ -122,7 +122,7 @@ def test_a_bad_file_is_a_finding_at_its_place(case: BadFile, small_repo: GitRepo
 def test_a_clean_repository_passes(small_repo: GitRepoBuilder,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = gitjit(["check", "--repo", str(small_repo.path)], capsys)
-    assert (code, out, err) == (0, "1 policies, 1 grants, 0 errors, 0 warnings\n", "")
+    assert (code, out, err) == (0, "1 policy, 1 grant, 0 errors, 0 warnings\n", "")
 
 
 def test_a_clean_repository_in_json(small_repo: GitRepoBuilder,
@@ -148,7 +148,7 @@ def test_findings_from_several_files_are_sorted_by_place(
     assert [line.split(": ")[0] for line in out.splitlines()] == [
         "grants/reports-read/ben-20261130T0900Z.yaml",
         "grants/reports-write/ana-20261130T0900Z.yaml:3",
-        "1 policies, 2 grants, 2 errors, 0 warnings",
+        "1 policy, 2 grants, 2 errors, 0 warnings",
     ]
 
 
@@ -203,7 +203,7 @@ def test_the_installed_console_script(small_repo: GitRepoBuilder) -> None:
     assert result.stdout == (
         "grants/reports-read/ben-20261130T0900Z.yaml: grant.not-regular-file: a symlink under "
         "grants/; only regular files (mode 100644) can be grants\n"
-        "1 policies, 1 grants, 1 errors, 0 warnings\n")
+        "1 policy, 1 grant, 1 error, 0 warnings\n")
 
     result = subprocess.run([script, "check", "--repo", str(small_repo.path / "missing")],
                             capture_output=True, text=True, check=False)
@@ -264,7 +264,7 @@ def test_check_in_several_processes_finds_what_one_finds(small_repo: GitRepoBuil
     assert "grants/reports-read/ben-20261130T0904Z.yaml: grant.not-regular-file: " in text
     assert "grants/reports-read/zoe-20261130T0900Z.yaml:4: grant.requester-not-eligible: " \
         in text
-    assert text.endswith("1 policies, 121 grants, 5 errors, 1 warnings\n")
+    assert text.endswith("1 policy, 121 grants, 5 errors, 1 warning\n")
     assert dict(outputs)[("--now", "2026-12-01T00:00:00Z")].count("grant.expired") == 121
 
 

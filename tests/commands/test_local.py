@@ -24,8 +24,6 @@ justification: Quarterly revenue report for finance
 """
 PENDING = """\
 PENDING: request: ana asks for reports-read for 1h
-  warning: grants/reports-read/ana-20261201T0900Z.yaml: approval.missing: step 1 (group:leads) \
-needs 1 more approval(s) of 1; eligible: lea
   missing: reports-read step 1 (group:leads) needs 1 more of 1; may approve: lea
 """
 
@@ -75,7 +73,9 @@ def test_open_review_merge(local: Local) -> None:
                     "(merge with --admin to bypass it)\n")
     assert repo.sha("main") == base
     assert local("review", "1", "--as", "lea", "--approve", "--now", "2026-12-01T09:02:00Z") \
-        == (0, f"review 1 on pull request #1: lea APPROVED on {head[:12]}\n", "")
+        == (0, f"review 1 on pull request #1: lea APPROVED on {head[:12]}\n"
+               "APPROVED: request: ana asks for reports-read for 1h\n"
+               "  counted: lea for reports-read step 1\n", "")
 
     code, out, err = local("merge", "1", "--as", "lea", "--now", "2026-12-01T09:03:00Z")
 
