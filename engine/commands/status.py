@@ -32,6 +32,7 @@ from engine.core.status import (
     StatusReport,
     build_status,
 )
+from engine.core.values import plural
 from engine.errors import UsageError
 
 VERSION = 1
@@ -175,7 +176,8 @@ def render_text(report: StatusReport) -> str:
         lines += [f"  {text}" for text in report.untrusted]
     if report.latency is not None:
         lat = report.latency
-        lines.append(f"revocation latency over {lat.count} ends: median {_span(lat.median)}, "
+        lines.append(f"revocation latency over {plural(lat.count, 'end')}: "
+                     f"median {_span(lat.median)}, "
                      f"worst {_span(lat.worst)} ({lat.worst_grant})")
     lines += status_lines(list(report.actions))
     lines.append(report.summary())

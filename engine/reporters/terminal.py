@@ -38,6 +38,9 @@ _LEAD_WORDS: dict[str, str] = {
 }
 """A line's first word that says how things stand."""
 
+_TABLE_ROW = re.compile(r"\S {2,}\S.*\S {2,}\S.*\S {2,}\S")
+"""A line laid out in columns (fields two or more spaces apart): a table row, which wrapping
+would scramble, so it is written whole."""
 _LEAD = re.compile(r"^(\s*)([A-Za-z]+)(?=[:\s]|$)")
 _FINDING = re.compile(r"^(\s*(?:warning: |notice: )?[^\s:]+(?::\d+)?: )"
                       r"([a-z][a-z-]*\.[a-z0-9.-]+)(: )")
@@ -108,7 +111,7 @@ def paint(line: str, style: Style = Style(colour=True)) -> str:
 def _pieces(line: str, width: int | None) -> list[tuple[str, int, int]]:
     """Where ``line`` is cut: each piece is a prefix and a slice of ``line`` (its words and
     the spaces between them as written)."""
-    if width is None or len(line) <= width:
+    if width is None or len(line) <= width or _TABLE_ROW.search(line):
         return [("", 0, len(line))]
     follow = line[:len(line) - len(line.lstrip(" "))] + "  "
     pieces: list[tuple[str, int, int]] = []

@@ -93,7 +93,7 @@ def test_text_on_a_fresh_clone(history: GitRepoBuilder, repo_factory: RepoFactor
         f"  2026-01-05T09:22:00Z  removed in {ben_removal[:12]}\n"
         "\n"
         "2 grants: 2 ended, 0 not ended\n"
-        "revocation latency over 1 ends: median 40s, worst 40s "
+        "revocation latency over 1 end: median 40s, worst 40s "
         "(reports-read/ana-20261130T0900Z)\n"
     )
 
