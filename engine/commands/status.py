@@ -167,8 +167,9 @@ def render_text(report: StatusReport) -> str:
     else:
         lines.append(f"no grants on {report.branch}")
     if report.ledger_ref is None:
-        lines.append("note: no ledger in this clone, so no grant shows as activated; fetch the "
-                     "gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)")
+        lines.append("note: no ledger (gitjit/ledger) in this clone, so no grant shows as "
+                     "activated: nothing has been activated here yet, or origin's ledger is "
+                     "not fetched (git fetch origin gitjit/ledger:gitjit/ledger)")
     if report.untrusted:
         lines.append(f"warning: {report.ledger_ref} holds {len(report.untrusted)} commits or "
                      "files gitjit did not write; they are ignored here (run 'gitjit audit "
