@@ -265,6 +265,8 @@ LIFECYCLE_OPTIONS = [
     click.option("--branch", default="main", show_default=True,
                  help="The default branch, where merged grants live."),
     click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing."),
+    click.option("--no-notify", "quiet", is_flag=True,
+                 help="Tell no channel (a trial run); everything else happens as usual."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                  show_default=True),
     click.option("--forge", type=click.Choice(forges.FORGES), default="local",
@@ -283,7 +285,7 @@ def _lifecycle_options(command: Any) -> Any:
 
 @cli.command("activate")
 @_lifecycle_options
-def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool, quiet: bool,
                      fmt: str, forge: str) -> int:
     """Verify and apply the grants newly merged into the default branch.
 
@@ -299,13 +301,13 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
     from engine.commands import lifecycle_run
 
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
-                                             forge)
+                                             forge, notify=not quiet)
     return lifecycle_run.run_activate(options)
 
 
 @cli.command("reconcile")
 @_lifecycle_options
-def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool, quiet: bool,
                       fmt: str, forge: str) -> int:
     """Make every target match the grants that are live now, then remove expired files.
 
@@ -321,7 +323,7 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     from engine.commands import lifecycle_run
 
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
-                                             forge)
+                                             forge, notify=not quiet)
     return lifecycle_run.run_reconcile(options)
 
 

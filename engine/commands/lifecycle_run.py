@@ -25,6 +25,8 @@ class LifecycleOptions:
     dry_run: bool
     format: str
     forge: str = "local"
+    notify: bool = True
+    """False: no channel is told (a trial); records and targets are as without it."""
 
 
 def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
@@ -39,12 +41,14 @@ def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
 
 
 def run_activate(options: LifecycleOptions) -> int:
-    report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run,
+                      notify=options.notify)
     print(report.render(options.format), end="")
     return 1 if report.failures else 0
 
 
 def run_reconcile(options: LifecycleOptions) -> int:
-    report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run,
+                       notify=options.notify)
     print(report.render(options.format), end="")
     return 1 if report.failures else 0
