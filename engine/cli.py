@@ -38,6 +38,7 @@ from engine.commands import forges
 from engine.core.models import Login
 from engine.errors import GitjitError
 from engine.reporters import CHECK_FORMATS, PR_FORMATS
+from engine.reporters.terminal import StyledGroup
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -124,7 +125,8 @@ NOW = click.option("--now", type=Timestamp(), default=None,
                         " default: the current time.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=StyledGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="gitjit")
 @click.option("--traceback", "show_traceback", is_flag=True,
               help="Show the Python traceback of an error.")
@@ -304,6 +306,8 @@ LIFECYCLE_OPTIONS = [
     click.option("--branch", default="main", show_default=True,
                  help="The default branch, where merged grants live."),
     click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing."),
+    click.option("--no-notify", "quiet", is_flag=True,
+                 help="Tell no channel (a trial run); everything else happens as usual."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                  show_default=True),
     click.option("--forge", type=click.Choice(forges.FORGES), default=DEFAULT_FORGE,
@@ -322,7 +326,7 @@ def _lifecycle_options(command: Any) -> Any:
 
 @cli.command("activate")
 @_lifecycle_options
-def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: bool, quiet: bool,
                      fmt: str, forge: str) -> int:
     """Verify and apply the grants newly merged into the default branch.
 
@@ -343,13 +347,13 @@ def activate_command(repo: Path, now: datetime | None, branch: str, dry_run: boo
     from engine.commands import lifecycle_run
 
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
-                                             forge)
+                                             forge, notify=not quiet)
     return lifecycle_run.run_activate(options)
 
 
 @cli.command("reconcile")
 @_lifecycle_options
-def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool,
+def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bool, quiet: bool,
                       fmt: str, forge: str) -> int:
     """Make every target match the grants that are live now, then remove expired files.
 
@@ -370,7 +374,7 @@ def reconcile_command(repo: Path, now: datetime | None, branch: str, dry_run: bo
     from engine.commands import lifecycle_run
 
     options = lifecycle_run.LifecycleOptions(repo, branch, now or clock.now(), dry_run, fmt,
-                                             forge)
+                                             forge, notify=not quiet)
     return lifecycle_run.run_reconcile(options)
 
 

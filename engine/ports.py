@@ -22,8 +22,11 @@ class Tree(Protocol):
         """The file's bytes; raises GitjitError when missing. Symlinks are never followed."""
         ...
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """The bytes of several files at once (one git process for a revision, not one each)."""
+    def read_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of several files at once (one git process for a revision, not one each).
+
+        With ``limit``, a larger file is never held whole: its first ``limit`` + 1 bytes come
+        back as ``engine.core.changes.Oversized``, which knows the whole size."""
         ...
 
     def exists(self, path: str) -> bool: ...

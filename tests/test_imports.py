@@ -91,7 +91,7 @@ def test_check_without_sql_loads_no_sql_parser(repo: GitRepoBuilder) -> None:
     text = policy.read_text("utf-8")
     policy.write_text(text[:text.index("\n# Actions:")] + "\n", "utf-8")
     code, modules, output = run_gitjit(["check", "--repo", str(repo.path)])
-    assert (code, output.splitlines()[-1]) == (0, "5 policies, 0 grants, 0 errors, 1 warnings")
+    assert (code, output.splitlines()[-1]) == (0, "5 policies, 0 grants, 0 errors, 1 warning")
     assert heavy(modules) == []
 
 

@@ -3,8 +3,10 @@
 Output can hold secrets: the connection's own (a password, a DSN, any variable a ``*_env``
 setting names) and whatever the operation printed. Known secret values are replaced first;
 then anything that looks like a credential (``password=...``, ``token: ...``, a URL's
-``user:password@``, ``Bearer ...``, a private key block) is. Only the redacted text is
-digested, kept (its start, bounded) and shown."""
+``user:password@``, ``Bearer ...``, a private key block) is. A known secret is redacted
+with the whole value that holds it, never cut out of it (engine.core.redaction: where a cut
+lands would show the secret). Only the redacted text is digested, kept (its start, bounded)
+and shown."""
 
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from collections.abc import Mapping
 
 from engine.actions.model import Plan
 from engine.core.ledger import MAX_DETAIL, MAX_EXCERPT, ActionRun
+from engine.core.redaction import REDACTED, redact_values
 from engine.reporters.markdown import render
 from engine.targets.base import ActionResult
 
-REDACTED = "[redacted]"
 _MIN_SECRET = 4
 """Shorter environment values are not replaced: 'on' or '1' would garble the whole text."""
 _PATTERNS = [
@@ -42,8 +44,7 @@ def secrets_of(connection: Mapping[str, str],
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
+    text = redact_values(text, secrets)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -96,12 +96,13 @@ def tree_with(repo: GitRepository, tree: str | None, path: str, blob: str) -> st
 
 
 def commit_file(repo: GitRepository, base: str, branch: str, path: str, content: bytes,
-                message: str) -> str:
+                message: str, env: Mapping[str, str] | None = None) -> str:
     """Create ``branch`` at a new commit on ``base`` that adds ``path``; GitError if the
-    branch exists already (a request is never written over another)."""
+    branch exists already (a request is never written over another). ``env``: the commit's
+    author and dates (GIT_AUTHOR_NAME, GIT_AUTHOR_DATE ...)."""
     blob = repo.git("hash-object", "-w", "--stdin", stdin=content).decode("ascii").strip()
     tree = tree_with(repo, f"{base}^{{tree}}", path, blob)
-    commit = repo.commit_tree(tree, [base], message)
+    commit = repo.commit_tree(tree, [base], message, env=env)
     if not repo.update_ref(f"refs/heads/{branch}", commit, None, message="gitjit request"):
         raise GitError(f"branch {branch!r} exists already in {repo.root}; choose another")
     return commit

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.adapters.worktree import WorkTree, check_path
-from engine.core.changes import Change, TreeEntry
+from engine.core.changes import Change, Oversized, TreeEntry
 from engine.errors import GitError, GitjitError
 
 _KEPT_GIT_PREFIXES = ("GIT_AUTHOR_", "GIT_COMMITTER_")
@@ -616,8 +616,9 @@ class GitTree:
         """The blob at ``path``; a symlink's blob is its target text (callers check modes)."""
         return self.read_many([path])[path]
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """The blobs at ``paths``, read through the repository's object reader.
+    def read_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+        """The blobs at ``paths``, read through the repository's object reader; with
+        ``limit``, a larger blob's first ``limit`` + 1 bytes, as ``Oversized``.
 
         Asking by SHA rather than by ``rev:path`` keeps paths with newlines out of the line
         protocol."""
@@ -641,7 +642,7 @@ class GitTree:
                 raise GitjitError(
                     f"{path} is a submodule (mode 160000) at commit {self.sha[:12]}, not a file"
                 )
-        blobs = _cat_blobs(self.repo, {listed[path].sha for path in wanted})
+        blobs = _cat_blobs(self.repo, {listed[path].sha for path in wanted}, limit)
         return {path: blobs[listed[path].sha] for path in wanted}
 
 
@@ -704,17 +705,19 @@ def _find(items: list[_TreeItem], name: str) -> _TreeItem | None:
     return None
 
 
-def _cat_blobs(repo: GitRepository, shas: Iterable[str]) -> dict[str, bytes]:
-    return _cat_objects(repo, shas, "blob")
+def _cat_blobs(repo: GitRepository, shas: Iterable[str],
+               limit: int | None = None) -> dict[str, bytes]:
+    return _cat_objects(repo, shas, "blob", limit)
 
 
-def _cat_objects(repo: GitRepository, shas: Iterable[str], kind: str) -> dict[str, bytes]:
+def _cat_objects(repo: GitRepository, shas: Iterable[str], kind: str,
+                 limit: int | None = None) -> dict[str, bytes]:
     order = sorted(shas)
     for sha in order:
         if not _FULL_SHA.fullmatch(sha):
             raise GitError(f"invalid object name {sha!r}: give a full hex SHA")
     objects: dict[str, bytes] = {}
-    for sha, found in zip(order, repo.catfile.read(order), strict=True):
+    for sha, found in zip(order, repo.catfile.read(order, limit), strict=True):
         if found is None or found[0] != sha or found[1] != kind:
             got = "missing" if found is None else f"{found[1]} {found[0]}"
             raise GitError(
@@ -757,9 +760,10 @@ class _CatFile:
     def close(self) -> None:
         self._finalizer()
 
-    def read(self, names: Sequence[str]) -> list[_Found | None]:
+    def read(self, names: Sequence[str], limit: int | None = None) -> list[_Found | None]:
         """Each named object (a full SHA, or a SHA with ``^{commit}`` or ``^{tree}``), or
-        None where git has no such object."""
+        None where git has no such object. With ``limit``, a larger object's content is its
+        first ``limit`` + 1 bytes (``Oversized``); the rest is read past, never kept."""
         for name in names:
             if "\n" in name or "\0" in name:
                 raise GitError(f"invalid object name {name!r}")
@@ -773,12 +777,13 @@ class _CatFile:
                 try:
                     process.stdin.write("".join(f"{name}\n" for name in group).encode())
                     process.stdin.flush()
-                    found += [self._answer(process.stdout, name) for name in group]
+                    found += [self._answer(process.stdout, name, limit)
+                              for name in group]
                 except (BrokenPipeError, OSError, ValueError) as exc:
                     raise self._failed() from exc
         return found
 
-    def _answer(self, out: IO[bytes], name: str) -> _Found | None:
+    def _answer(self, out: IO[bytes], name: str, limit: int | None) -> _Found | None:
         header = out.readline()
         if not header.endswith(b"\n"):
             raise self._failed()
@@ -789,6 +794,18 @@ class _CatFile:
             raise GitError(f"git cat-file --batch in {self.root} answered {header[:200]!r} "
                            f"for {name!r}")
         size = int(parts[2])
+        if limit is not None and size > limit:
+            start = out.read(limit + 1)
+            left = size - len(start) + 1  # the rest, and the newline after it
+            skipped = b""
+            while left > 0:
+                skipped = out.read(min(left, 1 << 16))
+                if not skipped:
+                    raise self._failed()
+                left -= len(skipped)
+            if len(start) != limit + 1 or skipped[-1:] != b"\n":
+                raise self._failed()
+            return parts[0], parts[1], Oversized(start, size)
         body = out.read(size + 1)
         if len(body) != size + 1 or body[-1:] != b"\n":
             raise self._failed()

@@ -16,18 +16,44 @@ from engine.errors import UsageError
 
 def load_reviews(path: Path) -> tuple[Review, ...]:
     try:
-        data = json.loads(path.read_bytes())
+        data = _pages(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read reviews file {path}: {exc.strerror}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not JSON ({exc}); save the reviews with "
                          "'gh api repos/OWNER/REPO/pulls/N/reviews --paginate'") from exc
-    # `gh api --paginate` concatenates pages into one array; a list of pages is accepted too.
+    # `gh api --slurp` wraps the pages in one outer array: a list of pages is accepted too.
     if isinstance(data, list) and data and all(isinstance(page, list) for page in data):
         data = [item for page in data for item in page]
     if not isinstance(data, list):
         raise UsageError(f"{path}: expected a JSON array of reviews")
     return tuple(parse_review(item, f"{path}[{index}]") for index, item in enumerate(data))
+
+
+def _pages(text: str) -> Any:
+    """The file's JSON. `gh api --paginate` writes each page's array right after the other
+    (``[...][...]``), which is no single JSON document: such a run of arrays is read as
+    their concatenation, as the pages of one list."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    index = _skip_space(text, 0)
+    while True:
+        value, index = decoder.raw_decode(text, index)
+        values.append(value)
+        index = _skip_space(text, index)
+        if index == len(text):
+            break
+    if len(values) == 1:
+        return values[0]
+    if not all(isinstance(value, list) for value in values):
+        return None  # several documents but not pages: refused as no array of reviews
+    return [item for page in values for item in page]
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
 
 
 def parse_review(item: Any, where: str) -> Review:

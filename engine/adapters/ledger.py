@@ -89,9 +89,16 @@ def find_ledger_ref(repo: GitRepository) -> str:
     local = repo.ref_target(LEDGER_REF)
     remote = repo.ref_target(REMOTE_LEDGER_REF)
     if local is None and remote is None:
+        if b"origin" not in repo.git("remote").split():
+            # A repository without a remote (a trial with the local forge) has no ledger
+            # elsewhere to fetch: nothing has been activated in it yet.
+            raise LedgerNotFoundError(
+                f"no ledger yet in {repo.root}: nothing has been activated here ("
+                f"'gitjit activate' writes the first record, to {LEDGER_REF})")
         raise LedgerNotFoundError(
             f"no ledger in {repo.root}: neither {LEDGER_REF} nor {REMOTE_LEDGER_REF} exists; "
-            "fetch the gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)"
+            "if origin has one, fetch it (git fetch origin gitjit/ledger:gitjit/ledger); "
+            "otherwise nothing has been activated yet"
         )
     if local is None:
         return REMOTE_LEDGER_REF

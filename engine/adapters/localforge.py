@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -386,6 +387,11 @@ class LocalForge:
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise GitjitError(f"the local forge's state {self.path} is not version "
                               f"{STATE_VERSION}; it was written by another gitjit version")
+        problem = state_problem(state)
+        if problem is not None:
+            raise GitjitError(f"the local forge's state {self.path} is damaged: {problem}; "
+                              "fix that entry (docs/local-forge.md describes the file) or "
+                              "delete the file to start with no pull requests")
         return state
 
     def _save(self, state: Mapping[str, Any]) -> None:
@@ -420,6 +426,157 @@ class LocalForge:
             finally:
                 self._held.depth = 0
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+# -- validating the state on load ------------------------------------------------------------
+#
+# The file is ours, but it sits in .git where anyone can edit it: every field is checked before
+# any is used, so a hand edit is a clear error, never a traceback, and a login is never read
+# in a form that would compare unequal to the same person (a reviewer 'Bob' on bob's request).
+
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_STATES = frozenset(s.value for s in PullRequestState)
+_REVIEW_STATES = frozenset(s.value for s in ReviewState) - {ReviewState.PENDING.value}
+
+
+class _Bad(Exception):
+    """Where the state is wrong, and how."""
+
+
+def _need(ok: bool, where: str, what: str) -> None:
+    if not ok:
+        raise _Bad(f"{where}: {what}")
+
+
+def _int(value: Any, where: str, minimum: int = 1) -> int:
+    _need(type(value) is int and value >= minimum, where,
+          f"{json.dumps(value)} is not a whole number of at least {minimum}")
+    result: int = value
+    return result
+
+
+def _str(value: Any, where: str, *, empty: bool = True) -> str:
+    _need(isinstance(value, str) and (empty or value != ""), where,
+          f"{json.dumps(value)} is not {'a' if empty else 'a non-empty'} string")
+    result: str = value
+    return result
+
+
+def _time_field(value: Any, where: str, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    text = _str(value, where, empty=False)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad(f"{where}: {json.dumps(text)} is not a time (ISO 8601 with an offset, as "
+                   "2026-12-01T09:00:00+00:00)") from None
+    _need(parsed.tzinfo is not None, where, f"{json.dumps(text)} has no UTC offset")
+
+
+def _login_field(value: Any, where: str, *, bot: bool = False) -> None:
+    text = _str(value, where, empty=False)
+    name = text.removesuffix("[bot]") if bot else text
+    try:
+        login = parse_login(name)
+    except ValueError as exc:
+        raise _Bad(f"{where}: {exc}") from None
+    _need(login == name, where, f"{json.dumps(text)} must be written in lower case "
+          f"({json.dumps(text.lower())}): logins are compared without regard to case")
+
+
+def _sha(value: Any, where: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    _need(isinstance(value, str) and _SHA.fullmatch(value) is not None, where,
+          f"{json.dumps(value)} is not a full commit id (40 lower-case hex digits)")
+
+
+def _keys(value: Any, where: str, required: frozenset[str],
+          optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    _need(isinstance(value, dict), where, "is not a JSON object")
+    missing = sorted(required - value.keys())
+    _need(not missing, where, f"lacks {', '.join(missing)}")
+    unknown = sorted(value.keys() - required - optional)
+    _need(not unknown, where, f"has unknown key(s) {', '.join(unknown)}")
+    result: dict[str, Any] = value
+    return result
+
+
+_TOP = frozenset({"version", "next_number", "next_id", "pull_requests"})
+_TOP_OPTIONAL = frozenset({"heartbeat", "watchdog_alert"})
+_RECORD = frozenset({"number", "author", "base", "head_ref", "head_sha", "title", "body",
+                     "state", "opened_at", "merge_sha", "merged_at", "merged_by", "closed_at",
+                     "reviews", "pushers", "comments"})
+_REVIEW = frozenset({"id", "reviewer", "state", "commit", "submitted_at", "is_bot", "body"})
+
+
+def state_problem(state: Mapping[str, Any]) -> str | None:
+    """What is wrong with a loaded state (the first problem, with where it is), or None."""
+    try:
+        _check_state(state)
+    except _Bad as bad:
+        return str(bad)
+    return None
+
+
+def _check_state(state: Mapping[str, Any]) -> None:
+    top = _keys(state, "the top level", _TOP, _TOP_OPTIONAL)
+    next_number = _int(top["next_number"], "next_number")
+    next_id = _int(top["next_id"], "next_id")
+    for key in _TOP_OPTIONAL:
+        _time_field(top.get(key), key, optional=True)
+    pulls = top["pull_requests"]
+    _need(isinstance(pulls, dict), "pull_requests", "is not a JSON object")
+    ids: set[int] = set()
+    for key, record in pulls.items():
+        where = f"pull_requests[{json.dumps(key)}]"
+        item = _keys(record, where, _RECORD)
+        number = _int(item["number"], f"{where}.number")
+        _need(key == str(number), f"{where}.number", f"{number} is not its key {key}")
+        _need(number < next_number, "next_number",
+              f"{next_number} is not above pull request #{number}")
+        _login_field(item["author"], f"{where}.author")
+        for name in ("base", "head_ref"):
+            _str(item[name], f"{where}.{name}", empty=False)
+        for name in ("title", "body"):
+            _str(item[name], f"{where}.{name}")
+        _need(item["state"] in _STATES, f"{where}.state",
+              f"{json.dumps(item['state'])} is not one of {', '.join(sorted(_STATES))}")
+        merged = item["state"] == PullRequestState.MERGED.value
+        _sha(item["head_sha"], f"{where}.head_sha")
+        _sha(item["merge_sha"], f"{where}.merge_sha", optional=not merged)
+        _time_field(item["opened_at"], f"{where}.opened_at", optional=True)
+        _time_field(item["merged_at"], f"{where}.merged_at", optional=not merged)
+        _time_field(item["closed_at"], f"{where}.closed_at", optional=True)
+        if merged or item["merged_by"] is not None:
+            _login_field(item["merged_by"], f"{where}.merged_by")
+        _need(isinstance(item["pushers"], list), f"{where}.pushers", "is not a list")
+        for index, login in enumerate(item["pushers"]):
+            _login_field(login, f"{where}.pushers[{index}]")
+        _need(isinstance(item["reviews"], list), f"{where}.reviews", "is not a list")
+        for index, raw in enumerate(item["reviews"]):
+            at = f"{where}.reviews[{index}]"
+            review = _keys(raw, at, _REVIEW)
+            ids.add(_int(review["id"], f"{at}.id"))
+            _login_field(review["reviewer"], f"{at}.reviewer", bot=True)
+            _need(review["state"] in _REVIEW_STATES, f"{at}.state",
+                  f"{json.dumps(review['state'])} is not one of "
+                  f"{', '.join(sorted(_REVIEW_STATES))}")
+            _sha(review["commit"], f"{at}.commit")
+            _time_field(review["submitted_at"], f"{at}.submitted_at", optional=False)
+            _need(type(review["is_bot"]) is bool, f"{at}.is_bot",
+                  f"{json.dumps(review['is_bot'])} is not true or false")
+            _str(review["body"], f"{at}.body")
+        _need(isinstance(item["comments"], dict), f"{where}.comments", "is not a JSON object")
+        for name, raw in item["comments"].items():
+            at = f"{where}.comments[{json.dumps(name)}]"
+            comment = _keys(raw, at, frozenset({"id", "body"}))
+            ids.add(_int(comment["id"], f"{at}.id"))
+            _str(comment["body"], f"{at}.body")
+    _need(all(i < next_id for i in ids), "next_id",
+          f"{next_id} is not above every review and comment id (the highest is "
+          f"{max(ids, default=0)})")
 
 
 def _records(state: Mapping[str, Any]) -> list[dict[str, Any]]:

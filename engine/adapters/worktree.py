@@ -13,7 +13,14 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.core.changes import EXECUTABLE_FILE, REGULAR_FILE, SUBMODULE, SYMLINK, TreeEntry
+from engine.core.changes import (
+    EXECUTABLE_FILE,
+    REGULAR_FILE,
+    SUBMODULE,
+    SYMLINK,
+    Oversized,
+    TreeEntry,
+)
 from engine.errors import GitjitError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -107,8 +114,9 @@ class WorkTree:
         """The bytes of the regular file at ``path``; GitjitError for a link or a missing file."""
         return self.read_many([path])[path]
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """``read`` of each path, in the order given (the same contract as ``GitTree``).
+    def read_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+        """``read`` of each path, in the order given (the same contract as ``GitTree``); with
+        ``limit``, a larger file's first ``limit`` + 1 bytes, as ``Oversized``.
 
         Files of one folder in a row share one opened folder: grants/<policy>/ is opened once
         for all its grants, not once per grant."""
@@ -125,13 +133,13 @@ class WorkTree:
                         dir_fd = -1
                     dir_fd, name = self._open_parent(path)
                     parent = folder
-                found[path] = self._read_at(dir_fd, name, path)
+                found[path] = self._read_at(dir_fd, name, path, limit)
         finally:
             if dir_fd >= 0:
                 os.close(dir_fd)
         return found
 
-    def _read_at(self, dir_fd: int, name: str, path: str) -> bytes:
+    def _read_at(self, dir_fd: int, name: str, path: str, limit: int | None) -> bytes:
         try:
             fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
@@ -146,12 +154,19 @@ class WorkTree:
                     "git can only store regular files and links"
                 )
             chunks = []
-            # One read for a file of the size fstat gave; more if it grew meanwhile.
-            want = info.st_size + 1
-            while chunk := os.read(fd, want):
+            kept = 0
+            cap = None if limit is None else limit + 1
+            # One read for a file of the size fstat gave; more if it grew meanwhile. With a
+            # limit, never more than limit + 1 bytes: enough to know the file is over it.
+            want = info.st_size + 1 if cap is None else min(info.st_size + 1, cap)
+            while want > 0 and (chunk := os.read(fd, want)):
                 chunks.append(chunk)
-                want = 1 << 16
-            return b"".join(chunks)
+                kept += len(chunk)
+                want = 1 << 16 if cap is None else min(1 << 16, cap - kept)
+            data = b"".join(chunks)
+            if limit is not None and len(data) > limit:
+                return Oversized(data, max(info.st_size, len(data)))
+            return data
         finally:
             os.close(fd)
 

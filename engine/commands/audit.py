@@ -32,7 +32,7 @@ from engine.core.grants import GRANTS_DIR, load_grant
 from engine.core.ledger import ACTION_PREFIX, Event
 from engine.core.models import Settings
 from engine.core.schema import SchemaSet
-from engine.core.values import format_duration
+from engine.core.values import format_duration, plural
 from engine.errors import GitError, UsageError
 from engine.reporters import jsonout
 
@@ -345,7 +345,8 @@ def latency_line(lifecycles: list[Lifecycle]) -> str:
         return ""
     median = _median([lat for lat, _ in measured])
     worst, grant = measured[-1]
-    return (f"revocation latency over {len(measured)} ends: median {_span(median)}, worst "
+    return (f"revocation latency over {plural(len(measured), 'end')}: "
+            f"median {_span(median)}, worst "
             f"{_span(worst)} ({grant})")
 
 

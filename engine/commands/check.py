@@ -20,7 +20,7 @@ from engine.core.changes import REGULAR_FILE, TreeEntry
 from engine.core.check import GrantCheck, check_grants, expired, identity_findings, named_logins
 from engine.core.findings import Finding, Severity
 from engine.core.grants import GRANTS_DIR
-from engine.core.models import Config
+from engine.core.models import Config, Settings
 from engine.core.report import CheckReport
 from engine.core.schema import check_schemas
 from engine.core.signers import SIGNERS_PATH
@@ -65,7 +65,8 @@ def run(options: CheckOptions) -> int:
     extra: list[Finding] = [*expiring]
     actions = tree.entries(ACTIONS_DIR)
     extra += check_actions(
-        actions, tree.read_many([e.path for e in actions if e.mode == REGULAR_FILE]),
+        actions, tree.read_many([e.path for e in actions if e.mode == REGULAR_FILE],
+                                limit=_grant_cap(loaded)),
         loaded.result, loaded.schemas)
     config = loaded.result.config
     if config is not None and (config.settings.admins
@@ -114,7 +115,8 @@ def _check_all(tree: WorkTree, entries: Sequence[TreeEntry], loaded: LoadedConfi
         expiring: list[Finding] = []
         for start in range(0, len(part), CHUNK):
             chunk = part[start:start + CHUNK]
-            contents = tree.read_many([e.path for e in chunk if e.mode == REGULAR_FILE])
+            contents = tree.read_many([e.path for e in chunk if e.mode == REGULAR_FILE],
+                                      limit=_grant_cap(loaded))
             result = check_grants(chunk, contents, loaded.result, loaded.schemas,
                                   keep=options.now is not None)
             if options.now is not None:
@@ -128,6 +130,12 @@ def _check_all(tree: WorkTree, entries: Sequence[TreeEntry], loaded: LoadedConfi
         jobs = max(1, min(workers.cores(), len(entries) // PER_PROCESS))
     parts = workers.split(entries, work, jobs=jobs, report=report)
     return _joined([check for check, _ in parts]), [f for _, found in parts for f in found]
+
+
+def _grant_cap(loaded: LoadedConfig) -> int:
+    """The grant size cap, applied while reading: a huge file is never held whole."""
+    config = loaded.result.config
+    return (config.settings if config else Settings()).max_grant_bytes
 
 
 def _joined(checks: Sequence[GrantCheck]) -> GrantCheck:

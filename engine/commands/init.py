@@ -19,7 +19,7 @@ from engine.adapters.schemas import packaged_folder
 from engine.adapters.signing import generate_key, local_key_path
 from engine.commands.repository import read_config, require_config
 from engine.core import codeowners, starter
-from engine.core.changes import REGULAR_FILE, TreeEntry
+from engine.core.changes import REGULAR_FILE, Oversized, TreeEntry
 from engine.core.signers import SIGNERS_PATH
 from engine.errors import GitjitError, UsageError
 
@@ -56,8 +56,12 @@ class _Files:
             raise GitjitError(f"{path} does not exist")
         return self.files[path]
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        return {path: self.read(path) for path in paths}
+    def read_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+        found = {path: self.read(path) for path in paths}
+        if limit is None:
+            return found
+        return {path: raw if len(raw) <= limit else Oversized(raw[:limit + 1], len(raw))
+                for path, raw in found.items()}
 
     def exists(self, path: str) -> bool:
         return path in self.files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ class LifecycleOptions:
     dry_run: bool
     format: str
     forge: str = "local"
+    notify: bool = True
+    """False: no channel is told (a trial); records and targets are as without it."""
 
 
 def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
@@ -39,12 +42,35 @@ def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
 
 
 def run_activate(options: LifecycleOptions) -> int:
-    report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    life = lifecycle_for(options)
+    before = _tip(life, options)
+    report = activate(life, options.now, dry_run=options.dry_run, notify=options.notify)
     print(report.render(options.format), end="")
+    _catch_up(life, options, before)
     return 1 if report.failures else 0
 
 
 def run_reconcile(options: LifecycleOptions) -> int:
-    report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    life = lifecycle_for(options)
+    before = _tip(life, options)
+    report = reconcile(life, options.now, dry_run=options.dry_run, notify=options.notify)
     print(report.render(options.format), end="")
+    _catch_up(life, options, before)
     return 1 if report.failures else 0
+
+
+def _tip(life: Lifecycle, options: LifecycleOptions) -> str | None:
+    return life.repo.ref_target(f"refs/heads/{options.branch}")
+
+
+def _catch_up(life: Lifecycle, options: LifecycleOptions, before: str | None) -> None:
+    """Offline, a removal commit moves the default branch under a checkout of it: bring the
+    checkout along, so that an ordinary commit cannot re-add a removed grant."""
+    if options.forge != "local" or options.dry_run or before is None:
+        return
+    after = _tip(life, options)
+    if after == before or not LocalForge(life.repo).checked_out(options.branch):
+        return
+    from engine.commands.local import catch_up
+
+    print(catch_up(life.repo, options.branch, before, "removal"), file=sys.stderr)

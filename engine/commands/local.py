@@ -30,6 +30,7 @@ from engine.core.report import PullRequestReport
 from engine.core.signers import SIGNERS_PATH
 from engine.errors import UsageError
 from engine.reporters import jsonout, text
+from engine.reporters.terminal import StyledGroup
 from engine.targets.registry import catalog
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def _time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-@click.group("local")
+@click.group("local", cls=StyledGroup)
 def group() -> None:
     """A forge in your repository: pull requests, reviews and merges, offline.
 
@@ -174,12 +175,18 @@ def review_command(number: int, repo: Path, login: Login, approve: bool,
     if len(picked) != 1:
         raise UsageError("give exactly one of --approve, --request-changes, --comment, "
                          f"--dismiss (got {len(picked)})")
-    _, forge = _forge(repo)
-    review = forge.submit_review(number, login, _REVIEW_FLAGS[picked[0]], at=now or clock.now(),
+    git, forge = _forge(repo)
+    at = now or clock.now()
+    review = forge.submit_review(number, login, _REVIEW_FLAGS[picked[0]], at=at,
                                  commit=commit, is_bot=bot, body=body)
     who = f"{review.reviewer} (bot)" if review.is_bot else review.reviewer
     click.echo(f"review {review.id} on pull request #{number}: {who} {review.state.value} "
                f"on {review.commit[:12]}")
+    # What the review changed is the question a reviewer has next: the verdict it leads to.
+    info = forge.pull_request(number)
+    verdict = _verdict(git, forge, info, at)
+    if verdict is not None:
+        click.echo(text.pull_request(_report(verdict, info)), nl=False)
     return EXIT_OK
 
 
@@ -255,11 +262,27 @@ def merge_command(number: int, repo: Path, login: Login, admin: bool,
     click.echo(f"merged pull request #{number} into {merged.base} as {merged.merge_sha[:12]} "
                f"by {login}{bypass}")
     if forge.checked_out(merged.base):
-        old = git.resolve(f"{merged.merge_sha}^1")
-        click.echo(f"note: {merged.base} is checked out here and the merge did not touch your "
-                   f"files; to update them run: git read-tree -m -u {old} {merged.base}",
-                   err=True)
+        _catch_up(git, merged.base, git.resolve(f"{merged.merge_sha}^1"), "merge")
     return EXIT_OK
+
+
+def _catch_up(git: GitRepository, branch: str, old: str, what: str) -> None:
+    click.echo(catch_up(git, branch, old, what), err=True)
+
+
+def catch_up(git: GitRepository, branch: str, old: str, what: str) -> str:
+    """Brings the checkout of ``branch`` (index and files) from ``old`` to the branch's new
+    tip, and says what it did. Left at ``old``, the checkout would show the new commits undone
+    as staged changes, and an ordinary commit would undo them: re-add a removed grant, drop a
+    merged one. git's two-tree merge refuses, touching nothing, where a local change is in
+    the way; then the user is told the exact command."""
+    result = git.run("read-tree", "-m", "-u", old, branch, ok_codes=(0, 128))
+    if result.returncode == 0:
+        return f"updated your checkout of {branch} to the {what}"
+    reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    return (f"note: {branch} is checked out here and your local changes kept the {what} "
+            f"out of your files ({reason[0] if reason else 'git read-tree failed'}); "
+            f"commit or stash them, then run: git read-tree -m -u {old} {branch}")
 
 
 @group.command("close")

@@ -14,6 +14,7 @@ from engine.commands.repository import read_config
 from engine.core import policytest
 from engine.core.findings import Severity
 from engine.core.report import CheckReport
+from engine.core.values import plural
 from engine.reporters import CHECK_FORMATS
 from engine.targets.registry import catalog
 
@@ -62,8 +63,8 @@ def render_text(results: list[policytest.CaseResult], verbose: bool, only: str |
             lines.append(f"PASS {result.path}:{result.line}: {result.name}")
     failed = sum(1 for r in results if not r.passed)
     files = len({r.path for r in results})
-    lines.append(f"{len(results)} tests in {files} files, {len(results) - failed} passed, "
-                 f"{failed} failed")
+    lines.append(f"{plural(len(results), 'test')} in {plural(files, 'file')}, "
+                 f"{len(results) - failed} passed, {failed} failed")
     if not results:
         lines.append(f"no policy tests under {only}" if only is not None else
                      "no policy tests yet: add PolicyTest files under policies/tests/ "

@@ -6,7 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.adapters.schemas import load_schemas
-from engine.core.config import POLICIES_DIR, ConfigFile, ConfigResult, build_config
+from engine.core.config import (
+    CONFIG_LIMITS,
+    POLICIES_DIR,
+    ConfigFile,
+    ConfigResult,
+    build_config,
+)
 from engine.core.models import Config, Policy, PolicyId
 from engine.core.schema import SchemaSet
 from engine.core.signers import SIGNERS_PATH, AllowedSigners, parse_allowed_signers
@@ -54,7 +60,8 @@ def read_config(tree: Tree, targets: Catalog | None = None) -> LoadedConfig:
     schemas = load_schemas(tree)
     entries = tree.entries(POLICIES_DIR)
     regular = [e.path for e in entries if e.mode == "100644"]
-    contents = tree.read_many(regular)
+    # Capped while reading: an oversized file is refused without ever being held whole.
+    contents = tree.read_many(regular, limit=CONFIG_LIMITS.max_bytes)
     files = [ConfigFile(e.path, e.mode, contents.get(e.path, b"")) for e in entries]
     blobs = {e.path: e.blob for e in entries if e.blob}
     return LoadedConfig(schemas, build_config(files, schemas, targets), len(files), blobs)

@@ -127,16 +127,55 @@ def run(options: RequestOptions) -> int:
         path = action_canonical_path(options.policy, options.requester, options.now)
         branch = "action/" + path.removeprefix("actions/").removesuffix(".yaml")
         head = commit_file(repo, base, branch, path, action_document(options),
-                           f"Run {what} of {options.policy}\n\n{options.justification}\n")
+                           f"Run {what} of {options.policy}\n\n{options.justification}\n",
+                           env=_authored(options))
     else:
         if options.params or options.max_rows is not None:
             raise UsageError("--param and --max-rows belong to an action: add --runbook")
         duration = options.duration or format_duration(policy.duration.default)
-        path = canonical_path(options.policy, options.requester, options.now)
+        path = _free_path(repo, base, canonical_path(options.policy, options.requester,
+                                                     options.now), options.now)
         branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
         head = commit_file(repo, base, branch, path, grant_document(options, duration),
                            f"Request {options.policy} for {duration}\n\n"
-                           f"{options.justification}\n")
+                           f"{options.justification}\n", env=_authored(options))
+    try:
+        return _judge_and_open(repo, options, base, head, branch, path, duration)
+    except BaseException:
+        # A request that failed half-way leaves nothing behind: no branch to trip over when
+        # it is made again.
+        repo.run("update-ref", "-d", f"refs/heads/{branch}", head, ok_codes=(0, 1, 128))
+        raise
+
+
+def _authored(options: RequestOptions) -> dict[str, str]:
+    """The request commit is the requester's, made when the request is: --as and --now (the
+    e-mail address stays git's configured one, which the forge links to the account)."""
+    when = options.now.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return {"GIT_AUTHOR_NAME": options.requester, "GIT_COMMITTER_NAME": options.requester,
+            "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+
+
+def _free_path(repo: GitRepository, base: str, path: str, now: datetime) -> str:
+    """``path``, or the same request stamped to the second when a request of this minute
+    exists already (on the base branch or as a request branch): two requests in one minute
+    are two files."""
+    def taken(candidate: str) -> bool:
+        branch = "access/" + candidate.removeprefix("grants/").removesuffix(".yaml")
+        return (repo.tree(base).exists(candidate)
+                or repo.ref_target(f"refs/heads/{branch}") is not None)
+
+    if not taken(path):
+        return path
+    precise = path.removesuffix(f"{now:%H%M}Z.yaml") + f"{now:%H%M%S}Z.yaml"
+    if taken(precise):
+        raise UsageError(f"a request {precise} exists already; make the next one a second "
+                         "later (--now)")
+    return precise
+
+
+def _judge_and_open(repo: GitRepository, options: RequestOptions, base: str, head: str,
+                    branch: str, path: str, duration: str) -> int:
     github = github_from_env() if options.forge == "github" else None
     # Say now what the request will need, before anyone is asked to review it (on GitHub,
     # with the members of the teams the policies name).
@@ -145,7 +184,7 @@ def run(options: RequestOptions) -> int:
                     targets=catalog())
     decision = verdict.decision
     if decision.outcome is Outcome.DENIED:
-        repo.git("update-ref", "-d", f"refs/heads/{branch}", head)
+        repo.run("update-ref", "-d", f"refs/heads/{branch}", head, ok_codes=(0, 1, 128))
         print(text.pull_request(PullRequestReport(decision, options.requester, base, head)),
               end="")
         print("request not opened: fix the reasons above and run 'gitjit request' again")

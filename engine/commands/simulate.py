@@ -34,6 +34,7 @@ from engine.adapters.signing import CommitSigner, generate_key, local_key_path
 from engine.commands.audit import read_lifecycles, render_text
 from engine.commands.verdict import Verdict, judge
 from engine.core import scenario as sc
+from engine.core.changes import Oversized
 from engine.core.decision import Decision, Kind, Outcome
 from engine.core.findings import Finding
 from engine.core.forge import PullRequestInfo, PullRequestState
@@ -56,7 +57,8 @@ EXIT_BAD_SCENARIO = 2
 JSON_VERSION = 1
 FORMATS = ("json", "text")
 BRANCH = "main"
-SCENARIO_LIMITS = Limits(max_bytes=512 * 1024)
+SCENARIO_LIMITS = Limits(max_bytes=512 * 1024,
+                         advice="split the timeline into several scenarios")
 """A scenario is configuration-sized, not grant-sized."""
 GITJIT = "gitjit"
 """Who makes gitjit's own commits (ledger records, removals) in the simulated repository."""
@@ -109,7 +111,7 @@ def run(options: SimulateOptions) -> int:
     if options.format not in FORMATS:
         raise UsageError(f"unknown format {options.format!r}; use text or json")
     try:
-        raw = options.scenario.read_bytes()
+        raw = _read_capped(options.scenario, SCENARIO_LIMITS.max_bytes)
     except OSError as exc:
         raise UsageError(f"cannot read the scenario {options.scenario}: {exc.strerror}") \
             from exc
@@ -175,6 +177,16 @@ def _next_steps(workdir: Path | None, root: Path) -> str:
               "policies (docs/simulate.md)",
               "  gitjit explain prod-db-admin             a policy in plain words"]
     return "\n".join(lines)
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The file, or only its first ``limit`` + 1 bytes when it is larger (the loader refuses
+    it with its size): a huge file is never held whole."""
+    with path.open("rb") as source:
+        start = source.read(limit + 1)
+        if len(start) > limit:
+            return Oversized(start, os.fstat(source.fileno()).st_size)
+    return start
 
 
 def _emit(line: str) -> None:

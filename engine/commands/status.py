@@ -36,7 +36,7 @@ from engine.core.status import (
     StatusReport,
     build_status,
 )
-from engine.core.values import parse_login
+from engine.core.values import parse_login, plural
 from engine.errors import UsageError
 
 VERSION = 1
@@ -235,8 +235,9 @@ def render_text(report: StatusReport) -> str:
     else:
         lines.append(f"no grants on {report.branch}")
     if report.ledger_ref is None:
-        lines.append("note: no ledger in this clone, so no grant shows as activated; fetch the "
-                     "gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)")
+        lines.append("note: no ledger (gitjit/ledger) in this clone, so no grant shows as "
+                     "activated: nothing has been activated here yet, or origin's ledger is "
+                     "not fetched (git fetch origin gitjit/ledger:gitjit/ledger)")
     if report.untrusted:
         lines.append(f"warning: {report.ledger_ref} holds {len(report.untrusted)} commits or "
                      "files gitjit did not write; they are ignored here (run 'gitjit audit "
@@ -244,7 +245,8 @@ def render_text(report: StatusReport) -> str:
         lines += [f"  {text}" for text in report.untrusted]
     if report.latency is not None:
         lat = report.latency
-        lines.append(f"revocation latency over {lat.count} ends: median {_span(lat.median)}, "
+        lines.append(f"revocation latency over {plural(lat.count, 'end')}: "
+                     f"median {_span(lat.median)}, "
                      f"worst {_span(lat.worst)} ({lat.worst_grant})")
     lines += status_lines(list(report.actions))
     lines.append(report.summary())

@@ -12,13 +12,13 @@ from engine.actions.model import ACTIONS_DIR
 from engine.adapters.git import GitRepository, GitTree
 from engine.adapters.ledger import Ledger, LedgerNotFoundError, find_ledger_ref
 from engine.commands.repository import LoadedConfig, read_config, read_signers
-from engine.core.changes import REGULAR_FILE, Change
+from engine.core.changes import REGULAR_FILE, Change, Oversized
 from engine.core.decide import classify, decide
 from engine.core.decision import Decision, GrantFile, Kind, PullRequest
 from engine.core.forge import Pushers
 from engine.core.grants import GRANTS_DIR, grant_id, parse_path
 from engine.core.ledger import END_EVENTS, Event
-from engine.core.models import GrantId, Login, Review
+from engine.core.models import GrantId, Login, Review, Settings
 from engine.core.principals import TeamLookup, resolve_teams
 from engine.core.strictyaml import Limits, LoadError, load
 from engine.core.targets import Catalog
@@ -62,7 +62,9 @@ def judge(repo: GitRepository, base: str, head: str, author: Login,
     kind = classify(changes).kind
     head_config = (read_config(head_tree, targets).result
                    if kind is Kind.CONTROL_PLANE else None)
-    added = _added(head_tree, changes)
+    judging_config = base_config.result.config
+    added = _added(head_tree, changes,
+                   (judging_config.settings if judging_config else Settings()).max_grant_bytes)
     pr = PullRequest(
         author=author,
         head=head,
@@ -93,12 +95,12 @@ def _grant_changes(changes: list[Change], status: str) -> list[Change]:
     return [c for c in changes if c.status == status and c.path.startswith(GRANTS_DIR)]
 
 
-def _added(head: GitTree, changes: list[Change]) -> tuple[GrantFile, ...]:
+def _added(head: GitTree, changes: list[Change], cap: int) -> tuple[GrantFile, ...]:
     """Head blobs of added grant and action files, read as data. Only regular files are read
-    at all."""
+    at all, and none beyond the size cap (the rest of a huge blob is never held)."""
     paths = [c.path for c in changes if c.status == "A" and c.new_mode == REGULAR_FILE
              and (c.path.startswith(GRANTS_DIR) or c.path.startswith(ACTIONS_DIR))]
-    return tuple(GrantFile(path, raw) for path, raw in head.read_many(paths).items())
+    return tuple(GrantFile(path, raw) for path, raw in head.read_many(paths, cap).items())
 
 
 def _deleted(repo: GitRepository, base: str, head: str,
@@ -155,6 +157,8 @@ def _policies_named(file: GrantFile) -> set[str]:
     parts = parse_path(file.path)
     if parts is not None:
         named.add(parts.policy)
+    if isinstance(file.raw, Oversized):
+        return named  # too large to judge: the request is denied by its size
     try:
         data = load(file.raw, file.path, Limits(max_bytes=len(file.raw))).data
     except LoadError:

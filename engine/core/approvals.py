@@ -102,7 +102,7 @@ def evaluate(policy: Policy, groups: Groups, pr: PullRequest, where: str,
             missing.append(Missing(policy.id, index + 1, rule.count - len(people), rule.count,
                                    describe(rule.approvers), eligible))
             note("approval.missing", f"step {index + 1} ({describe(rule.approvers)}) needs "
-                 f"{rule.count - len(people)} more approval(s) of {rule.count}"
+                 f"{_more(rule.count - len(people))} of {rule.count}"
                  + (f"; eligible: {', '.join(eligible)}" if eligible else
                     "; no eligible approver is left who did not push to this pull request"),
                  Severity.WARNING)
@@ -114,7 +114,7 @@ def evaluate(policy: Policy, groups: Groups, pr: PullRequest, where: str,
             note("approval.unattributed", f"{len(pr.unattributed)} commit identit"
                  f"{'y is' if len(pr.unattributed) == 1 else 'ies are'} linked to no GitHub "
                  f"account ({', '.join(pr.unattributed)}), so any approver may have written "
-                 f"those commits: the request needs {len(pr.unattributed)} more approval(s) "
+                 f"those commits: the request needs {_more(len(pr.unattributed))} "
                  "from the policy's approvers, so that the steps are still met whoever they "
                  "are; or re-push the commits under an e-mail address linked to the author's "
                  "account", Severity.WARNING)
@@ -192,3 +192,7 @@ def _structural_denial(policy: Policy, steps: list[Expansion], pr: PullRequest) 
                            f"than {author}, but only {len(others)} exist(s) "
                            f"({describe(rule.approvers)})")
     return None
+
+
+def _more(count: int) -> str:
+    return f"{count} more approval" + ("" if count == 1 else "s")

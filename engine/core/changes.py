@@ -29,3 +29,16 @@ class TreeEntry:
     """git's mode: 100644 regular, 100755 executable, 120000 symlink, 160000 submodule."""
     blob: str = ""
     """The blob SHA when read from git; empty for a working tree."""
+
+
+class Oversized(bytes):
+    """The start of a file larger than a reader was allowed to keep: ``size`` is the whole
+    file's. Readers given a limit keep only limit + 1 bytes of a larger file, so no cap is
+    applied after a huge file is in memory; ``load`` still says how large it was."""
+
+    size: int
+
+    def __new__(cls, start: bytes, size: int) -> Oversized:
+        made = super().__new__(cls, start)
+        made.size = size
+        return made

@@ -55,7 +55,9 @@ POLICIES_DIR = "policies/"
 GROUPS_PATH = "policies/groups.yaml"
 SETTINGS_PATH = "policies/settings.yaml"
 TESTS_DIR = "policies/tests/"
-CONFIG_LIMITS = Limits(max_bytes=512 * 1024)
+CONFIG_LIMITS = Limits(max_bytes=512 * 1024, advice=(
+    "a policy file holds one policy; split a long groups file or move test cases into "
+    "several files under policies/tests/"))
 """Configuration files are larger than grants but still capped before parsing."""
 
 _REPORT_DURATIONS = frozenset({"window", "after", "within", "distance", "span"})

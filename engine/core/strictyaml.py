@@ -24,6 +24,7 @@ from typing import Any, TypeAlias
 
 import yaml
 
+from engine.core.changes import Oversized
 from engine.core.findings import Finding
 from engine.errors import GitjitError
 
@@ -38,9 +39,14 @@ Value: TypeAlias = str | list["Value"] | dict[str, "Value"]
 KeyPath = tuple[str | int, ...]
 
 
+GRANT_ADVICE = "a grant needs only a few lines"
+
+
 @dataclass(frozen=True)
 class Limits:
     max_bytes: int = 64 * 1024
+    advice: str = GRANT_ADVICE
+    """How to get under ``max_bytes``, for the file kind these limits are for."""
     max_depth: int = 32
     """How many collections (mappings and lists) may be nested in each other."""
     max_nodes: int = 10_000
@@ -119,12 +125,16 @@ def load(raw: bytes, path: str, limits: Limits = Limits(), *, libyaml: bool = Tr
     def fail(line: int, code: str, message: str) -> LoadError:
         return LoadError(Finding(path=path, line=line, code=code, message=message))
 
-    if len(raw) > limits.max_bytes:
+    if len(raw) > limits.max_bytes or isinstance(raw, Oversized):
+        # An Oversized start is never parsed as if it were the whole file, even where the
+        # reader's cap (its length - 1) was lower than this one.
+        size = raw.size if isinstance(raw, Oversized) else len(raw)
+        cap = min(limits.max_bytes, len(raw) - 1) if isinstance(raw, Oversized) \
+            else limits.max_bytes
         raise fail(
             0,
             "yaml.too-large",
-            f"file is {len(raw)} bytes, over the cap of {limits.max_bytes} bytes; "
-            "trim it (a grant needs only a few lines; a policy file only its own policy)",
+            f"file is {size} bytes, over the cap of {cap} bytes; trim it ({limits.advice})",
         )
     text = _decode(raw, fail)
     match = _RAW_FORBIDDEN.search(text)

@@ -237,3 +237,18 @@ def parse_principal(text: str) -> Principal:
 def _show(text: str) -> str:
     """``text`` for a message: long input is cut so a finding stays one readable line."""
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 policy``, ``3 policies``, ``0 errors``: a count and its noun in correct English
+    (``many`` for a plural that is not the noun with -s, -es or -ies)."""
+    if count == 1:
+        return f"{count} {noun}"
+    if many is None:
+        if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+            many = noun[:-1] + "ies"
+        elif noun.endswith(("s", "sh", "ch", "x")):
+            many = noun + "es"
+        else:
+            many = noun + "s"
+    return f"{count} {many}"

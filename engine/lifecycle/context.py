@@ -18,6 +18,7 @@ from engine.commands.repository import LoadedConfig, read_config, require_config
 from engine.core.grants import GRANTS_DIR, grant_id
 from engine.core.ledger import END_EVENTS, Event, LedgerState, Record
 from engine.core.models import Config, GrantId, RemovalMode, removal_mode
+from engine.core.values import plural
 from engine.ports import Forge
 from engine.targets.base import TargetPlugin
 from engine.targets.registry import create_target
@@ -98,6 +99,12 @@ def open_run(life: Lifecycle) -> Run:
     return Run(tip, loaded, config, life.ledger.state(), cannot_write)
 
 
+_FAILED_NOUNS = {"activate": "activation", "revoke": "revocation", "remove": "removal",
+                 "record": "record", "run": "action run", "list": "listing",
+                 "notices": "notice", "bind": "binding", "retarget": "retargeting"}
+"""What a failed step of an action is called in the summary ('1 activation failed')."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One thing a run did, or failed to do, for one grant."""
@@ -123,12 +130,19 @@ class Report:
         return [s for s in self.steps if s.failed]
 
     def summary(self) -> str:
-        counts: dict[str, int] = {}
+        """What the run did, then what failed, by name: 'activate: 2 activated; 1 activation
+        failed' (a failed step's action is what it tried, never counted as done)."""
+        done: dict[str, int] = {}
+        failed: dict[str, int] = {}
         for step in self.steps:
+            counts = failed if step.failed else done
             counts[step.action] = counts.get(step.action, 0) + 1
-        parts = [f"{n} {action}" for action, n in sorted(counts.items())] or ["nothing to do"]
+        parts = [f"{n} {action}" for action, n in sorted(done.items())]
+        parts += [f"{plural(n, _FAILED_NOUNS[action])} failed" if action in _FAILED_NOUNS
+                  else f"{plural(n, 'failed step')} ({action})"
+                  for action, n in sorted(failed.items())]
         prefix = "dry run: " if self.dry_run else ""
-        return f"{prefix}{self.command}: {', '.join(parts)}"
+        return f"{prefix}{self.command}: {', '.join(parts) or 'nothing to do'}"
 
     def render(self, fmt: str) -> str:
         if fmt == "json":

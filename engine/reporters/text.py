@@ -5,7 +5,9 @@ from __future__ import annotations
 from engine.core.decision import Decision
 from engine.core.findings import Finding, Severity
 from engine.core.report import CheckReport, PullRequestReport
-from engine.core.values import format_duration
+from engine.core.values import format_duration, plural
+
+MISSING = "approval.missing"
 
 
 def _finding(finding: Finding) -> str:
@@ -16,8 +18,8 @@ def _finding(finding: Finding) -> str:
 def check(report: CheckReport) -> str:
     lines = [_finding(f) for f in report.findings]
     tally = report.tally
-    lines.append(f"{report.policies} policies, {report.grants} grants, {tally.errors} errors, "
-                 f"{tally.warnings} warnings")
+    lines.append(f"{plural(report.policies, 'policy')}, {plural(report.grants, 'grant')}, "
+                 f"{plural(tally.errors, 'error')}, {plural(tally.warnings, 'warning')}")
     return "\n".join(lines) + "\n"
 
 
@@ -40,7 +42,9 @@ def pull_request(report: PullRequestReport) -> str:
     if plan is not None:
         lines += [f"  runs: {line}" for line in plan.shown().splitlines()]
         lines.append(f"  digest: {plan.digest()}")
-    lines += [f"  {_finding(f)}" for f in decision.findings]
+    # The missing lines below say what an approval.missing finding says, with who may approve.
+    shown = [f for f in decision.findings if not (decision.missing and f.code == MISSING)]
+    lines += [f"  {_finding(f)}" for f in shown]
     for step in decision.missing:
         who = ", ".join(step.eligible) or "nobody eligible is left"
         lines.append(f"  missing: {step.policy} step {step.step} ({step.approvers}) needs "

@@ -35,6 +35,7 @@ from psycopg import sql
 
 from engine.actions.model import Plan
 from engine.core.models import GrantId, Login, Target
+from engine.core.redaction import withhold
 from engine.core.values import parse_login
 from engine.targets.base import (
     ActionJob,
@@ -326,10 +327,11 @@ def _conninfo(setting: Setting) -> tuple[str, list[str], str]:
 
 
 def _redact(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return message
+    """The server's message, unless it holds a secret anywhere: then none of it. The server's
+    messages are well known, so any cut-out part would say where, and so what, the password
+    is (engine/core/redaction.py)."""
+    return withhold(message, secrets, "(the server's message is withheld: it contains the "
+                                      "connection's password or connection string)")
 
 
 def _describe(exc: psycopg.Error) -> str:

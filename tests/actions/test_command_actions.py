@@ -136,3 +136,51 @@ def test_a_parameter_that_would_be_read_as_an_option_is_denied(
                 at=T0) == 1
     assert ("action.param-value: parameter 'table' is 'users', not one of orders, payments"
             in capsys.readouterr().out)
+
+
+def _de_bruijn(alphabet: str, n: int) -> str:
+    """A text that holds every string of length ``n`` over ``alphabet`` exactly once."""
+    k, a, out = len(alphabet), [0] * len(alphabet) * n, []
+
+    def db(t: int, p: int) -> None:
+        if t > n:
+            if n % p == 0:
+                out.extend(a[1:p + 1])
+            return
+        a[t] = a[t - p]
+        db(t + 1, p)
+        for j in range(a[t - p] + 1, k):
+            a[t] = j
+            db(t + 1, t)
+
+    db(1, 1)
+    sequence = "".join(alphabet[i] for i in out)
+    return sequence + sequence[:n - 1]
+
+
+def test_a_requester_cannot_read_a_secret_off_where_its_redaction_lands(
+        world: tuple[GitRepoBuilder, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The attack: the runbook echoes a text parameter, and the requester passes a text that
+    holds every possible 4-character secret over the alphabet once. Cutting the secret out of
+    it would show at which offset it sat, and so the secret; the whole value is redacted."""
+    repo, _ = world
+    monkeypatch.setenv("RUNBOOK_TOKEN", "caba")
+    probe = _de_bruijn("abc", 4)
+    assert _cli(repo, "request", "ops-reindex", "--as", "bob", "--runbook", "reindex",
+                "--param", "table=orders", "--param", f"note={probe}", "--justification",
+                "Search results miss yesterday's orders (INC-77)", "--forge", "local",
+                at=T0) == 0
+    assert _cli(repo, "local", "review", "1", "--as", "dave", "--approve",
+                at=T0 + timedelta(minutes=1)) == 0
+    assert _cli(repo, "local", "merge", "1", "--as", "dave", at=T0 + timedelta(minutes=2)) == 0
+    assert _cli(repo, "activate", at=T0 + timedelta(minutes=3)) == 0
+    capsys.readouterr()
+
+    repository = GitRepository(repo.path)
+    sealed = Ledger(repository, signers=read_signers(repository.tree("main"))).records()[-1]
+    assert sealed.action is not None
+    shown = [sealed.action.excerpt, LocalForge(repository).comments(1)["outcome"]]
+    for text in shown:
+        assert "reindexed ['--table=orders', '[redacted]']" in text
+        assert probe[:20] not in text and "caba" not in text

@@ -12,7 +12,7 @@ import pytest
 
 from engine.adapters.git import CommitStamp, GitRepository, GitTree, parse_raw_diff
 from engine.adapters.worktree import WorkTree
-from engine.core.changes import Change, TreeEntry
+from engine.core.changes import Change, Oversized, TreeEntry
 from engine.errors import GitError, GitjitError
 from engine.ports import Repository, Tree
 from tests.gitrepo import GitRepoBuilder, RepoFactory
@@ -640,3 +640,20 @@ def test_first_parent_additions_agrees_with_one_walk_per_path(repo: GitRepoBuild
     assert together["grants/p/b-20261130T1000Z.yaml"].time == datetime(2026, 11, 30, 11, tzinfo=UTC)
     assert together["grants/p/a-20261130T0900Z.yaml"].time == datetime(2026, 11, 30, 13, tzinfo=UTC)
     assert "grants/p/never.yaml" not in together
+
+
+def test_a_capped_read_keeps_only_the_start_of_a_large_blob_and_stays_in_step(
+        repo: GitRepoBuilder) -> None:
+    repo.write("policies/huge.yaml", "x" * 3_000_000)
+    repo.write("policies/small.yaml", "small\n")
+    repo.commit("a huge file")
+    tree = GitRepository(repo.path).tree("main")
+
+    read = tree.read_many(["policies/huge.yaml", "policies/small.yaml"], limit=1000)
+
+    huge = read["policies/huge.yaml"]
+    assert isinstance(huge, Oversized) and (len(huge), huge.size) == (1001, 3_000_000)
+    assert read["policies/small.yaml"] == b"small\n"
+    # The reader skipped the rest of the blob: the next answer is the next object's.
+    assert tree.read_many(["policies/small.yaml"], limit=10) == {"policies/small.yaml": b"small\n"}
+    assert tree.read("policies/huge.yaml") == b"x" * 3_000_000

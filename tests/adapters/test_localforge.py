@@ -298,3 +298,87 @@ def test_damaged_state_is_a_clear_error(repo: GitRepoBuilder, forge: LocalForge)
         forge.pull_request(1)
     assert str(caught.value) == (f"the local forge's state {forge.path} is not version 1; it "
                                  "was written by another gitjit version")
+
+
+def _edited(forge: LocalForge, edit: Callable[[dict[str, Any]], None]) -> str:
+    """The error the forge gives after ``edit`` was made to its file by hand."""
+    state = json.loads(forge.path.read_text(encoding="utf-8"))
+    edit(state)
+    forge.path.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(GitjitError) as caught:
+        forge.reviews(1)
+    message = str(caught.value)
+    prefix = f"the local forge's state {forge.path} is damaged: "
+    suffix = ("; fix that entry (docs/local-forge.md describes the file) or delete the file "
+              "to start with no pull requests")
+    assert message.startswith(prefix) and message.endswith(suffix)
+    return message.removeprefix(prefix).removesuffix(suffix)
+
+
+def _pr(state: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = state["pull_requests"]["1"]
+    return record
+
+
+def _review(state: dict[str, Any]) -> dict[str, Any]:
+    review: dict[str, Any] = _pr(state)["reviews"][0]
+    return review
+
+
+HAND_EDITS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
+    (lambda s: _pr(s).pop("author"), 'pull_requests["1"]: lacks author'),
+    (lambda s: _pr(s).update(reviews={}), 'pull_requests["1"].reviews: is not a list'),
+    (lambda s: _review(s).update(state="APPROVE"),
+     'pull_requests["1"].reviews[0].state: "APPROVE" is not one of APPROVED, '
+     "CHANGES_REQUESTED, COMMENTED, DISMISSED"),
+    (lambda s: _review(s).update(submitted_at="2026-12-01T09:02:00"),
+     'pull_requests["1"].reviews[0].submitted_at: "2026-12-01T09:02:00" has no UTC offset'),
+    (lambda s: _review(s).update(submitted_at="yesterday"),
+     'pull_requests["1"].reviews[0].submitted_at: "yesterday" is not a time (ISO 8601 with '
+     "an offset, as 2026-12-01T09:00:00+00:00)"),
+    (lambda s: _review(s).update(is_bot="no"),
+     'pull_requests["1"].reviews[0].is_bot: "no" is not true or false'),
+    (lambda s: _review(s).update(id="7"),
+     'pull_requests["1"].reviews[0].id: "7" is not a whole number of at least 1'),
+    (lambda s: _review(s).update(commit="HEAD"),
+     'pull_requests["1"].reviews[0].commit: "HEAD" is not a full commit id (40 lower-case hex '
+     "digits)"),
+    (lambda s: _pr(s).update(state="MERGED"),
+     'pull_requests["1"].state: "MERGED" is not one of closed, merged, open'),
+    (lambda s: _pr(s).update(state="merged"),
+     'pull_requests["1"].merge_sha: null is not a full commit id (40 lower-case hex digits)'),
+    (lambda s: _pr(s).update(number=2), 'pull_requests["1"].number: 2 is not its key 1'),
+    (lambda s: s.update(next_number=1), "next_number: 1 is not above pull request #1"),
+    (lambda s: s.update(next_id=1),
+     "next_id: 1 is not above every review and comment id (the highest is 1)"),
+    (lambda s: _pr(s).update(extra=1), 'pull_requests["1"]: has unknown key(s) extra'),
+    (lambda s: _pr(s).update(pushers=["lea", 3]),
+     'pull_requests["1"].pushers[1]: 3 is not a non-empty string'),
+    (lambda s: s.update(pull_requests=[]), "pull_requests: is not a JSON object"),
+    (lambda s: s.update(heartbeat=12), "heartbeat: 12 is not a non-empty string"),
+]
+
+
+@pytest.mark.parametrize(("edit", "problem"), HAND_EDITS)
+def test_a_hand_edited_state_is_a_clear_error_naming_the_field(
+        repo: GitRepoBuilder, forge: LocalForge, edit: Callable[[dict[str, Any]], None],
+        problem: str) -> None:
+    number = open_pr(forge, repo).number
+    forge.submit_review(number, "lea", ReviewState.APPROVED, at=AT)
+    assert _edited(forge, edit) == problem
+
+
+def test_a_login_edited_into_another_case_is_refused_not_read_as_someone_else(
+        repo: GitRepoBuilder, forge: LocalForge) -> None:
+    """The attack: ana edits the forge file so that her own approval reads 'ANA' (or 'Ana'),
+    hoping it compares unequal to the requester 'ana' and counts. Logins are read only in the
+    one lower-case form gitjit writes."""
+    number = open_pr(forge, repo).number
+    forge.submit_review(number, "lea", ReviewState.APPROVED, at=AT)
+    assert _edited(forge, lambda s: _review(s).update(reviewer="ANA")) == (
+        'pull_requests["1"].reviews[0].reviewer: "ANA" must be written in lower case ("ana"): '
+        "logins are compared without regard to case")
+    assert _edited(forge, lambda s: _review(s).update(reviewer="a@na")) == (
+        "pull_requests[\"1\"].reviews[0].reviewer: invalid login 'a@na': a GitHub login has "
+        "only ASCII letters, digits and single hyphens, does not start or end with a hyphen, "
+        "and has at most 39 characters")

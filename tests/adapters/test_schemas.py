@@ -41,7 +41,7 @@ class FakeTree:
     def exists(self, path: str) -> bool:
         return path in self.files
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+    def read_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
         return {path: self.read(path) for path in paths}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from engine.adapters.git import GitRepository
 from engine.adapters.worktree import WorkTree
-from engine.core.changes import TreeEntry
+from engine.core.changes import Oversized, TreeEntry
 from engine.errors import GitjitError
 from tests.gitrepo import GitRepoBuilder, RepoFactory
 
@@ -193,3 +193,18 @@ def test_worktree_reports_a_real_submodule_like_git(
     git = GitRepository(repo.path)
     assert git.tree("HEAD").entries("vendor/") == [TreeEntry("vendor/inner", "160000", inner.sha())]
     assert git.worktree().entries("vendor/") == [TreeEntry("vendor/inner", "160000")]
+
+
+def test_a_capped_read_keeps_only_the_start_of_a_large_file(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies/huge.yaml").write_bytes(b"x" * 3_000_000)
+    (tmp_path / "policies/small.yaml").write_bytes(b"small\n")
+
+    read = WorkTree(tmp_path).read_many(["policies/huge.yaml", "policies/small.yaml"],
+                                        limit=1000)
+
+    huge = read["policies/huge.yaml"]
+    assert isinstance(huge, Oversized) and (len(huge), huge.size) == (1001, 3_000_000)
+    assert read["policies/small.yaml"] == b"small\n"
+    assert WorkTree(tmp_path).read_many(["policies/small.yaml"], limit=6) == {
+        "policies/small.yaml": b"small\n"}

@@ -93,7 +93,7 @@ def test_text_on_a_fresh_clone(history: GitRepoBuilder, repo_factory: RepoFactor
         f"  2026-01-05T09:22:00Z  removed in {ben_removal[:12]}\n"
         "\n"
         "2 grants: 2 ended, 0 not ended\n"
-        "revocation latency over 1 ends: median 40s, worst 40s "
+        "revocation latency over 1 end: median 40s, worst 40s "
         "(reports-read/ana-20261130T0900Z)\n"
     )
 
@@ -168,11 +168,25 @@ def test_bad_since_is_a_usage_error(history: GitRepoBuilder,
     assert "invalid time 'yesterday'" in capsys.readouterr().err
 
 
-def test_no_ledger(small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_ledger_yet_in_a_repository_without_a_remote(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial repository has no origin whose ledger could be fetched: nothing was activated."""
     assert run(["audit", "--repo", str(small_repo.path)]) == 2
     assert run(["audit", "verify", "--repo", str(small_repo.path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("fetch the gitjit/ledger branch") == 2
+    said = (f"gitjit: error: no ledger yet in {small_repo.path}: nothing has been activated "
+            "here ('gitjit activate' writes the first record, to refs/heads/gitjit/ledger)\n")
+    assert capsys.readouterr().err == said * 2
+
+
+def test_no_ledger_in_a_clone_says_to_fetch_it(
+        small_repo: GitRepoBuilder, repo_factory: RepoFactory,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fresh = clone(small_repo, repo_factory)
+    assert run(["audit", "--repo", str(fresh)]) == 2
+    assert capsys.readouterr().err == (
+        f"gitjit: error: no ledger in {fresh}: neither refs/heads/gitjit/ledger nor "
+        "refs/remotes/origin/gitjit/ledger exists; if origin has one, fetch it (git fetch "
+        "origin gitjit/ledger:gitjit/ledger); otherwise nothing has been activated yet\n")
 
 
 def test_verify_clean_on_a_fresh_clone(

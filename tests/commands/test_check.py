@@ -46,7 +46,7 @@ CASES = [
                             "ana-20261130T0900Z.yaml"),
         "grant.not-regular-file", "grants/reports-read/ben-20261130T0900Z.yaml", 0,
         "a symlink under grants/; only regular files (mode 100644) can be grants",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "unknown-group",
@@ -55,7 +55,7 @@ CASES = [
         "config.unknown-group", "policies/reports-read.yaml", 8,
         "unknown group 'lead' in approval step 1: did you mean 'leads'? define it in "
         "policies/groups.yaml",
-        "0 policies, 1 grants, 1 errors, 0 warnings",
+        "0 policies, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "unknown-policy",
@@ -64,14 +64,14 @@ CASES = [
         "grant.unknown-policy", "grants/reports-write/ana-20261130T0900Z.yaml", 3,
         "unknown policy 'reports-write'; did you mean 'reports-read'? known policies: "
         "reports-read",
-        "1 policies, 2 grants, 1 errors, 0 warnings",
+        "1 policy, 2 grants, 1 error, 0 warnings",
     ),
     BadFile(
         "path-mismatch",
         lambda r: r.write("grants/reports-read/ben-20261130T0900Z.yaml", GRANT),
         "grant.path-mismatch", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "requester 'ana' disagrees with the file name, which names 'ben'",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "anchor",
@@ -81,7 +81,7 @@ CASES = [
                               "justification: *who")),
         "yaml.anchor", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "anchor '&who' is not allowed; remove it and write values out in full",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
     BadFile(
         "tag",
@@ -89,7 +89,7 @@ CASES = [
                           _grant("requester: !!str ben\n")),
         "yaml.tag", "grants/reports-read/ben-20261130T0900Z.yaml", 4,
         "tag '!!str' is not allowed; remove it, every value is plain text typed by the schema",
-        "1 policies, 1 grants, 1 errors, 0 warnings",
+        "1 policy, 1 grant, 1 error, 0 warnings",
     ),
 ]
 
@@ -124,7 +124,7 @@ def test_a_bad_file_is_a_finding_at_its_place(case: BadFile, small_repo: GitRepo
 def test_a_clean_repository_passes(small_repo: GitRepoBuilder,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = gitjit(["check", "--repo", str(small_repo.path)], capsys)
-    assert (code, out, err) == (0, "1 policies, 1 grants, 0 errors, 0 warnings\n", "")
+    assert (code, out, err) == (0, "1 policy, 1 grant, 0 errors, 0 warnings\n", "")
 
 
 def test_a_clean_repository_in_json(small_repo: GitRepoBuilder,
@@ -150,7 +150,7 @@ def test_findings_from_several_files_are_sorted_by_place(
     assert [line.split(": ")[0] for line in out.splitlines()] == [
         "grants/reports-read/ben-20261130T0900Z.yaml",
         "grants/reports-write/ana-20261130T0900Z.yaml:3",
-        "1 policies, 2 grants, 2 errors, 0 warnings",
+        "1 policy, 2 grants, 2 errors, 0 warnings",
     ]
 
 
@@ -228,7 +228,7 @@ def test_the_installed_console_script(small_repo: GitRepoBuilder) -> None:
     assert result.stdout == (
         "grants/reports-read/ben-20261130T0900Z.yaml: grant.not-regular-file: a symlink under "
         "grants/; only regular files (mode 100644) can be grants\n"
-        "1 policies, 1 grants, 1 errors, 0 warnings\n")
+        "1 policy, 1 grant, 1 error, 0 warnings\n")
 
     result = subprocess.run([script, "check", "--repo", str(small_repo.path / "missing")],
                             capture_output=True, text=True, check=False)
@@ -289,5 +289,19 @@ def test_check_in_several_processes_finds_what_one_finds(small_repo: GitRepoBuil
     assert "grants/reports-read/ben-20261130T0904Z.yaml: grant.not-regular-file: " in text
     assert "grants/reports-read/zoe-20261130T0900Z.yaml:4: grant.requester-not-eligible: " \
         in text
-    assert text.endswith("1 policies, 121 grants, 5 errors, 1 warnings\n")
+    assert text.endswith("1 policy, 121 grants, 5 errors, 1 warning\n")
     assert dict(outputs)[("--now", "2026-12-01T00:00:00Z")].count("grant.expired") == 121
+
+
+def test_an_oversized_policy_file_gets_configuration_advice_with_its_whole_size(
+        small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    small_repo.write("policies/huge.yaml", "# padding\n" * 300_000)
+    small_repo.commit("a three-megabyte policy file")
+
+    code, out, err = gitjit(["check", "--repo", str(small_repo.path)], capsys)
+
+    assert (code, err) == (1, "")
+    assert out.splitlines()[0] == (
+        "policies/huge.yaml: yaml.too-large: file is 3000000 bytes, over the cap of 524288 "
+        "bytes; trim it (a policy file holds one policy; split a long groups file or move "
+        "test cases into several files under policies/tests/)")

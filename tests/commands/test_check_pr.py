@@ -223,3 +223,27 @@ def test_a_pull_request_of_the_local_forge_by_number(
     code, out, err = gitjit([*command, "--forge", "none"], capsys)
     assert (code, out) == (2, "")
     assert "--pr N reads the pull request from a forge" in err
+
+
+def test_reviews_saved_by_gh_api_paginate_as_concatenated_pages(
+        pull_request: GitRepoBuilder, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`gh api .../reviews --paginate` writes one array per page, back to back."""
+    sha = pull_request.sha("pr")
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text(
+        f'[{{"id": 1, "user": {{"login": "ben", "type": "User"}}, "state": "COMMENTED", '
+        f'"commit_id": "{sha}", "submitted_at": "2026-12-01T07:00:00Z"}}]'
+        + (REVIEW % sha).strip() + "\n", encoding="utf-8")
+    code, out, err = gitjit(check_pr(pull_request, "--reviews", str(reviews)), capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("APPROVED: ")
+
+
+def test_concatenated_objects_are_not_pages(pull_request: GitRepoBuilder, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text('{"state": "APPROVED"}\n{"state": "APPROVED"}\n', encoding="utf-8")
+    code, out, err = gitjit(check_pr(pull_request, "--reviews", str(reviews)), capsys)
+    assert (code, out) == (2, "")
+    assert err == f"gitjit: error: {reviews}: expected a JSON array of reviews\n"

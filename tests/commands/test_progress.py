@@ -45,7 +45,7 @@ def test_check_shows_progress_on_a_terminal_but_never_in_json(
         small_repo: GitRepoBuilder) -> None:
     _many_grants(small_repo, 300)
     out, screen = on_a_terminal("check", "--repo", str(small_repo.path))
-    assert out == "1 policies, 301 grants, 0 errors, 0 warnings\n"
+    assert out == "1 policy, 301 grants, 0 errors, 0 warnings\n"
     assert "checking grants: " in screen
     assert screen.endswith(ERASE)
 

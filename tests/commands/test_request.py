@@ -116,3 +116,42 @@ def test_the_old_base_spelling_still_works_and_warns(
     assert code == 0
     assert err == "gitjit: warning: --base is deprecated; use --branch\n"
     assert "next: git push origin access/prod-db-admin/alice-20261130T0900Z" in out
+
+
+def _ask(access: GitRepoBuilder, *extra: str, now: str = NOW) -> int:
+    return run(["request", "prod-db-admin", "--as", "bob", "--duration", "2h",
+                "--justification", "Replication lag on the orders primary, need pg_stat",
+                "--ticket", "INC-1234", "--repo", str(access.path), "--now", now, *extra])
+
+
+def test_the_request_commit_is_the_requesters_at_the_time_given(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _ask(access, "--forge", "local", now="2026-11-30T09:00:17Z") == 0
+    shown = access.git("log", "-1", "--format=%an|%aI|%cn|%cI",
+                       "access/prod-db-admin/bob-20261130T0900Z")
+    assert shown == ("bob|2026-11-30T09:00:17+00:00|bob|2026-11-30T09:00:17+00:00\n")
+
+
+def test_two_requests_in_the_same_minute_are_two_files(
+        access: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _ask(access, "--forge", "local", now="2026-11-30T09:00:05Z") == 0
+    assert _ask(access, "--forge", "local", now="2026-11-30T09:00:42Z") == 0
+    out = capsys.readouterr().out
+    assert "wrote grants/prod-db-admin/bob-20261130T0900Z.yaml on branch " in out
+    assert ("wrote grants/prod-db-admin/bob-20261130T090042Z.yaml on branch "
+            "access/prod-db-admin/bob-20261130T090042Z\nopened pull request #2: pending") in out
+    assert _ask(access, "--forge", "local", now="2026-11-30T09:00:42Z") == 2
+    assert "a request grants/prod-db-admin/bob-20261130T090042Z.yaml exists already" in \
+        capsys.readouterr().err
+
+
+def test_a_failed_request_leaves_no_branch_behind(
+        access: GitRepoBuilder, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """GitHub cannot be reached (no token here): the prepared branch is taken back."""
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert _ask(access, "--forge", "github") == 2
+    assert capsys.readouterr().err.startswith("gitjit: error: ")
+    assert access.git("branch", "--list", "access/*") == ""
+    assert _ask(access, "--forge", "local") == 0  # and the same request can be made again

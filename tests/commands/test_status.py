@@ -141,8 +141,9 @@ def test_reads_the_branch_not_the_working_tree(
     out = capsys.readouterr().out
     assert "ben-" not in out
     assert out.splitlines()[-2:] == [
-        "note: no ledger in this clone, so no grant shows as activated; fetch the "
-        "gitjit/ledger branch (git fetch origin gitjit/ledger:gitjit/ledger)",
+        "note: no ledger (gitjit/ledger) in this clone, so no grant shows as activated: "
+        "nothing has been activated here yet, or origin's ledger is not fetched (git fetch "
+        "origin gitjit/ledger:gitjit/ledger)",
         "0 active, 0 scheduled, 0 expired awaiting removal, 1 awaiting activation, "
         "0 refused awaiting removal, 0 ended awaiting removal",
     ]

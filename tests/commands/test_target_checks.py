@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import run
+from engine.core.values import plural
 from engine.targets import registry
 from tests.commands.conftest import GRANT, POLICY, SETTINGS
 from tests.gitrepo import GitRepoBuilder
@@ -122,7 +123,7 @@ def test_a_typo_in_a_target_is_an_error_at_file_and_line(
     assert (code, err) == (1, "")
     errors = len(case.findings)
     assert out.splitlines() == [*case.findings,
-                                f"0 policies, 1 grants, {errors} errors, 0 warnings"]
+                                f"0 policies, 1 grant, {plural(errors, 'error')}, 0 warnings"]
 
 
 def test_the_json_report_carries_code_file_and_line(
@@ -155,7 +156,7 @@ def test_the_policy_tests_refuse_to_run_with_a_target_typo(
     code, out, _ = gitjit(["test", str(small_repo.path)], capsys)
     assert code == 2
     assert out.splitlines() == [
-        *CASES[0].findings, "0 policies, 0 grants, 1 errors, 0 warnings",
+        *CASES[0].findings, "0 policies, 0 grants, 1 error, 0 warnings",
         "configuration has errors; fix them (gitjit check) before running policy tests"]
 
 
@@ -193,7 +194,7 @@ def test_a_plugin_without_schemas_is_a_warning(
         f"warning: {POLICY_PATH}:5: target.unchecked: target provider 'vault' ({source}) "
         "declares no TARGET_SCHEMA, so these settings are checked only when a grant is "
         "applied; ask the plugin's authors to declare one (docs/targets.md)",
-        "1 policies, 1 grants, 0 errors, 1 warnings"]
+        "1 policy, 1 grant, 0 errors, 1 warning"]
 
 
 def test_a_plugin_that_cannot_be_imported_is_an_error(

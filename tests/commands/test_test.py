@@ -54,7 +54,7 @@ def test_a_failing_case_fails_the_run_and_is_named(
         "FAIL policies/tests/reports-read.yaml:16: test.failed: case 'a colleague of the "
         "requester is wrongly expected to approve': expected approved, got pending (findings: "
         "approval.missing, approval.not-eligible)\n"
-        "2 tests in 1 files, 1 passed, 1 failed\n")
+        "2 tests in 1 file, 1 passed, 1 failed\n")
 
 
 def test_verbose_lists_the_passing_cases_too(small_repo: GitRepoBuilder,
@@ -64,14 +64,14 @@ def test_verbose_lists_the_passing_cases_too(small_repo: GitRepoBuilder,
     assert code == 1
     assert out.splitlines()[0] == \
         "PASS policies/tests/reports-read.yaml:5: a lead approves an analyst"
-    assert out.splitlines()[-1] == "2 tests in 1 files, 1 passed, 1 failed"
+    assert out.splitlines()[-1] == "2 tests in 1 file, 1 passed, 1 failed"
 
 
 def test_all_cases_pass(small_repo: GitRepoBuilder, capsys: pytest.CaptureFixture[str]) -> None:
     passing = TESTS.split("\n  - name: a colleague")[0]
     small_repo.write("policies/tests/reports-read.yaml", passing)
     code, out, err = gitjit(["test", str(small_repo.path)], capsys)
-    assert (code, out, err) == (0, "1 tests in 1 files, 1 passed, 0 failed\n", "")
+    assert (code, out, err) == (0, "1 test in 1 file, 1 passed, 0 failed\n", "")
 
 
 def test_a_repository_without_tests_passes_and_says_so(

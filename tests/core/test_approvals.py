@@ -65,10 +65,10 @@ def test_missing_lists_who_may_still_approve() -> None:
         (2, 1, 2, "group:security, user:erin", ("erin",)),
     ]
     assert [f.render() for f in result.findings] == [
-        f"{WHERE}: approval.missing: step 1 (group:dba) needs 1 more approval(s) of 1; "
+        f"{WHERE}: approval.missing: step 1 (group:dba) needs 1 more approval of 1; "
         "eligible: dave, erin",
         f"{WHERE}: approval.missing: step 2 (group:security, user:erin) needs 1 more "
-        "approval(s) of 2; eligible: erin",
+        "approval of 2; eligible: erin",
     ]
     assert all(f.severity is Severity.WARNING for f in result.findings)
 
@@ -78,7 +78,7 @@ def test_missing_says_when_nobody_is_left() -> None:
     result = evaluate(policy, config.groups, request(pushers=["dave", "erin"]), WHERE, NOW)
     assert result.missing[0].eligible == ()
     assert result.findings[0].message == (
-        "step 1 (group:dba) needs 1 more approval(s) of 1; no eligible approver is left who "
+        "step 1 (group:dba) needs 1 more approval of 1; no eligible approver is left who "
         "did not push to this pull request")
 
 

@@ -368,7 +368,7 @@ def test_needs_approvers_is_pending() -> None:
     assert (decision.outcome, decision.kind, codes(decision)) == (
         Outcome.PENDING, Kind.REQUEST, ["approval.missing"])
     assert decision.findings[0].render() == (
-        f"{BOB_PATH}: approval.missing: step 1 (group:dba) needs 1 more approval(s) of 1; "
+        f"{BOB_PATH}: approval.missing: step 1 (group:dba) needs 1 more approval of 1; "
         "eligible: dave, erin")
 
 

@@ -113,7 +113,7 @@ def test_each_unattributed_identity_costs_one_approval() -> None:
         Outcome.PENDING, ["approval.unattributed"])
     assert result.findings[0].message == (
         "1 commit identity is linked to no GitHub account (x@corp.invalid (author of 1)), so "
-        "any approver may have written those commits: the request needs 1 more approval(s) "
+        "any approver may have written those commits: the request needs 1 more approval "
         "from the policy's approvers, so that the steps are still met whoever they are; or "
         "re-push the commits under an e-mail address linked to the author's account")
     # Said early too, while a step is still missing.

@@ -273,7 +273,7 @@ def test_an_approver_who_adds_a_commit_under_an_unlinked_address_cannot_clear_it
     code, verdict = judged(world, number, capsys)
     assert (code, verdict["decision"]) == (4, "pending")
     assert "nobody@corp.invalid (author of" in message(verdict, "approval.unattributed")
-    assert "the request needs 1 more approval(s) from the policy's approvers" in \
+    assert "the request needs 1 more approval from the policy's approvers" in \
         message(verdict, "approval.unattributed")
     assert world.verdict(number) == "action_required"
 

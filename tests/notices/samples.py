@@ -96,7 +96,7 @@ def samples() -> dict[MessageKind, Message]:
             Event.ALERT, code=messages.REFUSAL_ALERT, activated_at=None, expires_at=None,
             expiry_enforced_by=None, target=None,
             detail="merged while the verdict was pending: step 2 (group:security) needs 1 more "
-                   "approval(s)")),
+                   "approval")),
         MessageKind.ALERT: messages.from_record(record(
             Event.ALERT, code="deletion.unapproved", activated_at=None, expires_at=None,
             expiry_enforced_by=None, target=None, subject="5d41402abc4b2a76b9719d911017c592",

@@ -62,7 +62,7 @@ def test_check_output_whole() -> None:
         "(policies/prod-db-admin.yaml)\n"
         "::error file=policies/prod-db-admin.yaml,line=12,title=config.unknown-group::unknown "
         "group 'secops' in approval step 2: define it in policies/groups.yaml\n"
-        "4 policies, 3 grants, 2 errors, 1 warnings\n")
+        "4 policies, 3 grants, 2 errors, 1 warning\n")
 
 
 def test_pull_request_output_whole() -> None:

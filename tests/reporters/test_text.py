@@ -15,7 +15,7 @@ def test_check_whole() -> None:
         "duration '5h' exceeds today's maximum '4h' (policies/prod-db-admin.yaml)\n"
         "policies/prod-db-admin.yaml:12: config.unknown-group: unknown group 'secops' in "
         "approval step 2: define it in policies/groups.yaml\n"
-        "4 policies, 3 grants, 2 errors, 1 warnings\n")
+        "4 policies, 3 grants, 2 errors, 1 warning\n")
 
 
 def test_check_summary_of_a_clean_tree() -> None:

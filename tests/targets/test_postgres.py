@@ -322,6 +322,29 @@ def test_a_refused_connection_never_leaks_its_password(
     assert 'role "no_such_user" does not exist' in message
 
 
+def test_a_short_password_is_not_revealed_by_where_the_redaction_lands(
+        pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: the connection's password is a word the server's error message holds (here
+    the database's name, "orders"). Cutting the password out of the message left 'database
+    "***" does not exist', and anyone who knows PostgreSQL's messages read the password off the
+    gap. A message that holds a secret anywhere is withheld whole."""
+    monkeypatch.setenv("ORDERS_PROD_PASSWORD", "orders")
+    t = PostgresTarget({"provider": "postgres", "host": pg_server.socket_dir,
+                        "port": str(pg_server.port), "user": "postgres", "dbname": "orders",
+                        "password_env": "ORDERS_PROD_PASSWORD"})
+
+    with pytest.raises(TargetError) as err:
+        t.list_managed()
+
+    message = str(err.value)
+    assert "orders" not in message.replace("dbname=orders", "")
+    assert "does not exist" not in message and "***" not in message
+    assert message == (
+        f"postgres target: cannot connect (host={pg_server.socket_dir} dbname=orders): (the "
+        "server's message is withheld: it contains the connection's password or connection "
+        "string)")
+
+
 def test_an_unknown_mode_lists_the_modes(dsn_env: str) -> None:
     a = assignment("alice", "orders_admin", dsn_env, mode="sudo")
 
