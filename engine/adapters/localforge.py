@@ -536,7 +536,7 @@ def _check_state(state: Mapping[str, Any]) -> None:
         _need(key == str(number), f"{where}.number", f"{number} is not its key {key}")
         _need(number < next_number, "next_number",
               f"{next_number} is not above pull request #{number}")
-        _login_field(item["author"], f"{where}.author")
+        _login_field(item["author"], f"{where}.author", bot=True)
         for name in ("base", "head_ref"):
             _str(item[name], f"{where}.{name}", empty=False)
         for name in ("title", "body"):
@@ -550,10 +550,10 @@ def _check_state(state: Mapping[str, Any]) -> None:
         _time_field(item["merged_at"], f"{where}.merged_at", optional=not merged)
         _time_field(item["closed_at"], f"{where}.closed_at", optional=True)
         if merged or item["merged_by"] is not None:
-            _login_field(item["merged_by"], f"{where}.merged_by")
+            _login_field(item["merged_by"], f"{where}.merged_by", bot=True)
         _need(isinstance(item["pushers"], list), f"{where}.pushers", "is not a list")
         for index, login in enumerate(item["pushers"]):
-            _login_field(login, f"{where}.pushers[{index}]")
+            _login_field(login, f"{where}.pushers[{index}]", bot=True)
         _need(isinstance(item["reviews"], list), f"{where}.reviews", "is not a list")
         for index, raw in enumerate(item["reviews"]):
             at = f"{where}.reviews[{index}]"

@@ -173,7 +173,7 @@ def test_a_broken_policy_does_not_hide_the_other_grants_findings(
         "duration '3h' exceeds today's maximum '2h' (policies/reports-read.yaml)",
         "policies/reports-admin.yaml:9: schema.invalid: $.duration.max: '2 hours' is not a "
         "duration; write a duration such as 30m, 2h, 1h30m, 1d or PT2H (no months or years)",
-        "0 policies, 3 grants, 1 errors, 2 warnings",
+        "0 policies, 3 grants, 1 error, 2 warnings",
     ]
 
 
