@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.adapters import progress
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge
@@ -39,12 +40,15 @@ def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
 
 
 def run_activate(options: LifecycleOptions) -> int:
-    report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    with progress.task("activate", enabled=options.format == "text") as bar:
+        report = activate(lifecycle_for(options), options.now, dry_run=options.dry_run, bar=bar)
     print(report.render(options.format), end="")
     return 1 if report.failures else 0
 
 
 def run_reconcile(options: LifecycleOptions) -> int:
-    report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run)
+    with progress.task("reconcile", enabled=options.format == "text") as bar:
+        report = reconcile(lifecycle_for(options), options.now, dry_run=options.dry_run,
+                           bar=bar)
     print(report.render(options.format), end="")
     return 1 if report.failures else 0
