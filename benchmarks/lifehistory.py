@@ -311,9 +311,10 @@ class _Rewriter:
         return body[:-1]
 
     def close(self) -> None:
-        assert self.reader.stdin is not None
+        assert self.reader.stdin is not None and self.reader.stdout is not None
         self.reader.stdin.close()
         self.reader.wait()
+        self.reader.stdout.close()
 
     def rewrite(self, scaffold: str, parents: Sequence[str], *, signed: bool) -> str:
         """The scaffold commit again, with ``parents`` (and a signature)."""
