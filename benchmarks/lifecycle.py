@@ -254,8 +254,8 @@ class Result:
     rows: list[Row] = field(default_factory=list)
     profiles: dict[str, str] = field(default_factory=dict)
 
-    def find(self, grants: int, command: str) -> Row:
-        return next(r for r in self.rows if (r.grants, r.command) == (grants, command))
+    def find(self, grants: int, command: str) -> Row | None:
+        return next((r for r in self.rows if (r.grants, r.command) == (grants, command)), None)
 
     def growth(self) -> list[dict[str, Any]]:
         """Each command's ratio to its floor at the largest size over that at the smallest."""
@@ -266,6 +266,8 @@ class Result:
         out = []
         for command in COMMANDS:
             a, b = self.find(small, command.name), self.find(large, command.name)
+            if a is None or b is None:
+                continue
             out.append({"command": command.name, "from": small, "to": large,
                         "seconds": b.best / a.best, "cpu": b.cpu / a.cpu,
                         "ratio": (b.ratio / a.ratio) if a.ratio and b.ratio else None,
@@ -279,7 +281,20 @@ class Result:
                 "rows": [asdict(row) for row in self.rows], "growth": self.growth()}
 
 
-def measure(built: Built, runs: int, result: Result, profile: bool) -> None:
+def chosen(names: Sequence[str] | None) -> tuple[Command, ...]:
+    """The commands named (all when None), with the floors their ratios need."""
+    if not names:
+        return COMMANDS
+    unknown = set(names) - {c.name for c in COMMANDS}
+    if unknown:
+        raise ValueError(f"no command {', '.join(sorted(unknown))}; the commands are: "
+                         + "; ".join(c.name for c in COMMANDS))
+    wanted = set(names) | {c.floor for c in COMMANDS if c.name in names and c.floor}
+    return tuple(c for c in COMMANDS if c.name in wanted)
+
+
+def measure(built: Built, runs: int, result: Result, profile: bool,
+            commands: Sequence[Command] = COMMANDS) -> None:
     start = snapshot(built)
     (built.repo / ".git" / "bench-allowed-signers").write_text(
         _git(built.repo, "show", "main:policies/allowed_signers"), encoding="utf-8")
@@ -298,7 +313,7 @@ def measure(built: Built, runs: int, result: Result, profile: bool) -> None:
     states = {START: start, SETTLED: settled, ONE_MERGE: snapshot(built)}
 
     git: dict[str, int] = {}
-    for name in IN_PROCESS:
+    for name in (c.name for c in commands if c.name in IN_PROCESS):
         command = next(c for c in COMMANDS if c.name == name)
         restore(built, states[command.state])
         code, output, counts = in_process(argv(built, name)[3:])
@@ -314,16 +329,16 @@ def measure(built: Built, runs: int, result: Result, profile: bool) -> None:
             pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
             result.profiles[f"{name}, {built.grants:,} grants"] = text.getvalue()
 
-    samples: dict[str, list[Sample]] = {c.name: [] for c in COMMANDS}
+    samples: dict[str, list[Sample]] = {c.name: [] for c in commands}
     for _ in range(runs):
-        for command in COMMANDS:
+        for command in commands:
             restore(built, states[command.state])
             sample, code, output = timed(argv(built, command.name))
             check_work(built, command.name, code, output)
             samples[command.name].append(sample)
     restore(built, start)
     top = {name: min(found, key=lambda s: s.wall) for name, found in samples.items()}
-    for command in COMMANDS:
+    for command in commands:
         found, mine = samples[command.name], top[command.name]
         floor = top[command.floor] if command.floor else None
         result.rows.append(Row(
@@ -362,6 +377,8 @@ def sentences(result: Result) -> list[str]:
         peer = result.find(size, "git log -p")
         for name in AGAINST_GIT_LOG:
             row = result.find(size, name)
+            if row is None or peer is None:
+                continue
             lines.append(f"{name}, {size:,} grants: {row.best / peer.best:.2f}x git log -p "
                          f"({peer.best:.2f}s)")
     return lines
@@ -404,6 +421,10 @@ def main(argv_: Sequence[str] | None = None) -> int:
                         help=f"runs per command, the best is reported (default {DEFAULT_RUNS})")
     parser.add_argument("--policies", type=int, default=20)
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--commands", type=lambda text: [n.strip() for n in text.split(";")],
+                        default=None, metavar="NAME[;NAME...]",
+                        help="time only these (with their floors), e.g. 'status;audit "
+                             "verify'; default: all")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile activate and reconcile at each size")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
@@ -412,6 +433,10 @@ def main(argv_: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv_)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    try:
+        commands = chosen(args.commands)
+    except ValueError as exc:
+        parser.error(str(exc))
     result = Result(machine(), args.runs)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="gitjit-lifebench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -424,7 +449,7 @@ def main(argv_: Sequence[str] | None = None) -> int:
             result.built[size] = took
             print(f"built {size:,} grants, {made.records:,} ledger records in {took:.0f}s",
                   file=sys.stderr, flush=True)
-            measure(made, args.runs, result, args.profile)
+            measure(made, args.runs, result, args.profile, commands)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

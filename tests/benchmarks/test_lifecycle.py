@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.lifecycle import COMMANDS, Result, Row, main, sentences, table
+from benchmarks.lifecycle import COMMANDS, Result, Row, chosen, main, sentences, table
 
 SIZES = (30, 40)
 
@@ -81,3 +81,11 @@ def test_a_size_the_history_cannot_have_is_refused(capsys: pytest.CaptureFixture
         main(["--grants", "25", "--keep", str(tmp_path)])
     assert stopped.value.code == 2
     assert "--grants must be a multiple of 10, at least 30" in capsys.readouterr().err
+
+
+def test_commands_can_be_chosen_and_bring_their_floors() -> None:
+    assert [c.name for c in chosen(["audit verify", "status"])] == [
+        "status", "audit verify", "start-up", "git signatures"]
+    assert chosen(None) == COMMANDS
+    with pytest.raises(ValueError, match=r"^no command stats; the commands are: activate, "):
+        chosen(["stats"])
