@@ -65,6 +65,13 @@ class LocalForge:
         # flock excludes other open files, even in this process; the depth counter lets one
         # thread re-enter (a merge gate that reads the forge) without deadlocking itself.
         self._held = threading.local()
+        self.marks_path = self.folder / "marks.json"
+        """The reconcile heartbeat and the watchdog's last alert: written every reconcile, so
+        kept apart from the pull requests (rewriting them all each run grew with their
+        number)."""
+        self._cache: tuple[bytes | None, dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        """The state as last read: the file's bytes, what they say, and its merged pull
+        requests by merge commit."""
 
     def __repr__(self) -> str:
         return f"LocalForge({str(self.repo.root)!r})"
@@ -72,22 +79,19 @@ class LocalForge:
     # -- the Forge port --------------------------------------------------------------------
 
     def pull_request(self, number: int) -> PullRequestInfo:
-        return self._info(_find(self._load(), number))
+        return self._info(_find(self._read(), number))
 
     def pull_requests(self) -> list[PullRequestInfo]:
         """Every pull request, by number."""
-        state = self._load()
+        state = self._read()
         return [self._info(record) for record in _records(state)]
 
     def pull_request_for_commit(self, sha: str) -> PullRequestInfo | None:
-        wanted = sha.lower()
-        for record in _records(self._load()):
-            if record["state"] == PullRequestState.MERGED and record["merge_sha"] == wanted:
-                return self._info(record)
-        return None
+        record = self._merged().get(sha.lower())
+        return None if record is None else self._info(record)
 
     def reviews(self, number: int) -> list[Review]:
-        record = _find(self._load(), number)
+        record = _find(self._read(), number)
         return [
             Review(
                 reviewer=Login(item["reviewer"]),
@@ -102,11 +106,11 @@ class LocalForge:
 
     def review_bodies(self, number: int) -> dict[int, str]:
         """The text of each review by id (reviews() carries only what judges)."""
-        return {item["id"]: item["body"] for item in _find(self._load(), number)["reviews"]}
+        return {item["id"]: item["body"] for item in _find(self._read(), number)["reviews"]}
 
     def pushers(self, number: int) -> Pushers:
         # Pushes are recorded by login, so every commit has someone to answer for it.
-        record = _find(self._load(), number)
+        record = _find(self._read(), number)
         return Pushers(frozenset(Login(login) for login in [record["author"], *record["pushers"]]))
 
     def open_pull_request(self, *, author: Login, head_ref: str, base: str, title: str,
@@ -151,7 +155,7 @@ class LocalForge:
         return self._info(record)
 
     def open_pull_request_for(self, head_ref: str) -> PullRequestInfo | None:
-        for record in _records(self._load()):
+        for record in _records(self._read()):
             if record["state"] == PullRequestState.OPEN and record["head_ref"] == head_ref:
                 return self._info(record)
         return None
@@ -170,7 +174,7 @@ class LocalForge:
             self._save(state)
 
     def open_pull_requests(self, base: str) -> list[PullRequestInfo]:
-        return [self._info(record) for record in _records(self._load())
+        return [self._info(record) for record in _records(self._read())
                 if record["state"] == PullRequestState.OPEN and record["base"] == base]
 
     def close_pull_request(self, number: int, *, key: str, body: str, at: datetime) -> None:
@@ -266,22 +270,44 @@ class LocalForge:
         self._stamp("heartbeat", at)
 
     def last_heartbeat(self) -> datetime | None:
-        return _parse_time(self._load().get("heartbeat"))
+        return self._mark("heartbeat")
 
     def record_watchdog_alert(self, at: datetime) -> None:
         """The watchdog told the channels of a stalled reconcile at ``at``."""
         self._stamp("watchdog_alert", at)
 
     def last_watchdog_alert(self) -> datetime | None:
-        return _parse_time(self._load().get("watchdog_alert"))
+        return self._mark("watchdog_alert")
+
+    def _marks(self) -> dict[str, Any]:
+        try:
+            raw = self.marks_path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise GitjitError(f"cannot read the local forge's marks {self.marks_path}: "
+                              f"{exc.strerror}") from exc
+        try:
+            marks = json.loads(raw)
+        except ValueError as exc:
+            raise GitjitError(f"the local forge's marks {self.marks_path} are not valid JSON "
+                              f"({exc}); delete the file (reconcile writes it again)") from exc
+        if not isinstance(marks, dict):
+            raise GitjitError(f"the local forge's marks {self.marks_path} are not a JSON "
+                              "object; delete the file (reconcile writes it again)")
+        return marks
+
+    def _mark(self, key: str) -> datetime | None:
+        """The newer of the marks file's and forge.json's (where older versions kept it)."""
+        found = [t for t in (_parse_time(self._marks().get(key)),
+                             _parse_time(self._read().get(key))) if t is not None]
+        return max(found, default=None)
 
     def _stamp(self, key: str, at: datetime) -> None:
         with self._locked():
-            state = self._load()
-            previous = _parse_time(state.get(key))
+            previous = self._mark(key)
             if previous is None or at > previous:
-                state[key] = _format_time(at)
-                self._save(state)
+                self._save({**self._marks(), key: _format_time(at)}, self.marks_path)
 
     # -- git -------------------------------------------------------------------------------
 
@@ -364,21 +390,28 @@ class LocalForge:
         )
 
     def opened_at(self, number: int) -> datetime | None:
-        return _parse_time(_find(self._load(), number)["opened_at"])
+        return _parse_time(_find(self._read(), number)["opened_at"])
 
     def closed_at(self, number: int) -> datetime | None:
-        return _parse_time(_find(self._load(), number)["closed_at"])
+        return _parse_time(_find(self._read(), number)["closed_at"])
 
     def _load(self) -> dict[str, Any]:
+        return self._parse(self._raw())
+
+    def _raw(self) -> bytes | None:
         # os.replace makes every write atomic, so a read needs no lock: it sees one version.
         try:
-            raw = self.path.read_bytes()
+            return self.path.read_bytes()
         except FileNotFoundError:
-            return {"version": STATE_VERSION, "next_number": 1, "next_id": 1,
-                    "pull_requests": {}}
+            return None
         except OSError as exc:
             raise GitjitError(f"cannot read the local forge's state {self.path}: "
                               f"{exc.strerror}") from exc
+
+    def _parse(self, raw: bytes | None) -> dict[str, Any]:
+        if raw is None:
+            return {"version": STATE_VERSION, "next_number": 1, "next_id": 1,
+                    "pull_requests": {}}
         try:
             state = json.loads(raw)
         except ValueError as exc:
@@ -394,7 +427,31 @@ class LocalForge:
                               "delete the file to start with no pull requests")
         return state
 
-    def _save(self, state: Mapping[str, Any]) -> None:
+    def _read(self) -> dict[str, Any]:
+        """The state for reading only (never change it): parsed once per content of the
+        file (reading the bytes is cheap, parsing thousands of pull requests is not). The
+        lifecycle asks for one pull request at a time; parsing them all each time grew with
+        the forge's history."""
+        return self._cached()[1]
+
+    def _merged(self) -> dict[str, dict[str, Any]]:
+        """Merged pull requests by merge commit (the first, by number, for a commit)."""
+        return self._cached()[2]
+
+    def _cached(self) -> tuple[bytes | None, dict[str, Any], dict[str, dict[str, Any]]]:
+        raw = self._raw()
+        cache = self._cache
+        if cache is None or cache[0] != raw:
+            state = self._parse(raw)
+            merged: dict[str, dict[str, Any]] = {}
+            for record in _records(state):
+                if record["state"] == PullRequestState.MERGED and record["merge_sha"]:
+                    merged.setdefault(record["merge_sha"], record)
+            cache = self._cache = (raw, state, merged)
+        return cache
+
+    def _save(self, state: Mapping[str, Any], path: Path | None = None) -> None:
+        path = path or self.path
         data = json.dumps(state, indent=2, sort_keys=True).encode("utf-8") + b"\n"
         handle, temp = tempfile.mkstemp(prefix=".forge-", suffix=".json", dir=self.folder)
         try:
@@ -402,7 +459,7 @@ class LocalForge:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temp, self.path)
+            os.replace(temp, path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise

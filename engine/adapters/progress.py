@@ -8,6 +8,8 @@ targets to reconcile) wraps the walk in ``task`` and advances it as it goes::
             ...
             bar.advance(len(chunk))
 
+or, for one phase of a longer task, ``for item in bar.each(items, "applying"): ...``.
+
 Nothing is shown unless stderr is a terminal, the command asked for it (``enabled``: never
 with --format json or another machine format) and the work has run for more than a moment
 (``GITJIT_PROGRESS_AFTER`` seconds, default 0.5), so quick runs, pipes, CI logs and JSON
@@ -20,9 +22,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
 
 _DEFAULT_AFTER = 0.5
 _REDRAW_EVERY = 0.1
@@ -35,6 +39,7 @@ class Bar:
     def __init__(self, label: str, total: int | None, stream: TextIO | None,
                  after: float) -> None:
         self.label = label
+        self.task = label
         self.total = total
         self.done = 0
         self._stream = stream
@@ -53,6 +58,19 @@ class Bar:
         self._shown = True
         self._stream.write(_ERASE + self.line())
         self._stream.flush()
+
+    def each(self, items: Sequence[T], label: str | None = None) -> Iterator[T]:
+        """``items`` one by one, advancing after each. With ``label``, a new phase of the
+        task: counted from zero out of ``len(items)`` (reconcile checks, applies, then ends)."""
+        if label is not None:
+            self.label = f"{self.task}: {label}" if self.task else label
+            self.done, self.total = 0, len(items)
+            self._drawn_at = 0.0  # a new phase shows its name at once
+        else:
+            self.total = (self.total or 0) + len(items)
+        for item in items:
+            yield item
+            self.advance()
 
     def line(self) -> str:
         if self.total:
@@ -85,6 +103,11 @@ def shown(enabled: bool = True, stream: TextIO | None = None) -> TextIO | None:
         return out if out.isatty() else None
     except (AttributeError, ValueError):  # a closed or replaced stream
         return None
+
+
+def silent() -> Bar:
+    """A bar that shows nothing: for a caller that gave none."""
+    return Bar("", None, None, 0.0)
 
 
 @contextmanager

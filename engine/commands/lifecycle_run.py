@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.adapters import progress
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger
 from engine.adapters.localforge import LocalForge
@@ -44,7 +45,9 @@ def lifecycle_for(options: LifecycleOptions) -> Lifecycle:
 def run_activate(options: LifecycleOptions) -> int:
     life = lifecycle_for(options)
     before = _tip(life, options)
-    report = activate(life, options.now, dry_run=options.dry_run, notify=options.notify)
+    with progress.task("activate", enabled=options.format == "text") as bar:
+        report = activate(life, options.now, dry_run=options.dry_run, notify=options.notify,
+                          bar=bar)
     print(report.render(options.format), end="")
     _catch_up(life, options, before)
     return 1 if report.failures else 0
@@ -53,7 +56,9 @@ def run_activate(options: LifecycleOptions) -> int:
 def run_reconcile(options: LifecycleOptions) -> int:
     life = lifecycle_for(options)
     before = _tip(life, options)
-    report = reconcile(life, options.now, dry_run=options.dry_run, notify=options.notify)
+    with progress.task("reconcile", enabled=options.format == "text") as bar:
+        report = reconcile(life, options.now, dry_run=options.dry_run, notify=options.notify,
+                           bar=bar)
     print(report.render(options.format), end="")
     _catch_up(life, options, before)
     return 1 if report.failures else 0

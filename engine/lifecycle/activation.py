@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from engine.actions.lifecycle import run_actions
+from engine.adapters import progress
 from engine.adapters.git import CommitStamp
 from engine.adapters.lock import lifecycle_lock
 from engine.adapters.notify import REFUSAL_ALERT as REFUSED
@@ -42,8 +43,10 @@ from engine.lifecycle.verification import Refusal, Unverifiable, Verified, verif
 
 
 def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
-             notify: bool = True) -> Report:
-    """``notify=False``: no notification (a simulation's throwaway world)."""
+             notify: bool = True, bar: progress.Bar | None = None) -> Report:
+    """``notify=False``: no notification (a simulation's throwaway world). ``bar``: where
+    progress goes (one step per newly merged grant)."""
+    bar = bar or progress.silent()
     report = Report("activate", now, dry_run)
     with lifecycle_lock(life.repo):
         run = open_run(life)
@@ -72,7 +75,7 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             if record.event is Event.REFUSED and f"alert {gid}" not in found and not dry_run:
                 # A run stopped between the refusal and its alert: raise the alert now.
                 notifier.notify(life.ledger.append(_alert(record)))
-        for entry in new:
+        for entry in bar.each(new, "verifying merged grants"):
             gid = grant_id(entry.path)
             try:
                 try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from engine.adapters import progress
 from engine.adapters.git import CommitStamp
 from engine.adapters.lock import lifecycle_lock
 from engine.adapters.notify import Notifier
@@ -90,8 +91,10 @@ class _End:
 
 
 def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
-              notify: bool = True) -> Report:
-    """``notify=False``: no notification (a simulation's throwaway world)."""
+              notify: bool = True, bar: progress.Bar | None = None) -> Report:
+    """``notify=False``: no notification (a simulation's throwaway world). ``bar``: where
+    progress goes (the records checked, the grants applied, the ends)."""
+    bar = bar or progress.silent()
     report = Report("reconcile", now, dry_run)
     with lifecycle_lock(life.repo):
         run = open_run(life)
@@ -107,7 +110,7 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
 
         open_on_tip = {gid: grant.record for gid, grant in verified.items()
                        if gid in on_tip and _window(grant.record).state(now) is not State.EXPIRED}
-        mismatches = _cross_check(life, run, open_on_tip, report)
+        mismatches = _cross_check(life, run, open_on_tip, report, bar)
         live: dict[GrantId, _Grant] = {}
         finishing: dict[GrantId, tuple[_Grant, _End]] = {}
         for gid, grant in verified.items():
@@ -125,9 +128,9 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             live[gid] = _retarget(life, run, report, targets, live[gid], live, now, dry_run,
                                   notifier)
         cover = {grant.key: gid for gid, grant in live.items()}
-        for gid, grant in sorted(live.items()):
+        for gid, grant in bar.each(sorted(live.items()), "applying live grants"):
             _step(report, gid, "applied", partial(grant.plugin.apply, grant.assignment), dry_run)
-        for _gid, (grant, end) in sorted(finishing.items()):
+        for _gid, (grant, end) in bar.each(sorted(finishing.items()), "ending grants"):
             _finish(life, run, report, grant, end, cover, now, dry_run, notifier)
         _sweep(life, run, report, targets, verified, live, finishing, cover, now, dry_run,
                notifier)
@@ -191,7 +194,7 @@ def _landing(life: Lifecycle, path: str, merge: str | None, tip: str) -> CommitS
 
 
 def _cross_check(life: Lifecycle, run: Run, records: dict[GrantId, Record],
-                 report: Report) -> dict[GrantId, str]:
+                 report: Report, bar: progress.Bar) -> dict[GrantId, str]:
     """Each record of a grant that is still open, against its file on the branch and the
     forge's merge data: what disagrees, by grant. A record the forge cannot confirm right now
     stays believed (it is signed), and the run reports the failure."""
@@ -201,7 +204,7 @@ def _cross_check(life: Lifecycle, run: Run, records: dict[GrantId, Record],
     contents = life.repo.tree(run.tip).read_many(paths.values())
     max_bytes = run.config.settings.max_grant_bytes
     disagreements: dict[GrantId, str] = {}
-    for gid, record in sorted(records.items()):
+    for gid, record in bar.each(sorted(records.items()), "checking live grants"):
         path = paths[gid]
         problems: list[str] = []
         grant = load_grant(path, contents.get(path, b""), run.loaded.schemas, max_bytes).grant

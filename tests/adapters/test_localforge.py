@@ -382,3 +382,49 @@ def test_a_login_edited_into_another_case_is_refused_not_read_as_someone_else(
         "pull_requests[\"1\"].reviews[0].reviewer: invalid login 'a@na': a GitHub login has "
         "only ASCII letters, digits and single hyphens, does not start or end with a hyphen, "
         "and has at most 39 characters")
+
+
+def test_what_another_process_writes_is_read_at_once(repo: GitRepoBuilder,
+                                                     forge: LocalForge) -> None:
+    # The reader keeps what it parsed while the file's bytes are unchanged; another
+    # process's write (here another LocalForge on the same repository) is seen on the next
+    # call, merge lookup included.
+    number = open_pr(forge, repo).number
+    assert forge.pull_request(number).state is PullRequestState.OPEN
+    assert forge.pull_request_for_commit(repo.sha("main")) is None
+    other = LocalForge(GitRepository(repo.path))
+    merge = other.merge(number, LEA, at=AT).merge_sha
+    assert merge is not None
+    assert forge.pull_request(number).state is PullRequestState.MERGED
+    found = forge.pull_request_for_commit(merge.upper())
+    assert found is not None and found.number == number
+
+
+def test_the_heartbeat_does_not_rewrite_the_pull_requests(repo: GitRepoBuilder,
+                                                          forge: LocalForge) -> None:
+    # Reconcile stamps a heartbeat every run: a forge with thousands of pull requests must
+    # not be rewritten each time.
+    open_pr(forge, repo)
+    before = forge.path.read_bytes()
+    forge.record_heartbeat(AT)
+    forge.record_heartbeat(AT - timedelta(minutes=5))  # an older stamp never goes back
+    forge.record_watchdog_alert(AT)
+    assert forge.path.read_bytes() == before
+    assert json.loads(forge.marks_path.read_text(encoding="utf-8")) == {
+        "heartbeat": "2026-12-01T09:00:00+00:00", "watchdog_alert": "2026-12-01T09:00:00+00:00"}
+    assert (forge.last_heartbeat(), forge.last_watchdog_alert()) == (AT, AT)
+
+
+def test_a_heartbeat_an_older_version_kept_in_forge_json_still_counts(
+        repo: GitRepoBuilder, forge: LocalForge) -> None:
+    open_pr(forge, repo)
+    state = json.loads(forge.path.read_text(encoding="utf-8"))
+    forge.path.write_text(json.dumps({**state, "heartbeat": "2026-12-01T10:00:00Z"}),
+                          encoding="utf-8")
+    assert forge.last_heartbeat() == AT + timedelta(hours=1)
+    forge.record_heartbeat(AT)  # older than the one kept: nothing changes
+    assert forge.last_heartbeat() == AT + timedelta(hours=1)
+    assert not forge.marks_path.exists()
+    forge.marks_path.write_text("[1]", encoding="utf-8")
+    with pytest.raises(GitjitError, match=r"are not a JSON object; delete the file"):
+        forge.last_heartbeat()

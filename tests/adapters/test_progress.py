@@ -82,3 +82,24 @@ def test_never_when_disabled_or_not_on_a_terminal(
     with progress.task("checking grants", 10, stream=captured) as bar:
         bar.advance(5)
     assert captured.getvalue() == ""
+
+
+def test_each_phase_counts_from_zero_and_shows_its_name_at_once(
+        terminal: tuple[TextIO, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    stream, reader = terminal
+    monkeypatch.setenv("GITJIT_PROGRESS_AFTER", "0")
+    monkeypatch.delenv("GITJIT_PROGRESS", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    with progress.task("reconcile", stream=stream) as bar:
+        assert list(bar.each(["a", "b"], "checking")) == ["a", "b"]
+        assert shown(reader) == f"{ERASE}reconcile: checking: 1 of 2 (50%)"
+        assert (bar.done, bar.total) == (2, 2)
+        for _ in bar.each(["c"], "applying"):
+            pass
+        assert shown(reader) == f"{ERASE}reconcile: applying: 1 of 1 (100%)"
+
+
+def test_a_silent_bar_counts_and_shows_nothing() -> None:
+    bar = progress.silent()
+    assert list(bar.each([1, 2, 3], "work")) == [1, 2, 3]
+    assert (bar.done, bar.total, bar.line()) == (3, 3, "work: 3 of 3 (100%)")
