@@ -202,17 +202,22 @@ def timed(args: Sequence[str]) -> tuple[Sample, int, str]:
     """Wall time, CPU time and peak RSS of one run in a fresh child, with its exit code and
     output (benchmarks/run.py's ``timed_run``, keeping the output to check it)."""
     with tempfile.TemporaryDirectory() as scratch:
-        out, peak = Path(scratch) / "stdout", Path(scratch) / "peak"
+        out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
+        peak = Path(scratch) / "peak"
         wrapper = [str(GNU_TIME), "-f", "%M", "-o", str(peak)] if GNU_TIME.exists() else []
-        with out.open("wb") as sink:
+        # stdout alone is checked (it may be JSON); stderr (notes, warnings) only explains a
+        # failed run.
+        with out.open("wb") as sink, err.open("wb") as notes:
             started = time.perf_counter()
             child = subprocess.Popen([*wrapper, *args], stdin=subprocess.DEVNULL, stdout=sink,
-                                     stderr=subprocess.STDOUT, env=_child_env())
+                                     stderr=notes, env=_child_env())
             _, status, usage = os.wait4(child.pid, 0)
             elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must know
         rss = int(peak.read_text().split()[-1]) if wrapper else usage.ru_maxrss
         text = out.read_text(encoding="utf-8", errors="replace")
+        if child.returncode != 0:
+            text += err.read_text(encoding="utf-8", errors="replace")
     return Sample(elapsed, usage.ru_utime + usage.ru_stime, rss), child.returncode, text
 
 
