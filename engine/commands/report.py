@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine import __version__
+from engine.adapters import progress
 from engine.adapters.git import GitRepository
 from engine.adapters.ledger import Ledger, find_ledger_ref
 from engine.adapters.notify import INSTALL_HINT, AppriseMissing, Sender, apprise_send
@@ -153,7 +154,10 @@ def read_facts(repo: GitRepository, options: ReportOptions) -> tuple[Facts, Thre
     ledger = Ledger(repo, ref=find_ledger_ref(repo), signers=read_signers(repo.tree(tip)))
     state = ledger.state()
     records = tuple(ledger.records())  # the report reads every record of the period
-    histories = read_histories(repo, tip, loaded.schemas, config.settings.max_grant_bytes)
+    # Progress on stderr, on a terminal only: never in JSON, whose reader may be a program.
+    with progress.task("reading grants", enabled=options.format != "json") as bar:
+        histories = read_histories(repo, tip, loaded.schemas, config.settings.max_grant_bytes,
+                                   bar)
     lifecycles = build_lifecycles(histories, records,
                                   read_removal_commits(repo, tip, ledger.verifier))
     pulls = report_forge.pull_requests(options.forge, repo, options.branch,

@@ -1,6 +1,6 @@
-"""Progress on a terminal: gitjit check and gitjit audit show it on stderr when it is a
-terminal, erase it when done, and never show it with --format json. A real pseudo-terminal
-stands for the user's; the progress shows at once (GITJIT_PROGRESS_AFTER=0)."""
+"""Progress on a terminal: check, audit, report, activate and reconcile show it on stderr
+when it is a terminal, erase it when done, and never show it with --format json. A real
+pseudo-terminal stands for the user's; the progress shows at once (GITJIT_PROGRESS_AFTER=0)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ def lifecycle_history(tmp_path_factory: pytest.TempPathFactory) -> Built:
     time is up at its ``now`` (benchmarks/lifehistory.py, the lifecycle benchmark's own)."""
     return build(tmp_path_factory.mktemp("life") / "repo", grants=30, policies=3,
                  requesters=20)
+
+
+def test_report_shows_progress_on_a_terminal_but_never_in_json(
+        history: GitRepoBuilder) -> None:  # noqa: F811 - the fixture
+    base = ["report", "--repo", str(history.path), "--forge", "none", "--until",
+            "2026-12-31T00:00:00Z"]
+    out, screen = on_a_terminal(*base)
+    assert "reading grants: 1 of 2 (50%)" in screen
+    assert screen.endswith(ERASE)
+
+    out, screen = on_a_terminal(*base, "--format", "json")
+    assert json.loads(out)["period"]
+    assert screen == ""
 
 
 def test_activate_and_reconcile_show_progress_on_a_terminal_but_never_in_json(
