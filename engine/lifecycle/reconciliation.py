@@ -35,7 +35,7 @@ from engine.core.decision import Kind, Outcome
 from engine.core.grants import grant_id, load_grant, parse_path
 from engine.core.ledger import END_EVENTS, AppliedTarget, Event, Record, target_digest
 from engine.core.lifecycle import State, Window, window
-from engine.core.models import GrantId, Login
+from engine.core.models import GrantId, Login, RemovalMode
 from engine.errors import GitjitError
 from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.drift import check_drift
@@ -137,7 +137,9 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             holding |= {gid: (g.target, Login(g.record.requester))
                         for gid, (g, _end) in finishing.items()}
         check_drift(life, run, report, targets, holding, now, dry_run, notifier)
-        if not dry_run:
+        if dry_run:
+            _would_remove(life, run, report, on_tip, finishing)
+        else:
             _remove_ended(life, run, report, on_tip)
         # Timers and notices last, so they never delay a revocation; they report, never raise.
         run_timers(life, run, report, now, dry_run=dry_run, enabled=notify)
@@ -525,3 +527,30 @@ def _remove_ended(life: Lifecycle, run: Run, report: Report, on_tip: dict[GrantI
 
     remove(life, run, report, {gid: on_tip[gid] for gid in sorted(done)}, message,
            title="gitjit: remove ended grants")
+
+
+def _would_remove(life: Lifecycle, run: Run, report: Report, on_tip: dict[GrantId, str],
+                  finishing: dict[GrantId, tuple[_Grant, _End]]) -> None:
+    """A dry run's account of the files a real run would take off the branch, each with its
+    reason: those whose end the ledger records already, and those this run would record."""
+    found = life.ledger.find([f"{event} {gid}" for gid in on_tip
+                              for event in (Event.EXPIRED, Event.SUPERSEDED)])
+    reasons = {rec.grant_id: (f"expired {rec.expires_at:%Y-%m-%d %H:%M}Z"
+                              if rec.event is Event.EXPIRED and rec.expires_at is not None
+                              else f"{rec.event} {rec.at:%Y-%m-%d %H:%M}Z")
+               + "; its end is recorded"
+               for rec in found.values()}
+    for gid, (grant, end) in finishing.items():
+        if gid in on_tip and gid not in reasons and end.event is Event.EXPIRED:
+            reasons[gid] = (f"expired {_window(grant.record).expires_at:%Y-%m-%d %H:%M}Z; "
+                            "this run would revoke it and record its end")
+    if not reasons:
+        return
+    how = (f"by a push to {life.branch}" if life.removal(run.config) is RemovalMode.PUSH
+           else "by a pull request")
+    for gid in sorted(reasons):
+        if run.cannot_write:  # as a real run would fail
+            report.add(gid, "remove", f"{on_tip[gid]}: {reasons[gid]}; but {run.cannot_write}",
+                       failed=True)
+        else:
+            report.add(gid, "removed", f"{on_tip[gid]}: {reasons[gid]}; {how}")
