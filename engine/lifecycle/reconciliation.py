@@ -41,7 +41,7 @@ from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, ope
 from engine.lifecycle.drift import check_drift
 from engine.lifecycle.notices import run_timers
 from engine.lifecycle.removal import remove
-from engine.lifecycle.targets import TargetKey, Targets, applied
+from engine.lifecycle.targets import TargetKey, Targets, applied, describe
 from engine.lifecycle.trust import LEDGER, alert_untrusted
 from engine.lifecycle.verification import (
     Refusal,
@@ -261,13 +261,13 @@ def _retarget(life: Lifecycle, run: Run, report: Report, targets: Targets, grant
         report.add(grant.id, "retarget", str(exc), failed=True)
         return grant
     others = {g.key for gid, g in live.items() if gid != grant.id}
-    detail = f"{_describe(grant.target)} -> {_describe(new_target)}"
+    detail = f"{describe(grant.target)} -> {describe(new_target)}"
     if not _step(report, grant.id, "applied", partial(moved.plugin.apply, moved.assignment),
-                 dry_run, f"moved to its policy's new target {_describe(new_target)}"):
+                 dry_run, f"moved to its policy's new target {describe(new_target)}"):
         return grant
     if grant.key not in others and not _step(
             report, grant.id, "revoked", partial(grant.plugin.revoke, grant.assignment), dry_run,
-            f"at its old target {_describe(grant.target)}"):
+            f"at its old target {describe(grant.target)}"):
         return grant  # recorded once the old access is gone: the next run tries again
     if dry_run or run.cannot_write:
         return moved
@@ -279,11 +279,6 @@ def _retarget(life: Lifecycle, run: Run, report: Report, targets: Targets, grant
     except GitjitError as exc:
         report.add(grant.id, "record", str(exc), failed=True)
     return moved
-
-
-def _describe(target: AppliedTarget) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in target.params if k != "connection")
-    return f"{target.provider}:{target.connection or '-'}({params})"
 
 
 # -- ending access -------------------------------------------------------------------------
