@@ -796,12 +796,14 @@ def _init(path: Path) -> None:
 
 
 def _yaml(file: Path) -> dict[str, Any] | None:
+    """The file as gitjit reads it (every scalar the string written: 09:00 stays 09:00), or
+    None when it is not a mapping gitjit could read (the simulation judged it so already)."""
     if not file.is_file():
         return None
     try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return None  # not ours to rewrite: the simulation judged it as invalid already
+        document = load(file.read_bytes(), str(file)).data
+    except LoadError:
+        return None
     return document if isinstance(document, dict) else None
 
 

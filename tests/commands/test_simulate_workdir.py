@@ -115,3 +115,19 @@ def test_a_simulation_without_workdir_leaves_the_access_repository_alone(
     assert run(["simulate", str(tmp_path / "scenario.yaml")]) == 0
     assert (tmp_path / "access" / "policies" / "settings.yaml").read_text() == before
     assert str(hook) in before and not (tmp_path / "hook-ran").exists()
+
+
+def test_the_rewrite_keeps_every_value_as_written(tmp_path: Path) -> None:
+    _access_repository(tmp_path)
+    policy = tmp_path / "access" / "policies" / "deploy.yaml"
+    # Values YAML 1.1 would turn into numbers or booleans, were the rewrite to read them so.
+    policy.write_text(policy.read_text().replace(
+        "role: deployer}", "role: deployer, port: 0042, at: 09:00, on: yes}"))
+    workdir = tmp_path / "kept"
+
+    assert run(["simulate", str(tmp_path / "scenario.yaml"), "--workdir", str(workdir)]) == 0
+
+    target = yaml.safe_load((workdir / "repo" / "policies" / "deploy.yaml").read_text())["target"]
+    assert {k: target[k] for k in ("port", "at", "on")} == {"port": "0042", "at": "09:00",
+                                                            "on": "yes"}
+    assert run(["check", "--repo", str(workdir / "repo")]) == 0  # the stand-in is valid
