@@ -609,8 +609,9 @@ def demo_command(workdir: Path | None) -> int:
 
 @cli.command("request")
 @click.argument("policy", shell_complete=complete_policy)
-@click.option("--as", "requester", required=True, type=LoginType(),
-              help="Your forge login: the pull request's author must be the requester.")
+@click.option("--as", "requester", type=LoginType(),
+              help="Your forge login: the pull request's author must be the requester "
+                   "(with --forge github, default: the token's login).")
 @click.option("--duration", type=Duration(),
               help="How long, e.g. 30m, 2h, 1h30m (default: the policy's).")
 @click.option("--justification", required=True, help="Why you need the access.")
@@ -632,13 +633,15 @@ def demo_command(workdir: Path | None) -> int:
 @click.option("--forge", type=_choices("request", "FORGES", FORGE_ORDER), default=DEFAULT_FORGE,
               show_default=True,
               help="'github' pushes the branch and opens the pull request on GitHub "
-                   "(GITHUB_REPOSITORY, GITHUB_TOKEN); 'local' opens it in the local forge; "
+                   "(the repository from GITHUB_REPOSITORY or the origin remote; the token "
+                   "from GITHUB_TOKEN, GH_TOKEN or 'gh auth token'); 'local' opens it in the "
+                   "local forge; "
                    "'none' prepares the branch and says what to do next.")
 @REPO
 @NOW
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def request_command(policy: str, requester: Login, duration: str | None, justification: str,
+def request_command(policy: str, requester: Login | None, duration: str | None, justification: str,
                     ticket: str | None, start: datetime | None, extends: str | None,
                     break_glass: bool, runbook: str | None,
                     params: tuple[tuple[str, str], ...], sql: str | None,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -16,7 +16,7 @@ from engine.adapters.branch import commit_file
 from engine.adapters.git import GitRepository
 from engine.adapters.localforge import LocalForge
 from engine.adapters.remote import credentials
-from engine.commands.forges import github_from_env
+from engine.commands.forges import github_for_person
 from engine.commands.repository import read_config, require_config, require_policy
 from engine.commands.verdict import judge
 from engine.core.decision import Outcome
@@ -31,6 +31,9 @@ from engine.reporters import text
 from engine.reporters.markdown import render
 from engine.targets.registry import catalog
 
+if TYPE_CHECKING:
+    from engine.adapters.github import GitHubForge
+
 FORGES = ("none", "local", "github")
 
 
@@ -38,7 +41,8 @@ FORGES = ("none", "local", "github")
 class RequestOptions:
     repo: Path
     policy: str
-    requester: Login
+    requester: Login | None
+    """None: with --forge github, the token's login (GET /user); otherwise a usage error."""
     duration: str | None
     justification: str
     ticket: str | None
@@ -63,7 +67,7 @@ class RequestOptions:
 
 def grant_document(options: RequestOptions, duration: str) -> bytes:
     fields: dict[str, str] = {"apiVersion": API_VERSION, "kind": "Grant",
-                              "policy": options.policy, "requester": options.requester,
+                              "policy": options.policy, "requester": options.requester or "",
                               "duration": duration, "justification": options.justification}
     if options.ticket:
         fields["ticket"] = options.ticket
@@ -79,7 +83,8 @@ def grant_document(options: RequestOptions, duration: str) -> bytes:
 def action_document(options: RequestOptions) -> bytes:
     q = _Quoted
     fields: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Action",
-                              "policy": options.policy, "requester": q(options.requester)}
+                              "policy": options.policy,
+                              "requester": q(options.requester or "")}
     if options.runbook is not None:
         fields["runbook"] = options.runbook
         if options.params:
@@ -113,6 +118,22 @@ _QuotingDumper.add_representer(_Quoted, _represent_value)
 
 def run(options: RequestOptions) -> int:
     repo = GitRepository(options.repo)
+    github = github_for_person(repo) if options.forge == "github" else None
+    if options.requester is None:
+        if github is None:
+            raise UsageError("--as LOGIN is required (your forge login); only --forge github "
+                             "can find it, by asking GitHub whose token it is")
+        options = replace(options, requester=github.whoami())
+    elif github is not None and github.whoami() != options.requester:
+        # Before anything is written: a request is opened by its requester.
+        raise UsageError(f"--as {options.requester} but the token belongs to "
+                         f"{github.whoami()}: a request is opened by its requester")
+    return _request(options, repo, github)
+
+
+def _request(options: RequestOptions, repo: GitRepository, github: GitHubForge | None) -> int:
+    assert options.requester is not None
+    requester = options.requester
     base = repo.resolve(f"refs/heads/{options.base}")
     config = require_config(read_config(repo.tree(base)), options.base)
     policy = require_policy(config, options.policy, " (see 'gitjit explain')")
@@ -124,7 +145,7 @@ def run(options: RequestOptions) -> int:
                              "grants; an action runs once, right after its merge")
         what = f"runbook {options.runbook}" if options.runbook else "SQL"
         duration = what
-        path = action_canonical_path(options.policy, options.requester, options.now)
+        path = action_canonical_path(options.policy, requester, options.now)
         branch = "action/" + path.removeprefix("actions/").removesuffix(".yaml")
         head = commit_file(repo, base, branch, path, action_document(options),
                            f"Run {what} of {options.policy}\n\n{options.justification}\n",
@@ -133,14 +154,14 @@ def run(options: RequestOptions) -> int:
         if options.params or options.max_rows is not None:
             raise UsageError("--param and --max-rows belong to an action: add --runbook")
         duration = options.duration or format_duration(policy.duration.default)
-        path = _free_path(repo, base, canonical_path(options.policy, options.requester,
-                                                     options.now), options.now)
+        path = _free_path(repo, base, canonical_path(options.policy, requester, options.now),
+                          options.now)
         branch = "access/" + path.removeprefix("grants/").removesuffix(".yaml")
         head = commit_file(repo, base, branch, path, grant_document(options, duration),
                            f"Request {options.policy} for {duration}\n\n"
                            f"{options.justification}\n", env=_authored(options))
     try:
-        return _judge_and_open(repo, options, base, head, branch, path, duration)
+        return _judge_and_open(repo, options, base, head, branch, path, duration, github)
     except BaseException:
         # A request that failed half-way leaves nothing behind: no branch to trip over when
         # it is made again.
@@ -151,6 +172,7 @@ def run(options: RequestOptions) -> int:
 def _authored(options: RequestOptions) -> dict[str, str]:
     """The request commit is the requester's, made when the request is: --as and --now (the
     e-mail address stays git's configured one, which the forge links to the account)."""
+    assert options.requester is not None  # run() fills it in before anything is written
     when = options.now.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     return {"GIT_AUTHOR_NAME": options.requester, "GIT_COMMITTER_NAME": options.requester,
             "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
@@ -175,23 +197,24 @@ def _free_path(repo: GitRepository, base: str, path: str, now: datetime) -> str:
 
 
 def _judge_and_open(repo: GitRepository, options: RequestOptions, base: str, head: str,
-                    branch: str, path: str, duration: str) -> int:
-    github = github_from_env() if options.forge == "github" else None
+                    branch: str, path: str, duration: str, github: GitHubForge | None) -> int:
+    assert options.requester is not None  # run() fills it in before anything is written
+    requester = options.requester
     # Say now what the request will need, before anyone is asked to review it (on GitHub,
     # with the members of the teams the policies name).
-    verdict = judge(repo, base, head, options.requester, [], frozenset({options.requester}),
+    verdict = judge(repo, base, head, requester, [], frozenset({requester}),
                     options.now, teams=github.team_members if github else None,
                     targets=catalog())
     decision = verdict.decision
     if decision.outcome is Outcome.DENIED:
         repo.run("update-ref", "-d", f"refs/heads/{branch}", head, ok_codes=(0, 1, 128))
-        print(text.pull_request(PullRequestReport(decision, options.requester, base, head)),
+        print(text.pull_request(PullRequestReport(decision, requester, base, head)),
               end="")
         print("request not opened: fix the reasons above and run 'gitjit request' again")
         return 1
     number = None
     if options.is_action and options.format == "text":
-        print(text.pull_request(PullRequestReport(decision, options.requester, base, head)),
+        print(text.pull_request(PullRequestReport(decision, requester, base, head)),
               end="")
     if options.forge != "none":
         if decision.action is not None:
@@ -201,9 +224,6 @@ def _judge_and_open(repo: GitRepository, options: RequestOptions, base: str, hea
             body = render("request.md.j2", grant=decision.grant, decision=decision)
         forge: Forge = LocalForge(repo)
         if github is not None:
-            if github.whoami() != options.requester:
-                raise UsageError(f"--as {options.requester} but the token belongs to "
-                                 f"{github.whoami()}: a request is opened by its requester")
             repo.run("push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}",
                      env=credentials(os.environ))
             forge = github
@@ -211,16 +231,16 @@ def _judge_and_open(repo: GitRepository, options: RequestOptions, base: str, hea
                  else f"Request {options.policy} for {duration}")
         if isinstance(forge, LocalForge):
             # The local forge keeps the time it is given (the pending timers count from it).
-            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+            pr = forge.open_pull_request(author=requester, head_ref=branch,
                                          base=options.base, title=title, body=body,
                                          at=options.now)
         else:
-            pr = forge.open_pull_request(author=options.requester, head_ref=branch,
+            pr = forge.open_pull_request(author=requester, head_ref=branch,
                                          base=options.base, title=title, body=body)
         number = pr.number
         if github is not None:
             wanted = {login for m in decision.missing for login in m.eligible}
-            github.request_reviews(pr.number, wanted - {options.requester})
+            github.request_reviews(pr.number, wanted - {requester})
     _report(options, branch, path, number, decision.outcome.value,
             [f"step {m.step} ({m.approvers}): {m.needed} more; may approve: "
              f"{', '.join(m.eligible) or 'nobody left'}" for m in decision.missing])

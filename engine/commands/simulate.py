@@ -24,6 +24,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import engine
 from engine.actions.request import canonical_path as action_canonical_path
 from engine.adapters.git import GitRepository, scrubbed_env
@@ -63,6 +65,16 @@ SCENARIO_LIMITS = Limits(max_bytes=512 * 1024,
 GITJIT = "gitjit"
 """Who makes gitjit's own commits (ledger records, removals) in the simulated repository."""
 DEMO = "scenarios/demo.yaml"
+STAND_IN = "simulation"
+"""The stand-in connection of a kept simulation's policies that named none."""
+STAND_IN_MESSAGE = """\
+Simulation: every target is the recording stand-in
+
+The simulation ran against the access repository's own policies and settings, with every
+target replaced by the recording target. This commit writes that replacement into the kept
+copy: each policy's target and each connection is the recording target (recording.json next
+to this repository), so a gitjit command run here never reaches a real system.
+"""
 
 _REVIEW_STATES = {"approve": ReviewState.APPROVED, "request-changes": ReviewState.CHANGES_REQUESTED,
                   "comment": ReviewState.COMMENTED, "dismiss": ReviewState.DISMISSED}
@@ -131,6 +143,8 @@ def run(options: SimulateOptions) -> int:
         sim = Simulation(root, repository / "policies", schemas if schemas.is_dir() else None,
                          scenario)
         outcomes = sim.run(_emit if text else None)
+        if options.workdir is not None:
+            sim.stand_in()
     if text:
         _emit(summary(outcomes))
     else:
@@ -151,6 +165,8 @@ def run_demo(options: DemoOptions) -> int:
         _emit("")
         sim = Simulation(root, policies, None, scenario)
         outcomes = sim.run(_emit)
+        if options.workdir is not None:
+            sim.stand_in()
         _emit(summary(outcomes))
         _emit("")
         _emit("What the auditor sees ('gitjit audit', from git alone):")
@@ -306,6 +322,42 @@ class Simulation:
             # Leave the checkout at the branch tip for whoever looks at --workdir later.
             self.repo.run("reset", "--quiet", "--hard", BRANCH, ok_codes=(0, 1, 128))
         return outcomes
+
+    def stand_in(self) -> None:
+        """Make the kept repository's configuration say what the simulation did: every
+        policy's target and every connection become the recording stand-in (this
+        simulation's recording.json), in one last commit on main. A gitjit command run there
+        later (reconcile, activate) then touches the recording, never the real systems the
+        copied settings named; the commit message and each file's first line say so."""
+        path = self.root / "repo"
+        settings_path = path / "policies" / "settings.yaml"
+        stand_in = {"provider": "recording", "path": str(self.recording)}
+        names: set[str] = set()
+        for file in sorted((path / "policies").rglob("*.y*ml")):
+            document = _yaml(file)
+            target = document.get("target") if document is not None else None
+            if document is None or not isinstance(target, dict) or "provider" not in target:
+                continue
+            was = target["provider"]
+            target["provider"] = "recording"
+            target.setdefault("connection", STAND_IN)
+            names.add(str(target["connection"]))
+            _write_yaml(file, document, f"its target was provider {was}")
+        settings = _yaml(settings_path) or {"apiVersion": "gitjit/v1", "kind": "Settings"}
+        connections = settings.get("connections")
+        names |= set(connections) if isinstance(connections, dict) else set()
+        settings["connections"] = {name: dict(stand_in) for name in sorted(names)}
+        _write_yaml(settings_path, settings, "its connections named real systems")
+        with _acting(GITJIT, self.now):
+            tip = self.repo.resolve(BRANCH)
+            self.repo.git("read-tree", tip)
+            self.repo.git("add", "--all", "policies")
+            tree = self.repo.git("write-tree").decode("ascii").strip()
+            commit = self.repo.commit_tree(tree, [tip], STAND_IN_MESSAGE)
+            if not self.repo.update_ref(f"refs/heads/{BRANCH}", commit, tip,
+                                        message="simulate: stand-in targets"):
+                raise GitjitError(f"{BRANCH} moved while the simulation ended; run again")
+        self.repo.run("reset", "--quiet", "--hard", BRANCH, ok_codes=(0, 1, 128))
 
     def step(self, step: sc.Step) -> StepOutcome:
         at = self.now
@@ -753,6 +805,24 @@ def _init(path: Path) -> None:
         if result.returncode != 0:
             message = result.stderr.decode("utf-8", "replace").strip()
             raise GitjitError(f"cannot create the simulation's repository in {path}: {message}")
+
+
+def _yaml(file: Path) -> dict[str, Any] | None:
+    """The file as gitjit reads it (every scalar the string written: 09:00 stays 09:00), or
+    None when it is not a mapping gitjit could read (the simulation judged it so already)."""
+    if not file.is_file():
+        return None
+    try:
+        document = load(file.read_bytes(), str(file)).data
+    except LoadError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _write_yaml(file: Path, document: dict[str, Any], why: str) -> None:
+    file.write_text(f"# gitjit simulate: a stand-in for the recording target ({why}).\n"
+                    + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
 
 
 def _copy(source: Traversable, target: Path) -> None:

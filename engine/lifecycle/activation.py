@@ -37,7 +37,7 @@ from engine.core.models import GrantId, ReviewState
 from engine.errors import GitjitError
 from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.removal import remove
-from engine.lifecycle.targets import Targets, applied
+from engine.lifecycle.targets import Targets, applied, describe, preflight
 from engine.lifecycle.trust import alert_untrusted
 from engine.lifecycle.verification import Refusal, Unverifiable, Verified, verify_merged
 
@@ -128,7 +128,17 @@ def _activate_one(life: Lifecycle, targets: Targets, verified: Verified, now: da
                                     justification=grant.justification, ticket=grant.ticket)
     state = span.state(now)
     if dry_run:
-        report.add(gid, "activated" if state is State.ACTIVE else str(state), _when(span))
+        if state is not State.ACTIVE:
+            report.add(gid, str(state), _when(span))
+            return
+        where = describe(target)
+        try:
+            checked = preflight(plugin, assignment)
+        except GitjitError as exc:
+            # A dry run that claims success must mean the real run could apply it.
+            report.add(gid, "activate", f"would not apply at {where}: {exc}", failed=True)
+            return
+        report.add(gid, "activated", f"{_when(span)}; would apply at {where}: {checked}")
         return
     if state is State.ACTIVE:
         plugin.apply(assignment)

@@ -36,13 +36,13 @@ from engine.core.decision import Kind, Outcome
 from engine.core.grants import grant_id, load_grant, parse_path
 from engine.core.ledger import END_EVENTS, AppliedTarget, Event, Record, target_digest
 from engine.core.lifecycle import State, Window, window
-from engine.core.models import GrantId, Login
+from engine.core.models import GrantId, Login, RemovalMode
 from engine.errors import GitjitError
 from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, open_run
 from engine.lifecycle.drift import check_drift
 from engine.lifecycle.notices import run_timers
 from engine.lifecycle.removal import remove
-from engine.lifecycle.targets import TargetKey, Targets, applied
+from engine.lifecycle.targets import TargetKey, Targets, applied, describe
 from engine.lifecycle.trust import LEDGER, alert_untrusted
 from engine.lifecycle.verification import (
     Refusal,
@@ -140,7 +140,9 @@ def reconcile(life: Lifecycle, now: datetime, *, dry_run: bool = False,
             holding |= {gid: (g.target, Login(g.record.requester))
                         for gid, (g, _end) in finishing.items()}
         check_drift(life, run, report, targets, holding, now, dry_run, notifier)
-        if not dry_run:
+        if dry_run:
+            _would_remove(life, run, report, on_tip, finishing)
+        else:
             _remove_ended(life, run, report, on_tip)
         # Timers and notices last, so they never delay a revocation; they report, never raise.
         run_timers(life, run, report, now, dry_run=dry_run, enabled=notify)
@@ -262,13 +264,13 @@ def _retarget(life: Lifecycle, run: Run, report: Report, targets: Targets, grant
         report.add(grant.id, "retarget", str(exc), failed=True)
         return grant
     others = {g.key for gid, g in live.items() if gid != grant.id}
-    detail = f"{_describe(grant.target)} -> {_describe(new_target)}"
+    detail = f"{describe(grant.target)} -> {describe(new_target)}"
     if not _step(report, grant.id, "applied", partial(moved.plugin.apply, moved.assignment),
-                 dry_run, f"moved to its policy's new target {_describe(new_target)}"):
+                 dry_run, f"moved to its policy's new target {describe(new_target)}"):
         return grant
     if grant.key not in others and not _step(
             report, grant.id, "revoked", partial(grant.plugin.revoke, grant.assignment), dry_run,
-            f"at its old target {_describe(grant.target)}"):
+            f"at its old target {describe(grant.target)}"):
         return grant  # recorded once the old access is gone: the next run tries again
     if dry_run or run.cannot_write:
         return moved
@@ -280,11 +282,6 @@ def _retarget(life: Lifecycle, run: Run, report: Report, targets: Targets, grant
     except GitjitError as exc:
         report.add(grant.id, "record", str(exc), failed=True)
     return moved
-
-
-def _describe(target: AppliedTarget) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in target.params if k != "connection")
-    return f"{target.provider}:{target.connection or '-'}({params})"
 
 
 # -- ending access -------------------------------------------------------------------------
@@ -528,3 +525,30 @@ def _remove_ended(life: Lifecycle, run: Run, report: Report, on_tip: dict[GrantI
 
     remove(life, run, report, {gid: on_tip[gid] for gid in sorted(done)}, message,
            title="gitjit: remove ended grants")
+
+
+def _would_remove(life: Lifecycle, run: Run, report: Report, on_tip: dict[GrantId, str],
+                  finishing: dict[GrantId, tuple[_Grant, _End]]) -> None:
+    """A dry run's account of the files a real run would take off the branch, each with its
+    reason: those whose end the ledger records already, and those this run would record."""
+    found = life.ledger.find([f"{event} {gid}" for gid in on_tip
+                              for event in (Event.EXPIRED, Event.SUPERSEDED)])
+    reasons = {rec.grant_id: (f"expired {rec.expires_at:%Y-%m-%d %H:%M}Z"
+                              if rec.event is Event.EXPIRED and rec.expires_at is not None
+                              else f"{rec.event} {rec.at:%Y-%m-%d %H:%M}Z")
+               + "; its end is recorded"
+               for rec in found.values()}
+    for gid, (grant, end) in finishing.items():
+        if gid in on_tip and gid not in reasons and end.event is Event.EXPIRED:
+            reasons[gid] = (f"expired {_window(grant.record).expires_at:%Y-%m-%d %H:%M}Z; "
+                            "this run would revoke it and record its end")
+    if not reasons:
+        return
+    how = (f"by a push to {life.branch}" if life.removal(run.config) is RemovalMode.PUSH
+           else "by a pull request")
+    for gid in sorted(reasons):
+        if run.cannot_write:  # as a real run would fail
+            report.add(gid, "remove", f"{on_tip[gid]}: {reasons[gid]}; but {run.cannot_write}",
+                       failed=True)
+        else:
+            report.add(gid, "removed", f"{on_tip[gid]}: {reasons[gid]}; {how}")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from engine.core.ledger import AppliedTarget
 from engine.core.models import GrantId, Login, Policy, PolicyId, Settings, Target
 from engine.errors import ConfigurationError
-from engine.targets.base import Assignment, TargetPlugin
+from engine.targets.base import Assignment, Probes, TargetPlugin
 from engine.targets.registry import create_target
 
 TargetKey = tuple[str, str, tuple[tuple[str, str], ...], str]
@@ -22,6 +23,29 @@ def applied(policy: Policy) -> AppliedTarget:
     """The target a grant of ``policy`` is applied to today."""
     return AppliedTarget(policy.target.provider, policy.target.get("connection"),
                          policy.target.params)
+
+
+def describe(target: AppliedTarget) -> str:
+    """``provider:connection(params)``, for reports."""
+    params = ", ".join(f"{k}={v}" for k, v in target.params if k != "connection")
+    return f"{target.provider}:{target.connection or '-'}({params})"
+
+
+@runtime_checkable
+class _Validates(Protocol):
+    def validate(self, assignment: Assignment) -> None: ...
+
+
+def preflight(plugin: TargetPlugin, assignment: Assignment) -> str:
+    """Whether ``assignment`` could be applied now, without applying it: its settings against
+    the provider's schemas (as ``apply`` checks them), then the plugin's read-only probe where
+    it has one. What was checked; TargetError (a GitjitError) when it could not be applied."""
+    if isinstance(plugin, _Validates):
+        plugin.validate(assignment)
+    if isinstance(plugin, Probes):
+        return plugin.probe(assignment)
+    return (f"its settings fit the {plugin.name} provider; that provider offers no read-only "
+            "probe, so whether the target is reachable is found out by a real run")
 
 
 class Targets:

@@ -173,6 +173,18 @@ class HasHolders(Protocol):
 
 
 @runtime_checkable
+class Probes(Protocol):
+    """A cheap, read-only look at whether a grant could be applied now (``activate
+    --dry-run``): the connection works and what the grant names is there. A plugin without it
+    is checked against its schemas only."""
+
+    def probe(self, assignment: Assignment) -> str:
+        """What was checked, in a few words (``connected; role orders_admin exists``).
+        Changes nothing; TargetError saying why the assignment could not be applied now."""
+        ...
+
+
+@runtime_checkable
 class _Checkable(Protocol):
     name: str
 

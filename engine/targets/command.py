@@ -109,6 +109,26 @@ class CommandTarget:
                    started: Callable[[], bool]) -> ActionResult | None:
         return run_action(job, started)
 
+    def probe(self, assignment: Assignment) -> str:
+        """The program exists and is executable; it is not run (a hook may have no
+        side-effect-free action)."""
+        raw = assignment.setting("command")
+        if not raw:
+            raise TargetError("command target: missing setting 'command'; add it to the "
+                              "connection in policies/settings.yaml or to the policy's target")
+        try:
+            argv = shlex.split(raw)
+        except ValueError as exc:
+            raise TargetError(f"command target: cannot split command {raw!r}: {exc}") from exc
+        if not argv:
+            raise TargetError("command target: the 'command' setting is empty")
+        path = child_environment(assignment.connection)["PATH"]
+        found = executable(argv[0], path)
+        if found is None:
+            raise TargetError(f"command target: cannot run {argv[0]!r}: not an executable "
+                              f"file (looked up in PATH {path!r}); fix the 'command' setting")
+        return f"{found} is an executable file"
+
     def list_managed(self) -> list[ManagedAssignment]:
         out = self._run(self._connection.get, self._connection, "list",
                         {"connection": self._connection})
@@ -209,6 +229,14 @@ def _holder(item: Any) -> Holder:
     return Holder(principal=str(item["principal"]), privilege=str(item["privilege"]),
                   login=parse_login(str(login)) if login else None,
                   details={str(k): str(v) for k, v in details.items()})
+def executable(program: str, path: str) -> str | None:
+    """Where ``program`` is, as the child would find it: looked up in ``path`` unless it
+    names a path itself; None unless it is an executable file."""
+    if "/" not in program:
+        return shutil.which(program, path=path)
+    return program if os.access(program, os.X_OK) and os.path.isfile(program) else None
+
+
 def run_action(job: ActionJob, started: Callable[[], bool]) -> ActionResult | None:
     """Run the plan's argv once: no shell (every parameter is one argument, whatever it
     holds), standard input closed, a fresh empty working directory, the minimal environment
@@ -217,8 +245,7 @@ def run_action(job: ActionJob, started: Callable[[], bool]) -> ActionResult | No
     argv = list(job.plan.argv)
     env = child_environment(job.connection)
     program = argv[0]
-    found = shutil.which(program, path=env["PATH"]) if "/" not in program else (
-        program if os.access(program, os.X_OK) and os.path.isfile(program) else None)
+    found = executable(program, env["PATH"])
     if found is None:
         raise TargetError(f"command target: cannot run {program!r}: not an executable file "
                           f"(looked up in PATH {env['PATH']!r}); the action did not run")

@@ -133,6 +133,9 @@ class PostgresTarget:
     def revoke(self, assignment: Assignment) -> None:
         self._driver.revoke(assignment)
 
+    def probe(self, assignment: Assignment) -> str:
+        return self._driver.probe(assignment)
+
     def list_managed(self) -> list[ManagedAssignment]:
         return self._driver.list_managed()
 

@@ -101,6 +101,19 @@ class PostgresDriver:
                               f"since-activation asks, ended the sessions opened before, but",
                               "revocation ends them in any case")
 
+    def probe(self, assignment: Assignment) -> str:
+        """Read-only: connect, ``SELECT 1``, and look up the roles ``apply`` requires."""
+        mode, role = _mode(assignment), _role(assignment)
+        with self._connect(assignment.setting) as conn:
+            conn.execute("SELECT 1").fetchone()
+            _require_role(conn, role, "the granted role",
+                          f"create it, or fix 'role' in policy {assignment.policy}")
+            if mode == "membership":
+                _require_role(conn, assignment.login, "the requester's role",
+                              f"create a login role named {assignment.login!r} for them "
+                              "first, or use mode: login-role")
+        return f"connected and ran SELECT 1; role {role!r} exists"
+
     def revoke(self, assignment: Assignment) -> None:
         # terminate_sessions is not read: whatever it says, revocation ends every session
         # that could have used the role, and a bad value must not stop a revocation.

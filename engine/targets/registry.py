@@ -273,6 +273,12 @@ class CheckedTarget:
         return self.plugin.native_expiry(assignment)
 
     def apply(self, assignment: Assignment) -> None:
+        self.validate(assignment)
+        self.plugin.apply(assignment)
+
+    def validate(self, assignment: Assignment) -> None:
+        """TargetError when the grant's target or connection does not fit the provider's
+        schemas (what ``apply`` checks first; ``activate --dry-run`` asks it alone)."""
         where = f"{self.name} target: will not apply grant {assignment.grant_id}"
         if self.provider.problem:
             raise TargetError(f"{where}: the provider cannot be checked "
@@ -283,7 +289,6 @@ class CheckedTarget:
             raise TargetError(f"{where}: policy {assignment.policy}'s target or its connection "
                               f"does not fit the provider's schemas ({'; '.join(problems)}); "
                               "fix them ('gitjit check' says where)")
-        self.plugin.apply(assignment)
 
     def revoke(self, assignment: Assignment) -> None:
         self.plugin.revoke(assignment)
