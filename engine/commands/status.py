@@ -38,6 +38,7 @@ from engine.core.status import (
 )
 from engine.core.values import parse_login, plural
 from engine.errors import UsageError
+from engine.reporters.terminal import stdout_width
 
 VERSION = 1
 FORMATS = ("json", "text")
@@ -70,7 +71,8 @@ def run(options: StatusOptions) -> int:
     report = read_status(repo, options.branch, options.now)
     who = options.requester
     if who is None:
-        print(render_json(report) if options.format == "json" else render_text(report), end="")
+        print(render_json(report) if options.format == "json"
+              else render_text(report, stdout_width()), end="")
         return 0
     report = replace(report, grants=tuple(g for g in report.grants if g.requester == who),
                      actions=tuple(a for a in report.actions if a.requester == who))
@@ -82,11 +84,11 @@ def run(options: StatusOptions) -> int:
                                  "opened_at": format_time(r.opened_at)} for r in requests]
         print(json.dumps(document, indent=2))
         return 0
-    text = render_text(report).replace(f"no grants on {report.branch}",
+    text = render_text(report, stdout_width()).replace(f"no grants on {report.branch}",
                                        f"no grants of {who} on {report.branch}")
     lines = [f"open request #{r.number} ({r.head_ref}, opened {format_time(r.opened_at)}): "
              f"{r.title}" for r in requests]
-    lines.append(f"{len(requests)} open request(s) of {who} in the local forge "
+    lines.append(f"{plural(len(requests), 'open request')} of {who} in the local forge "
                  "('gitjit local show N' for the verdict)")
     print(text + "\n".join(lines))
     return 0
@@ -218,13 +220,18 @@ def _row(item: GrantStatus) -> tuple[str, ...]:
     )
 
 
-def render_text(report: StatusReport) -> str:
+def render_text(report: StatusReport, width: int | None = None) -> str:
+    """The table of grants, then details and the summary. Where the table would not fit
+    ``width`` (a terminal narrower than its rows), each grant is a short block instead."""
     lines = []
     if report.grants:
         rows = [_HEADER, *(_row(item) for item in report.grants)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                  for row in rows]
+        table = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                 for row in rows]
+        fits = width is None or max(len(line) for line in table) <= width
+        lines += table if fits else [line for item in report.grants
+                                     for line in _block(_row(item))]
         lines += [f"{item.grant_id}: refused: {item.detail}" for item in report.grants
                   if item.detail and item.state is GrantState.REFUSED]
         lines += [f"{item.grant_id}: {item.detail}" for item in report.grants
@@ -251,6 +258,18 @@ def render_text(report: StatusReport) -> str:
     lines += status_lines(list(report.actions))
     lines.append(report.summary())
     return "\n".join(lines) + "\n"
+
+
+def _block(row: tuple[str, ...]) -> list[str]:
+    """One grant in a few short lines: what the table's row says, by name."""
+    grant, requester, policy, state, activated, expires, remaining, expiry_by = row
+    lines = [f"{grant}: {state}", f"  {requester} for {policy}"]
+    if activated != "-" or expires != "-":
+        left = "" if remaining == "-" else f" ({remaining} left)"
+        lines.append(f"  from {activated} until {expires}{left}")
+    if expiry_by != "-":
+        lines.append(f"  expiry enforced by {expiry_by}")
+    return lines
 
 
 def _span(value: timedelta) -> str:

@@ -162,7 +162,7 @@ class Presenter(io.TextIOBase):
     def __init__(self, target: TextIO, style: Style) -> None:
         super().__init__()
         self.target = target
-        self._style = style
+        self.style = style
         self._pending = ""
 
     def writable(self) -> bool:
@@ -179,7 +179,7 @@ class Presenter(io.TextIOBase):
         self._pending += text
         *done, self._pending = self._pending.split("\n")
         for line in done:
-            self.target.write(present(line, self._style) + "\n")
+            self.target.write(present(line, self.style) + "\n")
         return len(text)
 
     def flush(self) -> None:
@@ -188,9 +188,16 @@ class Presenter(io.TextIOBase):
     def finish(self) -> None:
         """Writes a last line that had no newline, as it is."""
         if self._pending:
-            self.target.write(present(self._pending, self._style))
+            self.target.write(present(self._pending, self.style))
             self._pending = ""
         self.target.flush()
+
+
+def stdout_width() -> int | None:
+    """The width stdout's lines are wrapped at: a table wider than that is better laid out
+    another way. None where lines are kept whole (a pipe, a file, JSON)."""
+    current = sys.stdout
+    return current.style.width if isinstance(current, Presenter) else None
 
 
 PLAIN_COMMANDS = frozenset({"codeowners", "schemas"})

@@ -94,7 +94,7 @@ CASES = [
     Case("check-pr-approved", _check_pr_approved, 0),
     Case("test", _test, 1),
     Case("explain", _explain, 0),
-    Case("status", _status, 0, table=True),
+    Case("status", _status, 0),
     Case("audit", _audit, 0, table=True),
 ]
 

@@ -40,7 +40,7 @@ def test_one_persons_grants_and_requests(busy: GitRepoBuilder,
                         "activation, 0 refused awaiting removal, 0 ended awaiting removal")
     assert lines[-2] == ("open request #1 (access/reports-read/ben-20260105T0920Z, opened "
                          "2026-01-05T09:20:10Z): Request reports-read for 1h")
-    assert lines[-1] == ("1 open request(s) of ben in the local forge ('gitjit local show N' "
+    assert lines[-1] == ("1 open request of ben in the local forge ('gitjit local show N' "
                          "for the verdict)")
 
 
@@ -63,7 +63,7 @@ def test_mine_from_git_config(busy: GitRepoBuilder, capsys: pytest.CaptureFixtur
     busy.git("config", "github.user", "ben")
     capsys.readouterr()
     assert run(["status", "--repo", str(busy.path), "--now", NOW, "--mine"]) == 0
-    assert "1 open request(s) of ben" in capsys.readouterr().out
+    assert "1 open request of ben" in capsys.readouterr().out
 
 
 def test_mine_without_a_login_says_how_to_give_one(
