@@ -51,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.generate import GRANT_TEMPLATE
 from engine import __version__
 from engine.adapters.git import scrubbed_env
 from engine.adapters.signing import LOCAL_KEY, generate_key
@@ -125,15 +126,6 @@ kind: Settings
 connections:
   rec: {{provider: recording, path: "{path}"}}
 removal: push
-"""
-GRANT = """\
-apiVersion: gitjit/v1
-kind: Grant
-policy: {policy}
-requester: {requester}
-duration: 1h
-justification: Investigate replication lag on the orders primary ({ticket})
-ticket: {ticket}
 """
 
 
@@ -213,7 +205,7 @@ def plan(grants: int, policies: int, requesters: int) -> list[Planned]:
         ticket = f"INC-{index + 1}"
         planned.append(Planned(
             number=index + 1, path=f"grants/{policy}/{who}-{opened:%Y%m%dT%H%MZ}.yaml",
-            text=GRANT.format(policy=policy, requester=who, ticket=ticket), policy=policy,
+            text=GRANT_TEMPLATE.format(policy=policy, requester=who, ticket=ticket), policy=policy,
             requester=who, opened=opened,
             reviewed=start - timedelta(minutes=10) + timedelta(seconds=slot),
             merged=start + timedelta(minutes=1, seconds=30 * slot), batch=batch))
