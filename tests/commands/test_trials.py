@@ -1,40 +1,20 @@
-"""Offline trials: a run that tells nobody (``--no-notify``)."""
+"""Offline trials: a run that tells nobody (``--no-notify``), in the world of
+tests/lifecycle/test_notify.py (a policy that notifies a channel)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.gitrepo import GitRepoBuilder
-from tests.lifecycle.world import POLICY, SETTINGS, T0, World, hours
+from tests.lifecycle.test_notify import ENV, http, world  # noqa: F401 - the fixtures
+from tests.lifecycle.world import T0, World, hours
 from tests.receivers import HttpReceiver
 
 GID = "db/bob-20261130T0900Z"
-ENV = "GITJIT_TEST_OPS_URL"
-
-
-@pytest.fixture
-def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def world(repo: GitRepoBuilder, tmp_path: Path) -> World:
-    world = World(repo, tmp_path)
-    repo.write("policies/db.yaml", POLICY.format(id="db", role="admin") + "notify: [ops]\n")
-    repo.write("policies/settings.yaml", SETTINGS.format(path=world.recording, removal="push")
-               + "notify:\n  ops: {url_env: " + ENV + ", description: the on-call room}\n")
-    repo.commit("notify ops")
-    return world
 
 
 def test_no_notify_tells_nobody_but_activates_and_revokes(
-        world: World, http: HttpReceiver, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        world: World, http: HttpReceiver,  # noqa: F811 - the fixtures
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(ENV, http.url)
     number, _ = world.request("bob", T0)
     world.approve(number, "dave", T0 + hours(0.1))
@@ -50,7 +30,7 @@ def test_no_notify_tells_nobody_but_activates_and_revokes(
 
 
 def test_a_removal_brings_the_checked_out_branch_along(
-        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811 - the fixture
     """Left at the old tip, the checkout would stage the removed grant back: 'git commit -a'
     after reconcile would re-add it."""
     number, path = world.request("bob", T0)
