@@ -38,34 +38,33 @@ def ordered(values: Iterable[str], order: tuple[str, ...] = FORMAT_ORDER) -> tup
     return tuple(sorted(values, key=lambda v: (rank.get(v, len(order)), v)))
 
 
-class Timestamp(click.ParamType):  # type: ignore[type-arg]  # generic only in new click
+class _Time(click.ParamType):  # type: ignore[type-arg]  # generic only in new click
+    """A time read by ``parse``; a datetime (a default) passes as it is."""
+
+    parse: Callable[[str], datetime]
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return type(self).parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Timestamp(_Time):
     """An RFC 3339 time with an offset, in any spelling RFC 3339 allows."""
 
     name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_any_timestamp(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+    parse = staticmethod(parse_any_timestamp)
 
 
-class Day(click.ParamType):  # type: ignore[type-arg]
+class Day(_Time):
     """A day (2026-11-01, midnight UTC) or an RFC 3339 time with an offset."""
 
     name = "DATE"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_day_or_timestamp(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+    parse = staticmethod(parse_day_or_timestamp)
 
 
 class LoginType(click.ParamType):  # type: ignore[type-arg]

@@ -45,6 +45,7 @@ from engine.lifecycle.targets import Targets, applied
 from engine.lifecycle.verification import (
     Refusal,
     Unverifiable,
+    attempt_after,
     judge_merge,
     landed_alone,
     why,
@@ -94,10 +95,7 @@ def run_actions(life: Lifecycle, run: Run, targets: Targets, notifier: Notifier,
             try:
                 verified = verify_action(life, entry.path, entry.mode, landed.get(entry.path))
             except Unverifiable as exc:
-                attempt = deferrals[aid] + 1
-                if attempt >= MAX_DEFERRALS:
-                    raise Refusal(f"it could not be verified in {attempt} attempts; the last "
-                                  f"said: {exc.reason}") from exc
+                attempt = attempt_after(exc, deferrals[aid])
                 _defer(life, report, aid, entry.path, attempt, exc.reason, now, dry_run)
                 continue
             _run_one(life, targets, verified, notifier, report, now, dry_run)

@@ -39,7 +39,13 @@ from engine.lifecycle.context import ENGINE_VERSION, Lifecycle, Report, Run, ope
 from engine.lifecycle.removal import remove
 from engine.lifecycle.targets import Targets, applied, describe, preflight
 from engine.lifecycle.trust import alert_untrusted
-from engine.lifecycle.verification import Refusal, Unverifiable, Verified, verify_merged
+from engine.lifecycle.verification import (
+    Refusal,
+    Unverifiable,
+    Verified,
+    attempt_after,
+    verify_merged,
+)
 
 
 def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
@@ -82,10 +88,7 @@ def activate(life: Lifecycle, now: datetime, *, dry_run: bool = False,
                     verified = verify_merged(life, entry.path, entry.mode,
                                              landed.get(entry.path))
                 except Unverifiable as exc:
-                    attempt = deferrals[gid] + 1
-                    if attempt >= MAX_DEFERRALS:
-                        raise Refusal(f"it could not be verified in {attempt} attempts; the "
-                                      f"last said: {exc.reason}") from exc
+                    attempt = attempt_after(exc, deferrals[gid])
                     _defer(life, report, gid, entry.path, attempt, exc.reason, now, dry_run)
                     continue
                 _activate_one(life, targets, verified, now, report, dry_run, notifier)

@@ -19,6 +19,7 @@ from engine.core.decision import Decision, Kind, Outcome
 from engine.core.findings import Finding
 from engine.core.forge import PullRequestInfo
 from engine.core.grants import file_finding
+from engine.core.ledger import MAX_DEFERRALS
 from engine.core.models import Grant, Policy, Review
 from engine.errors import GitjitError
 from engine.lifecycle.context import Lifecycle
@@ -158,6 +159,17 @@ def landed_alone(life: Lifecycle, path: str, unusable: Finding | None,
         raise Refusal(f"the file that landed differs from the one in pull request #{pr.number}'s"
                       f" head {pr.head_sha[:12]}", pr, stamp.sha)
     return pr, first_parent
+
+
+def attempt_after(failure: Unverifiable, earlier: int) -> int:
+    """The number of this attempt to verify, after ``earlier`` deferred ones; Refusal once
+    MAX_DEFERRALS attempts could not verify (a forge that never answers does not keep a
+    merged grant or action waiting for ever)."""
+    attempt = earlier + 1
+    if attempt >= MAX_DEFERRALS:
+        raise Refusal(f"it could not be verified in {attempt} attempts; the last said: "
+                      f"{failure.reason}") from failure
+    return attempt
 
 
 def why(decision: Decision) -> str:
